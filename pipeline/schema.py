@@ -1,0 +1,116 @@
+"""The canonical observation (schema version 1): one piece of availability evidence.
+
+Every connector turns its operator's native format into :class:`Observation` and every
+processor reads only this. Times are event times in UTC, held as epoch seconds (float)
+inside the pipeline and written as RFC 3339 on the wire.
+
+>>> obs = Observation(event_id="e1", operator_id="op", service_id="grid.n.f12",
+...                   sector="energy", region="UA-30", kind=Kind.PROBE,
+...                   observed_at=1_700_000_000.0, source="demo", status=Status.DOWN)
+>>> Observation.from_dict(obs.to_dict()) == obs
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from pipeline.timeutil import format_rfc3339
+
+SCHEMA_VERSION = 1
+
+#: Sectors known out of the box; deployments may add more (see ValidationLimits.sectors).
+DEFAULT_SECTORS: frozenset[str] = frozenset({"energy", "health", "telecom", "transport"})
+
+
+class Kind(StrEnum):
+    """What sort of evidence an observation is."""
+
+    PROBE = "probe"
+    HEARTBEAT = "heartbeat"
+    OUTAGE_REPORT = "outage_report"
+    KPI = "kpi"
+    STATUS_REPORT = "status_report"
+
+
+class Status(StrEnum):
+    """Service state, ordered from healthy to failed by :data:`STATUS_SEVERITY`."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+    MAINTENANCE = "maintenance"
+
+
+STATUS_SEVERITY: dict[Status, int] = {
+    Status.UP: 0,
+    Status.MAINTENANCE: 1,
+    Status.DEGRADED: 2,
+    Status.UNKNOWN: 3,
+    Status.DOWN: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One validated piece of evidence about one service at one event time."""
+
+    event_id: str
+    operator_id: str
+    service_id: str
+    sector: str
+    region: str
+    kind: Kind
+    observed_at: float
+    source: str
+    vantage: str | None = None
+    status: Status | None = None
+    metric: str | None = None
+    value: float | None = None
+    unit: str | None = None
+    customers_served: int | None = None
+    customers_affected: int | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form (schema 1): optional fields left out when unset."""
+        out: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "operator_id": self.operator_id,
+            "service_id": self.service_id,
+            "sector": self.sector,
+            "region": self.region,
+            "kind": self.kind.value,
+            "observed_at": format_rfc3339(self.observed_at),
+            "source": self.source,
+        }
+        optional: dict[str, Any] = {
+            "vantage": self.vantage,
+            "status": self.status.value if self.status is not None else None,
+            "metric": self.metric,
+            "value": self.value,
+            "unit": self.unit,
+            "customers_served": self.customers_served,
+            "customers_affected": self.customers_affected,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        if self.attrs:
+            out["attrs"] = self.attrs
+        return out
+
+    def to_json(self) -> bytes:
+        """Serialised wire form, as produced to the observations topic."""
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Observation:
+        """Build from an already validated wire dict (see pipeline.validation for untrusted input)."""
+        from pipeline.validation import parse_observation_dict
+
+        return parse_observation_dict(data, now=None)

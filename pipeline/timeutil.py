@@ -1,0 +1,34 @@
+"""Event-time helpers: RFC 3339 in and out, epoch seconds inside.
+
+>>> format_rfc3339(0.0)
+'1970-01-01T00:00:00Z'
+>>> parse_rfc3339("2024-03-01T12:00:00+02:00")
+1709287200.0
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_rfc3339(text: str) -> float:
+    """Parse an RFC 3339 timestamp (offset required, ``Z`` allowed) to epoch seconds.
+
+    Raises ValueError for anything without an explicit offset: a naive local time is
+    ambiguous evidence and we refuse to guess its zone.
+    """
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    moment = datetime.fromisoformat(candidate)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no UTC offset")
+    return moment.timestamp()
+
+
+def format_rfc3339(epoch_seconds: float) -> str:
+    """Format epoch seconds as RFC 3339 UTC with a ``Z`` suffix (milliseconds when present)."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,219 @@
+"""Validation of untrusted observation bytes into :class:`~pipeline.schema.Observation`.
+
+Every refusal is an :class:`ObservationRejected` with a stable machine-readable ``reason``
+(used as a metric label and in dead-letter records) and a human sentence naming the field.
+
+>>> parse_observation(b'{"schema": 2}', now=0.0)
+Traceback (most recent call last):
+...
+pipeline.validation.ObservationRejected: unsupported_schema: schema: version 2 is not supported (expected 1)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+
+from pipeline.schema import DEFAULT_SECTORS, SCHEMA_VERSION, Kind, Observation, Status
+from pipeline.timeutil import parse_rfc3339
+
+_E = TypeVar("_E", Kind, Status)
+
+REASONS: tuple[str, ...] = (
+    "oversize",
+    "malformed_json",
+    "not_an_object",
+    "unsupported_schema",
+    "missing_field",
+    "invalid_field",
+    "non_finite_value",
+    "future_timestamp",
+    "stale_timestamp",
+    "inconsistent_customers",
+    "unauthorised_operator",
+)
+
+
+class ObservationRejected(ValueError):
+    """Input that cannot become an observation; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, reason: str, field: str | None, detail: str) -> None:
+        self.reason = reason
+        self.field = field
+        self.detail = detail
+        where = f"{field}: " if field else ""
+        super().__init__(f"{reason}: {where}{detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationLimits:
+    """Bounds applied to untrusted input; defaults suit live telemetry."""
+
+    max_bytes: int = 64 * 1024
+    max_future_seconds: float = 300.0
+    max_age_seconds: float = 366 * 86400.0
+    max_id_length: int = 256
+    max_attrs_bytes: int = 8 * 1024
+    sectors: frozenset[str] = DEFAULT_SECTORS
+
+
+DEFAULT_LIMITS = ValidationLimits()
+
+_REQUIRED_TEXT = ("event_id", "operator_id", "service_id", "sector", "region", "source")
+
+
+def parse_observation(
+    raw: bytes, *, now: float | None, limits: ValidationLimits = DEFAULT_LIMITS
+) -> Observation:
+    """Decode and validate wire bytes; ``now`` (epoch s) bounds the timestamp, None skips that."""
+    if len(raw) > limits.max_bytes:
+        raise ObservationRejected(
+            "oversize", None, f"{len(raw)} bytes exceeds the limit of {limits.max_bytes}"
+        )
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ObservationRejected("malformed_json", None, str(exc)) from None
+    if not isinstance(data, dict):
+        raise ObservationRejected("not_an_object", None, f"expected a JSON object, got {type(data).__name__}")
+    return parse_observation_dict(data, now=now, limits=limits)
+
+
+def parse_observation_dict(
+    data: dict[str, Any], *, now: float | None, limits: ValidationLimits = DEFAULT_LIMITS
+) -> Observation:
+    """Validate an already decoded JSON object."""
+    schema = data.get("schema")
+    if schema != SCHEMA_VERSION or isinstance(schema, bool):
+        if schema is None:
+            raise ObservationRejected("missing_field", "schema", "is required")
+        raise ObservationRejected(
+            "unsupported_schema", "schema", f"version {schema!r} is not supported (expected 1)"
+        )
+    text = {name: _required_text(data, name, limits) for name in _REQUIRED_TEXT}
+    if text["sector"] not in limits.sectors:
+        raise ObservationRejected(
+            "invalid_field", "sector", f"{text['sector']!r} is not one of {sorted(limits.sectors)}"
+        )
+    kind = _enum(data, "kind", Kind, required=True)
+    assert kind is not None
+    observed_at = _timestamp(data, now, limits)
+    status = _enum(data, "status", Status, required=False)
+    value = _optional_number(data, "value")
+    served = _optional_count(data, "customers_served")
+    affected = _optional_count(data, "customers_affected")
+    if served is not None and affected is not None and affected > served:
+        raise ObservationRejected(
+            "inconsistent_customers",
+            "customers_affected",
+            f"{affected} affected exceeds {served} served",
+        )
+    attrs = data.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise ObservationRejected("invalid_field", "attrs", "must be an object")
+    if attrs and len(orjson.dumps(attrs)) > limits.max_attrs_bytes:
+        raise ObservationRejected("oversize", "attrs", f"exceeds {limits.max_attrs_bytes} bytes")
+    if status is None and value is None and kind is not Kind.HEARTBEAT:
+        raise ObservationRejected(
+            "missing_field", "status", f"a {kind.value} needs a status or a value"
+        )
+    return Observation(
+        event_id=text["event_id"],
+        operator_id=text["operator_id"],
+        service_id=text["service_id"],
+        sector=text["sector"],
+        region=text["region"],
+        kind=kind,
+        observed_at=observed_at,
+        source=text["source"],
+        vantage=_optional_text(data, "vantage", limits),
+        status=status,
+        metric=_optional_text(data, "metric", limits),
+        value=value,
+        unit=_optional_text(data, "unit", limits),
+        customers_served=served,
+        customers_affected=affected,
+        attrs=attrs,
+    )
+
+
+def _required_text(data: dict[str, Any], name: str, limits: ValidationLimits) -> str:
+    value = data.get(name)
+    if value is None:
+        raise ObservationRejected("missing_field", name, "is required")
+    if not isinstance(value, str) or not value.strip():
+        raise ObservationRejected("invalid_field", name, "must be a non-empty string")
+    if len(value) > limits.max_id_length:
+        raise ObservationRejected("invalid_field", name, f"longer than {limits.max_id_length}")
+    return value
+
+
+def _optional_text(data: dict[str, Any], name: str, limits: ValidationLimits) -> str | None:
+    if data.get(name) is None:
+        return None
+    return _required_text(data, name, limits)
+
+
+def _enum(
+    data: dict[str, Any], name: str, enum: type[_E], *, required: bool
+) -> _E | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ObservationRejected("missing_field", name, "is required")
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = [member.value for member in enum]
+        raise ObservationRejected(
+            "invalid_field", name, f"{value!r} is not one of {allowed}"
+        ) from None
+
+
+def _timestamp(data: dict[str, Any], now: float | None, limits: ValidationLimits) -> float:
+    raw = data.get("observed_at")
+    if raw is None:
+        raise ObservationRejected("missing_field", "observed_at", "is required")
+    if not isinstance(raw, str):
+        raise ObservationRejected("invalid_field", "observed_at", "must be an RFC 3339 string")
+    try:
+        moment = parse_rfc3339(raw)
+    except ValueError as exc:
+        raise ObservationRejected("invalid_field", "observed_at", str(exc)) from None
+    if now is not None:
+        if moment - now > limits.max_future_seconds:
+            raise ObservationRejected(
+                "future_timestamp", "observed_at", f"{raw} is {moment - now:.0f} s in the future"
+            )
+        if now - moment > limits.max_age_seconds:
+            raise ObservationRejected(
+                "stale_timestamp", "observed_at", f"{raw} is older than {limits.max_age_seconds:.0f} s"
+            )
+    return moment
+
+
+def _optional_number(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ObservationRejected("invalid_field", name, "must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ObservationRejected("non_finite_value", name, "must be finite")
+    return number
+
+
+def _optional_count(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ObservationRejected("invalid_field", name, "must be a whole number")
+    if value < 0:
+        raise ObservationRejected("invalid_field", name, "must not be negative")
+    return value
