@@ -116,9 +116,14 @@ def parse_observation_dict(
         raise ObservationRejected("invalid_field", "attrs", "must be an object")
     if attrs and len(orjson.dumps(attrs)) > limits.max_attrs_bytes:
         raise ObservationRejected("oversize", "attrs", f"exceeds {limits.max_attrs_bytes} bytes")
-    if status is None and value is None and kind is not Kind.HEARTBEAT:
+    reports_outage = kind is Kind.OUTAGE_REPORT and affected is not None
+    if status is None and value is None and kind is not Kind.HEARTBEAT and not reports_outage:
+        # Without any of these the observation asserts nothing we could act on.
         raise ObservationRejected(
-            "missing_field", "status", f"a {kind.value} needs a status or a value"
+            "missing_field",
+            "status",
+            f"a {kind.value} needs a status or a value"
+            + (" (or customers_affected)" if kind is Kind.OUTAGE_REPORT else ""),
         )
     return Observation(
         event_id=text["event_id"],

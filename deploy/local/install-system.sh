@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tests need on a Debian machine (run as root):
+# system packages from Debian, then this project with its dev extras from PyPI.
+# Idempotent: apt is only consulted when something is missing.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+need=()
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || need+=(maven)
+command -v go >/dev/null || need+=(golang-go)
+command -v curl >/dev/null || need+=(curl)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v mosquitto >/dev/null || need+=(mosquitto)
+command -v setsid >/dev/null || need+=(util-linux)
+
+if ((${#need[@]})); then
+  log "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \
+    || die "apt-get install ${need[*]} failed"
+fi
+
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+  || die "Python 3.11 is required as '$PYTHON' (set PYTHON=...)"
+log "installing the project and its dev dependencies with pip"
+"$PYTHON" -m pip install -q --disable-pip-version-check -e "$CW_REPO[dev]" \
+  || die "pip install -e .[dev] failed"

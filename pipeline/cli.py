@@ -1,0 +1,149 @@
+"""``continuity``: the single entry point (stack, worker, demo, simulator)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from pipeline import localstack
+from pipeline.settings import Settings
+
+DEMO_WORKER = "worker-demo"
+DEMO_SIMULATOR = "simulator-demo"
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="Structured log level.")
+def main(log_level: str) -> None:
+    """Continuity Watch: verify that civilian critical services keep running."""
+    from pipeline.logs import configure_logging
+
+    configure_logging(log_level)
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=False, help="Also start a worker and the simulator.")
+def up(demo: bool) -> None:
+    """Start Kafka, Prometheus and InfluxDB (idempotent); with --demo, the pipeline too."""
+    if localstack.stack("up") != 0:
+        raise click.ClickException("the local stack did not start; see the messages above")
+    if not demo:
+        return
+    settings = _settings()
+    from pipeline.topics import ensure_topics
+
+    ensure_topics(settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions)
+    worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"))
+    localstack.register_scrape_target(DEMO_WORKER, f"{settings.metrics_host}:{settings.metrics_port}")
+    sim_log = localstack.start_background(DEMO_SIMULATOR, localstack.python_argv("simulate"))
+    click.echo(
+        f"""
+Continuity Watch demo is running (stop it with: make down).
+  worker log     {worker_log}
+  simulator log  {sim_log}
+  worker metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics
+  Prometheus     {settings.prometheus_url}/graph
+    try: continuity_service_status{{status="down"}} == 1
+         sum by (sector, status) (continuity_service_status)
+         rate(continuity_observations_total[1m])
+  InfluxDB       {settings.influx_url}  bucket {settings.influx_bucket} (token/org unused locally)
+    Flux: from(bucket: "{settings.influx_bucket}") |> range(start: -1h)
+            |> filter(fn: (r) => r._measurement == "service_status" and r._field == "status")
+The simulator injects outages every 5 minutes: a feeder (energy), a hospital FHIR endpoint
+(health), a mobile core going silent (telecom) and a tram line (transport)."""
+    )
+
+
+@main.command()
+def down() -> None:
+    """Stop the demo processes and the local stack."""
+    for name in localstack.background_names():
+        if localstack.stop_background(name):
+            click.echo(f"stopped {name}")
+        localstack.unregister_scrape_target(name)
+    localstack.stack("down")
+
+
+@main.command()
+def status() -> None:
+    """Say which server of the stack is up and which is down (exit 1 if any is down)."""
+    from pipeline.health import check_stack
+
+    results = check_stack(_settings())
+    for health in results:
+        click.echo(f"{health.name:<11} {'up' if health.ok else 'DOWN':<5} {health.detail}")
+    for name in localstack.background_names():
+        alive = localstack.process_alive(name)
+        click.echo(f"{name:<11} {'up' if alive else 'DOWN':<5} (pipeline process)")
+    if not all(h.ok for h in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--metrics-port", type=int, default=None, help="Overrides CW_METRICS_PORT.")
+@click.option("--app-id", default=None, help="Overrides CW_APP_ID (the consumer group).")
+def worker(metrics_port: int | None, app_id: str | None) -> None:
+    """Run one pipeline worker in the foreground."""
+    from dataclasses import replace
+
+    from pipeline.worker.run import run_worker
+
+    settings = _settings()
+    if metrics_port is not None:
+        settings = replace(settings, metrics_port=metrics_port)
+    if app_id is not None:
+        settings = replace(settings, app_id=app_id)
+    run_worker(settings)
+
+
+@main.command()
+@click.option("--cycle", type=float, default=300.0, show_default=True, help="Outage cycle, seconds.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+def simulate(cycle: float, duration: float | None) -> None:
+    """Produce the demo operators' observations to Kafka in real time."""
+    from kafka import KafkaProducer
+
+    from pipeline.simulator import DEMO_SERVICES, DemoSimulator
+
+    settings = _settings()
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20)
+    started = time.time()
+    simulator = DemoSimulator(DEMO_SERVICES, cycle=cycle, start=started)
+    sent = 0
+    try:
+        while duration is None or time.time() - started < duration:
+            for obs in simulator.tick(time.time()):
+                producer.send(settings.topics.observations, key=obs.service_id.encode(), value=obs.to_json())
+                sent += 1
+            producer.flush()
+            click.echo(f"\rsent {sent} observations", nl=False, err=True)
+            time.sleep(1.0)
+    finally:
+        producer.close()
+        click.echo("", err=True)
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topic housekeeping."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create all pipeline topics with the configured partition count."""
+    from pipeline.topics import ensure_topics
+
+    settings = _settings()
+    created = ensure_topics(settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions)
+    click.echo(f"created: {', '.join(created) or 'none (all existed)'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""The worker's Prometheus metrics, registered on a registry the caller passes in.
+
+>>> from prometheus_client import CollectorRegistry, generate_latest
+>>> metrics = WorkerMetrics(CollectorRegistry())
+>>> metrics.rejected.labels(reason="malformed_json").inc()
+>>> b'continuity_observations_rejected_total{reason="malformed_json"} 1.0' in generate_latest(metrics.registry)
+True
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from pipeline.schema import Status
+from pipeline.status import ServiceState
+
+_SERVICE_LABELS = ("service_id", "operator_id", "sector", "region")
+
+
+class WorkerMetrics:
+    """All ``continuity_*`` series a worker exports."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.observations = Counter(
+            "continuity_observations",
+            "Observations accepted, by sector, kind and outcome (applied, duplicate, late, stale).",
+            ["sector", "kind", "outcome"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "continuity_observations_rejected",
+            "Observations sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.status_changes = Counter(
+            "continuity_status_changes",
+            "Service status transitions, by sector, new status and reason (evidence or silence).",
+            ["sector", "status", "reason"],
+            registry=registry,
+        )
+        self.service_status = Gauge(
+            "continuity_service_status",
+            "1 for the service's current status, 0 for the others (a state set).",
+            [*_SERVICE_LABELS, "status"],
+            registry=registry,
+        )
+        self.service_last_evidence = Gauge(
+            "continuity_service_last_evidence_timestamp_seconds",
+            "Event time of the newest evidence applied for the service.",
+            list(_SERVICE_LABELS),
+            registry=registry,
+        )
+        self.services_tracked = Gauge(
+            "continuity_services_tracked",
+            "Services whose state this worker holds for its assigned partitions.",
+            registry=registry,
+        )
+        self.event_lag = Histogram(
+            "continuity_event_lag_seconds",
+            "Processing time minus event time of applied observations.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=registry,
+        )
+        self.sink_points = Counter(
+            "continuity_sink_points",
+            "Points handed to a sink, by sink and result (written, retried, dropped).",
+            ["sink", "result"],
+            registry=registry,
+        )
+        self.sink_buffered = Gauge(
+            "continuity_sink_buffered_points",
+            "Points waiting in a sink's buffer.",
+            ["sink"],
+            registry=registry,
+        )
+
+    def show_status(self, state: ServiceState) -> None:
+        """Set the state set for one service to its current status."""
+        labels = (state.service_id, state.operator_id, state.sector, state.region)
+        for status in Status:
+            self.service_status.labels(*labels, status.value).set(
+                1.0 if status is state.status else 0.0
+            )
+        self.service_last_evidence.labels(*labels).set(state.last_evidence_at)

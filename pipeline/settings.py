@@ -1,0 +1,106 @@
+"""Worker and stack settings, read once from the environment (``CW_*``) at start-up.
+
+>>> Settings.from_env({"CW_TOPIC_PREFIX": "t1."}).topics.observations
+'t1.observations'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """Kafka topic names under one prefix (default ``cw.``)."""
+
+    prefix: str = "cw."
+
+    @property
+    def observations(self) -> str:
+        return f"{self.prefix}observations"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}status"
+
+    @property
+    def anomalies(self) -> str:
+        return f"{self.prefix}anomalies"
+
+    @property
+    def incidents(self) -> str:
+        return f"{self.prefix}incidents"
+
+    @property
+    def indicators(self) -> str:
+        return f"{self.prefix}indicators"
+
+    @property
+    def notices(self) -> str:
+        return f"{self.prefix}notices"
+
+    @property
+    def deadletter(self) -> str:
+        return f"{self.prefix}deadletter"
+
+    def all(self) -> tuple[str, ...]:
+        return (
+            self.observations,
+            self.status,
+            self.anomalies,
+            self.incidents,
+            self.indicators,
+            self.notices,
+            self.deadletter,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a worker needs to find its peers; defaults match deploy/local."""
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topics: TopicNames = field(default_factory=TopicNames)
+    partitions: int = 6
+    app_id: str = "continuity-worker"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 19464
+    influx_url: str = "http://127.0.0.1:18086"
+    influx_bucket: str = "continuity/autogen"
+    influx_token: str = "continuity:continuity"
+    influx_org: str = "-"
+    prometheus_url: str = "http://127.0.0.1:19090"
+    default_interval: float = 60.0
+    lateness_allowance: float = 300.0
+    silence_check_interval: float = 1.0
+    influx_flush_interval: float = 1.0
+    data_dir: str = ".state/worker"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        base = cls()
+        return cls(
+            kafka_bootstrap=env.get("CW_KAFKA_BOOTSTRAP", f"127.0.0.1:{env.get('CW_KAFKA_PORT', '19092')}"),
+            topics=TopicNames(env.get("CW_TOPIC_PREFIX", base.topics.prefix)),
+            partitions=int(env.get("CW_PARTITIONS", base.partitions)),
+            app_id=env.get("CW_APP_ID", base.app_id),
+            metrics_host=env.get("CW_METRICS_HOST", base.metrics_host),
+            metrics_port=int(env.get("CW_METRICS_PORT", base.metrics_port)),
+            influx_url=env.get(
+                "CW_INFLUX_URL", f"http://127.0.0.1:{env.get('CW_INFLUX_PORT', '18086')}"
+            ),
+            influx_bucket=env.get("CW_INFLUX_BUCKET", base.influx_bucket),
+            influx_token=env.get("CW_INFLUX_TOKEN", base.influx_token),
+            influx_org=env.get("CW_INFLUX_ORG", base.influx_org),
+            prometheus_url=env.get(
+                "CW_PROMETHEUS_URL", f"http://127.0.0.1:{env.get('CW_PROMETHEUS_PORT', '19090')}"
+            ),
+            default_interval=float(env.get("CW_DEFAULT_INTERVAL_S", base.default_interval)),
+            lateness_allowance=float(env.get("CW_LATENESS_S", base.lateness_allowance)),
+            silence_check_interval=float(
+                env.get("CW_SILENCE_CHECK_S", base.silence_check_interval)
+            ),
+            influx_flush_interval=float(env.get("CW_INFLUX_FLUSH_S", base.influx_flush_interval)),
+            data_dir=env.get("CW_WORKER_DATA_DIR", base.data_dir),
+        )

@@ -1,0 +1,125 @@
+"""InfluxDB history sink: batched, retried, bounded, never blocking the stream.
+
+The contract follows quix-streams' sinks: ``add`` buffers a point and returns at once,
+``flush`` writes the buffer in one request. A failed flush keeps the points for the next
+try; when the buffer is full the oldest points are dropped and counted, because the same
+facts stay durable in Kafka (the status and incidents topics) and can be replayed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import structlog
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from pipeline.metrics import WorkerMetrics
+from pipeline.schema import STATUS_SEVERITY
+from pipeline.status import StatusChange
+
+log = structlog.get_logger(__name__)
+
+SINK_NAME = "influxdb"
+
+
+def status_point(change: StatusChange) -> Point:
+    """One ``service_status`` point per status change, at its event time."""
+    point = (
+        Point("service_status")
+        .tag("service_id", change.service_id)
+        .tag("operator_id", change.operator_id)
+        .tag("sector", change.sector)
+        .tag("region", change.region)
+        .field("status", change.current.value)
+        .field("severity", STATUS_SEVERITY[change.current])
+        .field("previous", change.previous.value if change.previous else "")
+        .field("reason", change.reason)
+        .time(int(change.at * 1e9), WritePrecision.NS)
+    )
+    if change.customers_affected is not None:
+        point = point.field("customers_affected", change.customers_affected)
+    if change.customers_served is not None:
+        point = point.field("customers_served", change.customers_served)
+    return point
+
+
+class InfluxSink:
+    """Buffers points and writes them in batches to ``bucket`` (``db/rp`` on InfluxDB 1.8)."""
+
+    def __init__(
+        self,
+        client: InfluxDBClient,
+        *,
+        bucket: str,
+        org: str,
+        metrics: WorkerMetrics,
+        max_buffer: int = 100_000,
+        batch_size: int = 5_000,
+        retries: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._write = client.write_api(write_options=SYNCHRONOUS)
+        self._bucket = bucket
+        self._org = org
+        self._metrics = metrics
+        self._buffer: deque[Point] = deque()
+        self._max_buffer = max_buffer
+        self._batch_size = batch_size
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+
+    def add(self, point: Point) -> None:
+        """Buffer one point; drops the oldest (counted) when the buffer is full."""
+        with self._lock:
+            if len(self._buffer) >= self._max_buffer:
+                self._buffer.popleft()
+                self._metrics.sink_points.labels(SINK_NAME, "dropped").inc()
+            self._buffer.append(point)
+            self._metrics.sink_buffered.labels(SINK_NAME).set(len(self._buffer))
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def flush(self) -> int:
+        """Write everything buffered; returns points written. Safe to call from a thread."""
+        written = 0
+        with self._flushing:
+            while True:
+                with self._lock:
+                    batch = [self._buffer.popleft() for _ in range(min(self._batch_size, len(self._buffer)))]
+                if not batch:
+                    break
+                if not self._write_with_retries(batch):
+                    with self._lock:
+                        # Put the batch back in front, keeping order, for the next flush.
+                        self._buffer.extendleft(reversed(batch))
+                        while len(self._buffer) > self._max_buffer:
+                            self._buffer.popleft()
+                            self._metrics.sink_points.labels(SINK_NAME, "dropped").inc()
+                    break
+                written += len(batch)
+                self._metrics.sink_points.labels(SINK_NAME, "written").inc(len(batch))
+            self._metrics.sink_buffered.labels(SINK_NAME).set(len(self._buffer))
+        return written
+
+    def _write_with_retries(self, batch: list[Point]) -> bool:
+        for attempt in range(1, self._retries + 1):
+            try:
+                self._write.write(bucket=self._bucket, org=self._org, record=batch)
+                return True
+            except Exception as exc:  # noqa: BLE001 - any client/HTTP failure is retried
+                self._metrics.sink_points.labels(SINK_NAME, "retried").inc(len(batch))
+                log.warning(
+                    "influx_write_failed", attempt=attempt, points=len(batch), error=str(exc)
+                )
+                if attempt < self._retries:
+                    self._sleep(self._backoff * 2 ** (attempt - 1))
+        return False

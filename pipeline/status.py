@@ -1,0 +1,266 @@
+"""Per-service status from evidence and from its absence (silence).
+
+Pure logic: :class:`StatusTracker` takes the previous :class:`ServiceState` (or None) and one
+observation, or a clock reading for the silence check, and returns the new state plus a
+:class:`StatusChange` when the status moved. The faust agent keeps states in a table.
+
+>>> from pipeline.schema import Kind, Observation, Status
+>>> tracker = StatusTracker(SilencePolicy(default_interval=60.0))
+>>> obs = Observation(event_id="e1", operator_id="op", service_id="svc", sector="energy",
+...                   region="UA", kind=Kind.HEARTBEAT, observed_at=1000.0, source="t")
+>>> state, change, outcome = tracker.observe(None, obs, partition=0)
+>>> (state.status, change.current if change else None)
+(<Status.UP: 'up'>, <Status.UP: 'up'>)
+>>> state, change = tracker.check_silence(state, now=1000.0 + 3 * 60)
+>>> state.status, change.reason
+(<Status.UNKNOWN: 'unknown'>, 'silence')
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from pipeline.schema import Kind, Observation, Status
+
+#: How many recent event ids per service are remembered to drop redelivered duplicates.
+RECENT_EVENT_IDS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SilencePolicy:
+    """When missing evidence turns a service unknown, then down.
+
+    ``unknown_after`` and ``down_after`` are multiples of the service's expected interval:
+    one missed report is common jitter, two is suspicious, four is an outage in practice.
+    """
+
+    default_interval: float = 60.0
+    unknown_after: float = 2.0
+    down_after: float = 4.0
+    #: Evidence this much older than the newest seen for a service is too late to use.
+    lateness_allowance: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """What the worker knows about one service; JSON-able for the changelog."""
+
+    service_id: str
+    operator_id: str
+    sector: str
+    region: str
+    status: Status
+    since: float
+    last_evidence_at: float
+    expected_interval: float
+    partition: int
+    customers_served: int | None = None
+    customers_affected: int | None = None
+    recent_event_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["recent_event_ids"] = list(self.recent_event_ids)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceState:
+        values = dict(data)
+        values["status"] = Status(values["status"])
+        values["recent_event_ids"] = tuple(values.get("recent_event_ids", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A service moved from one status to another at an event time."""
+
+    service_id: str
+    operator_id: str
+    sector: str
+    region: str
+    previous: Status | None
+    current: Status
+    at: float
+    reason: str
+    event_id: str | None
+    customers_served: int | None
+    customers_affected: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        from pipeline.timeutil import format_rfc3339
+
+        return {
+            "service_id": self.service_id,
+            "operator_id": self.operator_id,
+            "sector": self.sector,
+            "region": self.region,
+            "previous": self.previous.value if self.previous else None,
+            "status": self.current.value,
+            "at": format_rfc3339(self.at),
+            "reason": self.reason,
+            "event_id": self.event_id,
+            "customers_served": self.customers_served,
+            "customers_affected": self.customers_affected,
+        }
+
+
+class Outcome:
+    """Why an observation did or did not change state (a metric label)."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+    STALE = "stale"
+
+
+def status_from_observation(obs: Observation) -> Status | None:
+    """The status an observation asserts, or None when it only proves liveness.
+
+    An explicit ``status`` wins. An outage report without one is read from its customer
+    counts: everyone out is ``down``, some out is ``degraded``, none out is ``up``.
+    Heartbeats prove the reporting system is alive, hence ``up``.
+    """
+    if obs.status is not None:
+        return obs.status
+    if obs.kind is Kind.OUTAGE_REPORT and obs.customers_affected is not None:
+        if obs.customers_affected == 0:
+            return Status.UP
+        if obs.customers_served is not None and obs.customers_affected >= obs.customers_served:
+            return Status.DOWN
+        return Status.DEGRADED
+    if obs.kind is Kind.HEARTBEAT:
+        return Status.UP
+    return None
+
+
+class StatusTracker:
+    """Folds evidence and silence into per-service status. Holds no state itself."""
+
+    def __init__(self, policy: SilencePolicy) -> None:
+        self.policy = policy
+
+    def observe(
+        self, state: ServiceState | None, obs: Observation, *, partition: int
+    ) -> tuple[ServiceState, StatusChange | None, str]:
+        """Apply one observation; returns (new state, change or None, outcome)."""
+        interval = _declared_interval(obs) or (
+            state.expected_interval if state else self.policy.default_interval
+        )
+        asserted = status_from_observation(obs)
+        if state is None:
+            current = asserted or Status.UP
+            new = ServiceState(
+                service_id=obs.service_id,
+                operator_id=obs.operator_id,
+                sector=obs.sector,
+                region=obs.region,
+                status=current,
+                since=obs.observed_at,
+                last_evidence_at=obs.observed_at,
+                expected_interval=interval,
+                partition=partition,
+                customers_served=obs.customers_served,
+                customers_affected=obs.customers_affected,
+                recent_event_ids=(obs.event_id,),
+            )
+            return new, _change(new, None, current, obs.observed_at, "evidence", obs), Outcome.APPLIED
+        if obs.event_id in state.recent_event_ids:
+            return state, None, Outcome.DUPLICATE
+        if obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance:
+            return state, None, Outcome.LATE
+        remembered = (*state.recent_event_ids[-(RECENT_EVENT_IDS - 1) :], obs.event_id)
+        if obs.observed_at < state.last_evidence_at:
+            # Within the lateness allowance but older than what we already applied: newer
+            # evidence already decided the status, so only remember the id.
+            return replace(state, recent_event_ids=remembered), None, Outcome.STALE
+        served = obs.customers_served if obs.customers_served is not None else state.customers_served
+        affected = (
+            obs.customers_affected if obs.customers_affected is not None else state.customers_affected
+        )
+        target = asserted
+        if target is None and state.status is Status.UNKNOWN:
+            # Liveness evidence (a KPI, say) after silence: the service is reporting again.
+            target = Status.UP
+        new = replace(
+            state,
+            last_evidence_at=obs.observed_at,
+            expected_interval=interval,
+            partition=partition,
+            customers_served=served,
+            customers_affected=affected,
+            recent_event_ids=remembered,
+        )
+        if target is None or target is state.status:
+            return new, None, Outcome.APPLIED
+        new = replace(new, status=target, since=obs.observed_at)
+        return new, _change(new, state.status, target, obs.observed_at, "evidence", obs), Outcome.APPLIED
+
+    def silence_deadline(self, state: ServiceState) -> float | None:
+        """Event time at which silence would next change this service's status."""
+        if state.status in (Status.DOWN, Status.MAINTENANCE):
+            return None
+        multiple = self.policy.down_after if state.status is Status.UNKNOWN else self.policy.unknown_after
+        return state.last_evidence_at + multiple * state.expected_interval
+
+    def check_silence(self, state: ServiceState, *, now: float) -> tuple[ServiceState, StatusChange | None]:
+        """Turn a quiet service unknown, then down; ``now`` is the wall clock in epoch seconds."""
+        quiet_for = now - state.last_evidence_at
+        if state.status is Status.MAINTENANCE:
+            return state, None
+        target: Status | None = None
+        if quiet_for >= self.policy.down_after * state.expected_interval:
+            target = Status.DOWN
+        elif quiet_for >= self.policy.unknown_after * state.expected_interval:
+            target = Status.UNKNOWN
+        if target is None or target is state.status or state.status is Status.DOWN:
+            return state, None
+        # The status changed when the deadline passed, not when we happened to look.
+        multiple = self.policy.down_after if target is Status.DOWN else self.policy.unknown_after
+        at = state.last_evidence_at + multiple * state.expected_interval
+        new = replace(state, status=target, since=at)
+        return new, StatusChange(
+            service_id=state.service_id,
+            operator_id=state.operator_id,
+            sector=state.sector,
+            region=state.region,
+            previous=state.status,
+            current=target,
+            at=at,
+            reason="silence",
+            event_id=None,
+            customers_served=state.customers_served,
+            customers_affected=state.customers_served if target is Status.DOWN else None,
+        )
+
+
+def _declared_interval(obs: Observation) -> float | None:
+    value = obs.attrs.get("expected_interval_s")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def _change(
+    state: ServiceState,
+    previous: Status | None,
+    current: Status,
+    at: float,
+    reason: str,
+    obs: Observation,
+) -> StatusChange:
+    return StatusChange(
+        service_id=state.service_id,
+        operator_id=state.operator_id,
+        sector=state.sector,
+        region=state.region,
+        previous=previous,
+        current=current,
+        at=at,
+        reason=reason,
+        event_id=obs.event_id,
+        customers_served=state.customers_served,
+        customers_affected=state.customers_affected,
+    )

@@ -1,0 +1,32 @@
+"""Create the pipeline's topics with explicit partition counts (idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+
+def ensure_topics(
+    bootstrap: str, names: Iterable[str], *, partitions: int, replication: int = 1
+) -> list[str]:
+    """Create each missing topic; returns the names that were created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in names if name not in existing]
+        created: list[str] = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, num_partitions=partitions, replication_factor=replication)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                # Another worker created it between our listing and our request.
+                pass
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,1 @@
+"""The faust worker: thin glue between Kafka and the pure processing core."""

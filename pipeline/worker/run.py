@@ -1,0 +1,43 @@
+"""Start one worker process: metrics endpoint, topics, InfluxDB database, faust worker."""
+
+from __future__ import annotations
+
+import structlog
+from influxdb_client import InfluxDBClient
+from prometheus_client import CollectorRegistry, start_http_server
+
+from pipeline.influx_admin import ensure_database
+from pipeline.settings import Settings
+from pipeline.topics import ensure_topics
+from pipeline.worker.app import create_app
+
+log = structlog.get_logger(__name__)
+
+
+def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
+    """Run until SIGTERM/SIGINT. Blocks."""
+    import faust
+
+    registry = CollectorRegistry()
+    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+    created = ensure_topics(
+        settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions
+    )
+    ensure_database(settings.influx_url, settings.influx_bucket)
+    influx = InfluxDBClient(
+        url=settings.influx_url, token=settings.influx_token, org=settings.influx_org, timeout=10_000
+    )
+    log.info(
+        "worker_starting",
+        app_id=settings.app_id,
+        kafka=settings.kafka_bootstrap,
+        topics_created=created,
+        metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+        influx_bucket=settings.influx_bucket,
+    )
+    app = create_app(settings, registry, influx=influx)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        influx.close()

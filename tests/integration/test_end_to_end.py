@@ -1,0 +1,73 @@
+"""Observation → Kafka → worker → Prometheus (via its HTTP API) and InfluxDB (via Flux)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from influxdb_client import InfluxDBClient
+
+from pipeline.schema import Kind, Status
+from pipeline.settings import Settings
+from tests.support.observations import make_obs
+from tests.support.stack import WorkerProcess, eventually, produce, prometheus_query, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def flux_statuses(settings: Settings, service_id: str) -> list[tuple[str, str]]:
+    query = f'''
+from(bucket: "{settings.influx_bucket}")
+  |> range(start: -1h)
+  |> filter(fn: (r) => r._measurement == "service_status" and r.service_id == "{service_id}")
+  |> filter(fn: (r) => r._field == "status" or r._field == "reason")
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+  |> sort(columns: ["_time"])
+'''
+    with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org=settings.influx_org) as client:
+        tables = client.query_api().query(query)
+    return [(str(r["status"]), str(r["reason"])) for t in tables for r in t.records]
+
+
+def test_simulated_outage_reaches_prometheus_and_influxdb(
+    settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    start_worker()
+    prefix = settings.app_id
+    grid, quiet = f"{prefix}.grid", f"{prefix}.quiet"
+    now = time.time()
+    produce(
+        settings,
+        [
+            (grid.encode(), make_obs(grid, at=now - 2, kind=Kind.OUTAGE_REPORT, status=None,
+                                     customers_served=1200, customers_affected=0).to_json()),
+            (grid.encode(), make_obs(grid, at=now - 1, kind=Kind.OUTAGE_REPORT, status=None,
+                                     customers_served=1200, customers_affected=1200).to_json()),
+            (quiet.encode(), make_obs(quiet, at=now, kind=Kind.HEARTBEAT, status=None,
+                                      attrs={"expected_interval_s": 1.0}).to_json()),
+        ],
+    )
+
+    def down_in_prometheus() -> set[str]:
+        result = prometheus_query(
+            settings,
+            f'continuity_service_status{{test_run="{settings.app_id}", status="down"}} == 1',
+        )
+        found = {r["metric"]["service_id"] for r in result}
+        return found if found == {grid, quiet} else set()
+
+    eventually(down_in_prometheus, timeout=60, what="both services down in Prometheus")
+
+    grid_history = eventually(lambda: flux_statuses(settings, grid), what="grid points in InfluxDB")
+    assert grid_history == [("up", "evidence"), ("down", "evidence")]
+    quiet_history = eventually(
+        lambda: (h := flux_statuses(settings, quiet)) and len(h) >= 3 and h, what="silence points"
+    )
+    assert quiet_history == [("up", "evidence"), ("unknown", "silence"), ("down", "silence")]
+
+    changes = read_topic(settings, settings.topics.status, at_least=5)
+    assert sorted((c["service_id"], c["status"]) for c in changes) == sorted(
+        [(grid, "up"), (grid, "down"), (quiet, "up"), (quiet, "unknown"), (quiet, "down")]
+    )
+    assert all(c["status"] != Status.UP.value or c["previous"] is None for c in changes)

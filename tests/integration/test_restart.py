@@ -1,0 +1,51 @@
+"""A restarted worker recovers per-service state from the changelog: no status is lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from pipeline.schema import Status
+from pipeline.settings import Settings
+from tests.support.observations import make_obs
+from tests.support.stack import WorkerProcess, eventually, metric_sum, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def test_restart_mid_stream_loses_no_status(
+    settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    first = start_worker()
+    services = [f"{settings.app_id}.svc-{i}" for i in range(12)]
+    now = time.time()
+    before = [make_obs(s, at=now - 5, status=Status.DOWN, event_id=f"{s}-1") for s in services]
+    produce(settings, [(o.service_id.encode(), o.to_json()) for o in before])
+    assert len(read_topic(settings, settings.topics.status, at_least=len(services))) == len(services)
+    first.stop()
+
+    second = start_worker()
+    # Redelivered evidence (same event ids) and new evidence of the same status.
+    again = [make_obs(s, at=now - 4, status=Status.DOWN, event_id=f"{s}-2") for s in services]
+    produce(settings, [(o.service_id.encode(), o.to_json()) for o in before + again])
+
+    def processed() -> str | None:
+        text = second.metrics_text()
+        total = metric_sum(text, "continuity_observations_total")
+        return text if total >= 2 * len(services) else None
+
+    text = eventually(processed, what="the restarted worker to process the new evidence")
+    assert metric_sum(text, "continuity_observations_total", outcome="duplicate") == len(services)
+    changes = read_topic(settings, settings.topics.status, at_least=len(services), timeout=5)
+    assert sorted(c["service_id"] for c in changes) == sorted(services), "a status was re-emitted"
+    # The recovered state is exported again, so dashboards do not go blank after a restart.
+    eventually(
+        lambda: all(
+            metric_sum(second.metrics_text(), "continuity_service_status", service_id=s, status="down")
+            == 1
+            for s in services
+        ),
+        what="recovered statuses in the restarted worker's metrics",
+    )

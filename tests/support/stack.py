@@ -1,0 +1,165 @@
+"""Talking to the real local stack from tests: ports, worker processes, queries, polling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from pipeline import localstack
+from pipeline.settings import Settings
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A port the OS just handed out on loopback (never a random guess)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, every: float = 0.5, what: str = "") -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or probe!r}; last={last!r}")
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    return {
+        "CW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CW_TOPIC_PREFIX": settings.topics.prefix,
+        "CW_APP_ID": settings.app_id,
+        "CW_METRICS_PORT": str(settings.metrics_port),
+        "CW_INFLUX_URL": settings.influx_url,
+        "CW_INFLUX_BUCKET": settings.influx_bucket,
+        "CW_SILENCE_CHECK_S": str(settings.silence_check_interval),
+        "CW_INFLUX_FLUSH_S": str(settings.influx_flush_interval),
+        "CW_WORKER_DATA_DIR": settings.data_dir,
+    }
+
+
+@dataclass
+class WorkerProcess:
+    """A real ``continuity worker`` subprocess, scraped by the real Prometheus."""
+
+    settings: Settings
+    log_path: Path
+    name: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 90.0) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "worker"],
+            env={**os.environ, **worker_env(self.settings)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        localstack.register_scrape_target(
+            self.name, f"127.0.0.1:{self.settings.metrics_port}", {"test_run": self.settings.app_id}
+        )
+        start_mark = self.log_path.stat().st_size
+        eventually(
+            lambda: self._ready_since(start_mark),
+            timeout=timeout,
+            what=f"worker {self.name} to be ready (log: {self.log_path})",
+        )
+        return self
+
+    def _ready_since(self, mark: int) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {self.proc.returncode}; log: {self.log_path}")
+        with self.log_path.open("rb") as log:
+            log.seek(mark)
+            return b"[^Worker]: Ready" in log.read()
+
+    def metrics_text(self) -> str:
+        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text: str = response.read().decode()
+            return text
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        localstack.unregister_scrape_target(self.name)
+
+
+def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        for key, value in records:
+            producer.send(settings.topics.observations, key=key, value=value)
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+
+
+def read_topic(settings: Settings, topic: str, *, at_least: int, timeout: float = 60.0) -> list[Any]:
+    """Read a topic from the beginning until ``at_least`` records arrived; JSON-decoded values."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        partitions = eventually(
+            lambda: consumer.partitions_for_topic(topic), timeout=timeout, what=f"topic {topic}"
+        )
+        assignment = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assignment)
+        consumer.seek_to_beginning(*assignment)
+        values: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while len(values) < at_least and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                values.extend(json.loads(record.value) for record in batch)
+        return values
+    finally:
+        consumer.close()
+
+
+def prometheus_query(settings: Settings, expr: str) -> list[dict[str, Any]]:
+    url = f"{settings.prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body = json.load(response)
+    assert body["status"] == "success", body
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def metric_sum(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called ``name`` whose labels include ``labels``, from exposition text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
