@@ -41,7 +41,9 @@ def up(demo: bool) -> None:
 
     ensure_topics(settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions)
     worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"))
-    localstack.register_scrape_target(DEMO_WORKER, f"{settings.metrics_host}:{settings.metrics_port}")
+    localstack.register_scrape_target(
+        DEMO_WORKER, f"{settings.metrics_host}:{settings.metrics_port}"
+    )
     sim_log = localstack.start_background(DEMO_SIMULATOR, localstack.python_argv("simulate"))
     click.echo(
         f"""
@@ -104,7 +106,9 @@ def worker(metrics_port: int | None, app_id: str | None) -> None:
 
 
 @main.command()
-@click.option("--cycle", type=float, default=300.0, show_default=True, help="Outage cycle, seconds.")
+@click.option(
+    "--cycle", type=float, default=300.0, show_default=True, help="Outage cycle, seconds."
+)
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 def simulate(cycle: float, duration: float | None) -> None:
     """Produce the demo operators' observations to Kafka in real time."""
@@ -120,7 +124,9 @@ def simulate(cycle: float, duration: float | None) -> None:
     try:
         while duration is None or time.time() - started < duration:
             for obs in simulator.tick(time.time()):
-                producer.send(settings.topics.observations, key=obs.service_id.encode(), value=obs.to_json())
+                producer.send(
+                    settings.topics.observations, key=obs.service_id.encode(), value=obs.to_json()
+                )
                 sent += 1
             producer.flush()
             click.echo(f"\rsent {sent} observations", nl=False, err=True)
@@ -141,7 +147,9 @@ def topics_create() -> None:
     from pipeline.topics import ensure_topics
 
     settings = _settings()
-    created = ensure_topics(settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions)
+    created = ensure_topics(
+        settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions
+    )
     click.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 
 

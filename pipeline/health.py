@@ -30,7 +30,9 @@ def check_kafka(bootstrap: str, timeout_ms: int = 3000) -> Health:
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, client_id="continuity-status"
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=timeout_ms,
+            client_id="continuity-status",
         )
     except (KafkaError, OSError) as exc:
         return Health("kafka", False, f"{bootstrap}: {exc!r}")

@@ -34,7 +34,9 @@ def register_scrape_target(name: str, address: str, labels: dict[str, str] | Non
     targets.mkdir(parents=True, exist_ok=True)
     path = targets / f"{name}.json"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([{"targets": [address], "labels": {"instance_name": name, **(labels or {})}}]))
+    tmp.write_text(
+        json.dumps([{"targets": [address], "labels": {"instance_name": name, **(labels or {})}}])
+    )
     tmp.replace(path)
     return path
 

@@ -3,7 +3,8 @@
 >>> from prometheus_client import CollectorRegistry, generate_latest
 >>> metrics = WorkerMetrics(CollectorRegistry())
 >>> metrics.rejected.labels(reason="malformed_json").inc()
->>> b'continuity_observations_rejected_total{reason="malformed_json"} 1.0' in generate_latest(metrics.registry)
+>>> sample = b'continuity_observations_rejected_total{reason="malformed_json"} 1.0'
+>>> sample in generate_latest(metrics.registry)
 True
 """
 

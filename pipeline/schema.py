@@ -110,7 +110,7 @@ class Observation:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Observation:
-        """Build from an already validated wire dict (see pipeline.validation for untrusted input)."""
+        """Build from a wire dict, validated (bounds on event time need a clock: see validation)."""
         from pipeline.validation import parse_observation_dict
 
         return parse_observation_dict(data, now=None)

@@ -81,7 +81,9 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         base = cls()
         return cls(
-            kafka_bootstrap=env.get("CW_KAFKA_BOOTSTRAP", f"127.0.0.1:{env.get('CW_KAFKA_PORT', '19092')}"),
+            kafka_bootstrap=env.get(
+                "CW_KAFKA_BOOTSTRAP", f"127.0.0.1:{env.get('CW_KAFKA_PORT', '19092')}"
+            ),
             topics=TopicNames(env.get("CW_TOPIC_PREFIX", base.topics.prefix)),
             partitions=int(env.get("CW_PARTITIONS", base.partitions)),
             app_id=env.get("CW_APP_ID", base.app_id),

@@ -166,7 +166,11 @@ class StatusTracker:
                 customers_affected=obs.customers_affected,
                 recent_event_ids=(obs.event_id,),
             )
-            return new, _change(new, None, current, obs.observed_at, "evidence", obs), Outcome.APPLIED
+            return (
+                new,
+                _change(new, None, current, obs.observed_at, "evidence", obs),
+                Outcome.APPLIED,
+            )
         if obs.event_id in state.recent_event_ids:
             return state, None, Outcome.DUPLICATE
         if obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance:
@@ -176,9 +180,13 @@ class StatusTracker:
             # Within the lateness allowance but older than what we already applied: newer
             # evidence already decided the status, so only remember the id.
             return replace(state, recent_event_ids=remembered), None, Outcome.STALE
-        served = obs.customers_served if obs.customers_served is not None else state.customers_served
+        served = (
+            obs.customers_served if obs.customers_served is not None else state.customers_served
+        )
         affected = (
-            obs.customers_affected if obs.customers_affected is not None else state.customers_affected
+            obs.customers_affected
+            if obs.customers_affected is not None
+            else state.customers_affected
         )
         target = asserted
         if target is None and state.status is Status.UNKNOWN:
@@ -196,16 +204,24 @@ class StatusTracker:
         if target is None or target is state.status:
             return new, None, Outcome.APPLIED
         new = replace(new, status=target, since=obs.observed_at)
-        return new, _change(new, state.status, target, obs.observed_at, "evidence", obs), Outcome.APPLIED
+        return (
+            new,
+            _change(new, state.status, target, obs.observed_at, "evidence", obs),
+            Outcome.APPLIED,
+        )
 
     def silence_deadline(self, state: ServiceState) -> float | None:
         """Event time at which silence would next change this service's status."""
         if state.status in (Status.DOWN, Status.MAINTENANCE):
             return None
-        multiple = self.policy.down_after if state.status is Status.UNKNOWN else self.policy.unknown_after
+        multiple = (
+            self.policy.down_after if state.status is Status.UNKNOWN else self.policy.unknown_after
+        )
         return state.last_evidence_at + multiple * state.expected_interval
 
-    def check_silence(self, state: ServiceState, *, now: float) -> tuple[ServiceState, StatusChange | None]:
+    def check_silence(
+        self, state: ServiceState, *, now: float
+    ) -> tuple[ServiceState, StatusChange | None]:
         """Turn a quiet service unknown, then down; ``now`` is the wall clock in epoch seconds."""
         quiet_for = now - state.last_evidence_at
         if state.status is Status.MAINTENANCE:

@@ -14,8 +14,10 @@ from collections import deque
 from collections.abc import Callable
 
 import structlog
-from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
 
 from pipeline.metrics import WorkerMetrics
 from pipeline.schema import STATUS_SEVERITY
@@ -94,7 +96,10 @@ class InfluxSink:
         with self._flushing:
             while True:
                 with self._lock:
-                    batch = [self._buffer.popleft() for _ in range(min(self._batch_size, len(self._buffer)))]
+                    batch = [
+                        self._buffer.popleft()
+                        for _ in range(min(self._batch_size, len(self._buffer)))
+                    ]
                 if not batch:
                     break
                 if not self._write_with_retries(batch):
@@ -115,7 +120,7 @@ class InfluxSink:
             try:
                 self._write.write(bucket=self._bucket, org=self._org, record=batch)
                 return True
-            except Exception as exc:  # noqa: BLE001 - any client/HTTP failure is retried
+            except Exception as exc:
                 self._metrics.sink_points.labels(SINK_NAME, "retried").inc(len(batch))
                 log.warning(
                     "influx_write_failed", attempt=attempt, points=len(batch), error=str(exc)

@@ -13,7 +13,7 @@ from typing import Any
 
 import faust
 import structlog
-from influxdb_client import InfluxDBClient
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.metrics import WorkerMetrics
@@ -44,7 +44,7 @@ class RawKeyStore(MutableMapping[str, Any]):
         del self._table[key.encode()]
 
     def __iter__(self) -> Iterator[str]:
-        return (key.decode() for key in self._table.keys())
+        return (key.decode() for key in self._table)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -75,7 +75,10 @@ def create_app(
     )
     topics = settings.topics
     observations = app.topic(
-        topics.observations, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
+        topics.observations,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
     )
     status_topic = app.topic(topics.status, key_serializer="raw", value_serializer="raw")
     deadletter_topic = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
@@ -130,7 +133,11 @@ def create_app(
 
     @app.timer(interval=settings.silence_check_interval)
     async def check_silence() -> None:
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.observations}
+        owned = {
+            tp.partition
+            for tp in app.assignor.assigned_actives()
+            if tp.topic == topics.observations
+        }
         keys = [key for key, value in states.items_raw() if value and value["partition"] in owned]
         metrics.services_tracked.set(len(keys))
         # After a restart or rebalance the table is recovered but the gauges are empty.
@@ -147,7 +154,7 @@ def create_app(
             if len(sink):
                 await asyncio.get_running_loop().run_in_executor(None, sink.flush)
 
-        @app.on_before_shutdown.connect
+        @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
         async def final_flush(_app: faust.App, **_kwargs: Any) -> None:
             await asyncio.get_running_loop().run_in_executor(None, sink.flush)
 

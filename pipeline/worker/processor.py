@@ -6,7 +6,8 @@ That keeps every decision testable with plain dicts:
 >>> from prometheus_client import CollectorRegistry
 >>> from pipeline.metrics import WorkerMetrics
 >>> from pipeline.status import SilencePolicy, StatusTracker
->>> processor = ObservationProcessor(StatusTracker(SilencePolicy()), WorkerMetrics(CollectorRegistry()),
+>>> tracker = StatusTracker(SilencePolicy())
+>>> processor = ObservationProcessor(tracker, WorkerMetrics(CollectorRegistry()),
 ...                                  clock=lambda: 1_700_000_000.0)
 >>> store: dict[str, dict] = {}
 >>> out = processor.handle(b"not json", store, topic="t", partition=0, offset=1)
@@ -28,7 +29,12 @@ from pipeline.deadletter import dead_letter_record
 from pipeline.metrics import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink, status_point
 from pipeline.status import ServiceState, StatusChange, StatusTracker
-from pipeline.validation import DEFAULT_LIMITS, ObservationRejected, ValidationLimits, parse_observation
+from pipeline.validation import (
+    DEFAULT_LIMITS,
+    ObservationRejected,
+    ValidationLimits,
+    parse_observation,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -84,9 +90,11 @@ class ObservationProcessor:
             state, change, outcome = self.tracker.observe(previous, obs, partition=partition)
             if state is not previous:
                 store[obs.service_id] = state.to_dict()
-        except Exception as exc:  # noqa: BLE001 - one poison message must not stop the worker
+        except Exception as exc:
             log.exception("observation_processing_failed", service_id=obs.service_id)
-            self._reject(out, raw, "processing_error", None, repr(exc), topic, partition, offset, now)
+            self._reject(
+                out, raw, "processing_error", None, repr(exc), topic, partition, offset, now
+            )
             return out
         self.metrics.observations.labels(obs.sector, obs.kind.value, outcome).inc()
         self.metrics.event_lag.observe(max(0.0, now - obs.observed_at))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import structlog
-from influxdb_client import InfluxDBClient
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry, start_http_server
 
 from pipeline.influx_admin import ensure_database
@@ -25,7 +25,10 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     )
     ensure_database(settings.influx_url, settings.influx_bucket)
     influx = InfluxDBClient(
-        url=settings.influx_url, token=settings.influx_token, org=settings.influx_org, timeout=10_000
+        url=settings.influx_url,
+        token=settings.influx_token,
+        org=settings.influx_org,
+        timeout=10_000,
     )
     log.info(
         "worker_starting",

@@ -1,4 +1,4 @@
-"""Session fixtures: the real local stack, and a fresh namespace (topics, group, bucket) per test."""
+"""Session fixtures: the real local stack; a fresh namespace (topics, group, bucket) per test."""
 
 from __future__ import annotations
 

@@ -45,8 +45,13 @@ def test_each_kind_of_bad_input_is_dead_lettered(
     # The valid observation behind the bad ones was still processed.
     status = read_topic(settings, settings.topics.status, at_least=1)
     assert [s["service_id"] for s in status] == [f"{settings.app_id}.ok"]
-    metrics = eventually(
-        lambda: (t := worker.metrics_text()) and 'reason="oversize"' in t and t, what="reject metrics"
+
+    def rejects_counted() -> str | None:
+        text = worker.metrics_text()
+        return text if 'reason="oversize"' in text else None
+
+    metrics = eventually(rejects_counted, what="reject metrics")
+    assert (
+        metric_sum(metrics, "continuity_observations_rejected_total", reason="malformed_json") == 2
     )
-    assert metric_sum(metrics, "continuity_observations_rejected_total", reason="malformed_json") == 2
     assert by_original[bad["missing_field"]]["field"] == "service_id"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from influxdb_client import InfluxDBClient
+from influxdb_client.client.influxdb_client import InfluxDBClient
 
 from pipeline.schema import Kind, Status
 from pipeline.settings import Settings
@@ -25,7 +25,9 @@ from(bucket: "{settings.influx_bucket}")
   |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
   |> sort(columns: ["_time"])
 '''
-    with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org=settings.influx_org) as client:
+    with InfluxDBClient(
+        url=settings.influx_url, token=settings.influx_token, org=settings.influx_org
+    ) as client:
         tables = client.query_api().query(query)
     return [(str(r["status"]), str(r["reason"])) for t in tables for r in t.records]
 
@@ -40,12 +42,38 @@ def test_simulated_outage_reaches_prometheus_and_influxdb(
     produce(
         settings,
         [
-            (grid.encode(), make_obs(grid, at=now - 2, kind=Kind.OUTAGE_REPORT, status=None,
-                                     customers_served=1200, customers_affected=0).to_json()),
-            (grid.encode(), make_obs(grid, at=now - 1, kind=Kind.OUTAGE_REPORT, status=None,
-                                     customers_served=1200, customers_affected=1200).to_json()),
-            (quiet.encode(), make_obs(quiet, at=now, kind=Kind.HEARTBEAT, status=None,
-                                      attrs={"expected_interval_s": 1.0}).to_json()),
+            (
+                grid.encode(),
+                make_obs(
+                    grid,
+                    at=now - 2,
+                    kind=Kind.OUTAGE_REPORT,
+                    status=None,
+                    customers_served=1200,
+                    customers_affected=0,
+                ).to_json(),
+            ),
+            (
+                grid.encode(),
+                make_obs(
+                    grid,
+                    at=now - 1,
+                    kind=Kind.OUTAGE_REPORT,
+                    status=None,
+                    customers_served=1200,
+                    customers_affected=1200,
+                ).to_json(),
+            ),
+            (
+                quiet.encode(),
+                make_obs(
+                    quiet,
+                    at=now,
+                    kind=Kind.HEARTBEAT,
+                    status=None,
+                    attrs={"expected_interval_s": 1.0},
+                ).to_json(),
+            ),
         ],
     )
 
@@ -59,11 +87,13 @@ def test_simulated_outage_reaches_prometheus_and_influxdb(
 
     eventually(down_in_prometheus, timeout=60, what="both services down in Prometheus")
 
-    grid_history = eventually(lambda: flux_statuses(settings, grid), what="grid points in InfluxDB")
+    def history(service_id: str, points: int) -> list[tuple[str, str]] | None:
+        found = flux_statuses(settings, service_id)
+        return found if len(found) >= points else None
+
+    grid_history = eventually(lambda: history(grid, 2), what="grid points in InfluxDB")
     assert grid_history == [("up", "evidence"), ("down", "evidence")]
-    quiet_history = eventually(
-        lambda: (h := flux_statuses(settings, quiet)) and len(h) >= 3 and h, what="silence points"
-    )
+    quiet_history = eventually(lambda: history(quiet, 3), what="silence points in InfluxDB")
     assert quiet_history == [("up", "evidence"), ("unknown", "silence"), ("down", "silence")]
 
     changes = read_topic(settings, settings.topics.status, at_least=5)

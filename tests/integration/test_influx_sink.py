@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from influxdb_client import InfluxDBClient
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.metrics import WorkerMetrics
@@ -20,16 +20,26 @@ T0 = 1_700_000_000.0
 
 def change(i: int, status: Status = Status.DOWN) -> StatusChange:
     return StatusChange(
-        service_id=f"svc-{i % 7}", operator_id="op", sector="telecom", region="UA-30",
-        previous=Status.UP, current=status, at=T0 + i, reason="evidence", event_id=f"e{i}",
-        customers_served=1000, customers_affected=400,
+        service_id=f"svc-{i % 7}",
+        operator_id="op",
+        sector="telecom",
+        region="UA-30",
+        previous=Status.UP,
+        current=status,
+        at=T0 + i,
+        reason="evidence",
+        event_id=f"e{i}",
+        customers_served=1000,
+        customers_affected=400,
     )
 
 
 def test_batches_are_written_and_read_back_with_flux(settings: Settings) -> None:
     metrics = WorkerMetrics(CollectorRegistry())
     with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as client:
-        sink = InfluxSink(client, bucket=settings.influx_bucket, org="-", metrics=metrics, batch_size=40)
+        sink = InfluxSink(
+            client, bucket=settings.influx_bucket, org="-", metrics=metrics, batch_size=40
+        )
         for i in range(100):
             sink.add(status_point(change(i)))
         assert sink.flush() == 100
@@ -39,9 +49,12 @@ def test_batches_are_written_and_read_back_with_flux(settings: Settings) -> None
             ' |> filter(fn: (r) => r._field == "customers_affected") |> group() |> count()'
         )
     assert [r.get_value() for t in tables for r in t.records] == [100]
-    assert metrics.registry.get_sample_value(
-        "continuity_sink_points_total", {"sink": "influxdb", "result": "written"}
-    ) == 100
+    assert (
+        metrics.registry.get_sample_value(
+            "continuity_sink_points_total", {"sink": "influxdb", "result": "written"}
+        )
+        == 100
+    )
 
 
 def test_unreachable_server_keeps_points_and_bounds_the_buffer(settings: Settings) -> None:
@@ -49,16 +62,27 @@ def test_unreachable_server_keeps_points_and_bounds_the_buffer(settings: Setting
     dead = f"http://127.0.0.1:{free_port()}"
     with InfluxDBClient(url=dead, token="x", org="-", timeout=500) as client:
         sink = InfluxSink(
-            client, bucket="nowhere/autogen", org="-", metrics=metrics, max_buffer=50,
-            retries=2, sleep=lambda _s: None,
+            client,
+            bucket="nowhere/autogen",
+            org="-",
+            metrics=metrics,
+            max_buffer=50,
+            retries=2,
+            sleep=lambda _s: None,
         )
         for i in range(60):
             sink.add(status_point(change(i)))
         assert sink.flush() == 0
     assert len(sink) == 50
-    assert metrics.registry.get_sample_value(
-        "continuity_sink_points_total", {"sink": "influxdb", "result": "dropped"}
-    ) == 10
-    assert metrics.registry.get_sample_value(
-        "continuity_sink_points_total", {"sink": "influxdb", "result": "retried"}
-    ) == 2 * 50
+    assert (
+        metrics.registry.get_sample_value(
+            "continuity_sink_points_total", {"sink": "influxdb", "result": "dropped"}
+        )
+        == 10
+    )
+    assert (
+        metrics.registry.get_sample_value(
+            "continuity_sink_points_total", {"sink": "influxdb", "result": "retried"}
+        )
+        == 2 * 50
+    )

@@ -23,7 +23,9 @@ def test_restart_mid_stream_loses_no_status(
     now = time.time()
     before = [make_obs(s, at=now - 5, status=Status.DOWN, event_id=f"{s}-1") for s in services]
     produce(settings, [(o.service_id.encode(), o.to_json()) for o in before])
-    assert len(read_topic(settings, settings.topics.status, at_least=len(services))) == len(services)
+    assert len(read_topic(settings, settings.topics.status, at_least=len(services))) == len(
+        services
+    )
     first.stop()
 
     second = start_worker()
@@ -43,7 +45,9 @@ def test_restart_mid_stream_loses_no_status(
     # The recovered state is exported again, so dashboards do not go blank after a restart.
     eventually(
         lambda: all(
-            metric_sum(second.metrics_text(), "continuity_service_status", service_id=s, status="down")
+            metric_sum(
+                second.metrics_text(), "continuity_service_status", service_id=s, status="down"
+            )
             == 1
             for s in services
         ),

@@ -26,15 +26,24 @@ def test_second_up_is_a_no_op(stack: Settings) -> None:
 def test_status_names_the_server_that_is_down(stack: Settings) -> None:
     env = {**os.environ, "CW_INFLUX_PORT": str(free_port())}
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "status"], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "pipeline.cli", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert result.returncode == 1
-    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.strip()}
+    lines = {
+        line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.strip()
+    }
     assert (lines["kafka"], lines["prometheus"], lines["influxdb"]) == ("up", "up", "DOWN")
 
 
 def test_status_is_zero_when_all_are_up(stack: Settings) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "status"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "pipeline.cli", "status"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout

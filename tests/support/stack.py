@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +32,9 @@ def free_port() -> int:
         return port
 
 
-def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, every: float = 0.5, what: str = "") -> T:
+def eventually(
+    probe: Callable[[], T | None], *, timeout: float = 60.0, every: float = 0.5, what: str = ""
+) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: T | None = None
@@ -41,7 +43,9 @@ def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, every: f
         if last:
             return last
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or probe!r}; last={last!r}")
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what or probe!r}; last={last!r}"
+    )
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -114,7 +118,7 @@ class WorkerProcess:
         localstack.unregister_scrape_target(self.name)
 
 
-def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> None:
+def produce(settings: Settings, records: Sequence[tuple[bytes | None, bytes]]) -> None:
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
         for key, value in records:
@@ -124,7 +128,9 @@ def produce(settings: Settings, records: list[tuple[bytes | None, bytes]]) -> No
         producer.close()
 
 
-def read_topic(settings: Settings, topic: str, *, at_least: int, timeout: float = 60.0) -> list[Any]:
+def read_topic(
+    settings: Settings, topic: str, *, at_least: int, timeout: float = 60.0
+) -> list[Any]:
     """Read a topic from the beginning until ``at_least`` records arrived; JSON-decoded values."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
     try:

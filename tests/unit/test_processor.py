@@ -32,7 +32,9 @@ def clock() -> Clock:
 @pytest.fixture
 def processor(clock: Clock) -> ObservationProcessor:
     return ObservationProcessor(
-        StatusTracker(SilencePolicy(default_interval=10.0)), WorkerMetrics(CollectorRegistry()), clock=clock
+        StatusTracker(SilencePolicy(default_interval=10.0)),
+        WorkerMetrics(CollectorRegistry()),
+        clock=clock,
     )
 
 
@@ -41,9 +43,13 @@ def sample(processor: ObservationProcessor, name: str, **labels: str) -> float:
     return 0.0 if value is None else value
 
 
-def test_bad_message_goes_to_deadletter_with_original_bytes(processor: ObservationProcessor) -> None:
+def test_bad_message_goes_to_deadletter_with_original_bytes(
+    processor: ObservationProcessor,
+) -> None:
     store: dict[str, Any] = {}
-    out = processor.handle(b"\xff\x00garbage", store, topic="cw.observations", partition=3, offset=42)
+    out = processor.handle(
+        b"\xff\x00garbage", store, topic="cw.observations", partition=3, offset=42
+    )
     assert out.status == []
     record = orjson.loads(out.deadletter[0][1])
     assert record["reason"] == "malformed_json"
@@ -58,7 +64,10 @@ def test_status_change_is_emitted_and_stored(processor: ObservationProcessor) ->
     processor.handle(wire(status="up", service_id="a"), store, topic="t", partition=0, offset=0)
     out = processor.handle(
         wire(status="down", service_id="a", observed_at=format_rfc3339(NOW + 5)),
-        store, topic="t", partition=0, offset=1,
+        store,
+        topic="t",
+        partition=0,
+        offset=1,
     )
     key, value = out.status[0]
     change = orjson.loads(value)
@@ -76,12 +85,21 @@ def test_duplicates_are_counted_not_applied(processor: ObservationProcessor) -> 
     processor.handle(raw, store, topic="t", partition=0, offset=0)
     out = processor.handle(raw, store, topic="t", partition=0, offset=1)
     assert out.status == []
-    assert sample(
-        processor, "continuity_observations_total", sector="health", kind="probe", outcome="duplicate"
-    ) == 1
+    assert (
+        sample(
+            processor,
+            "continuity_observations_total",
+            sector="health",
+            kind="probe",
+            outcome="duplicate",
+        )
+        == 1
+    )
 
 
-def test_silence_check_emits_once_per_transition(processor: ObservationProcessor, clock: Clock) -> None:
+def test_silence_check_emits_once_per_transition(
+    processor: ObservationProcessor, clock: Clock
+) -> None:
     store: dict[str, Any] = {}
     processor.handle(wire(service_id="quiet"), store, topic="t", partition=0, offset=0)
     clock.now = NOW + 25
@@ -90,7 +108,9 @@ def test_silence_check_emits_once_per_transition(processor: ObservationProcessor
     assert [orjson.loads(v)["status"] for _, v in first.status] == ["unknown"]
     assert again.status == []
     clock.now = NOW + 45
-    assert [orjson.loads(v)["status"] for _, v in processor.check_silence(store, ["quiet"]).status] == ["down"]
+    assert [
+        orjson.loads(v)["status"] for _, v in processor.check_silence(store, ["quiet"]).status
+    ] == ["down"]
 
 
 def test_processing_error_is_dead_lettered(processor: ObservationProcessor) -> None:

@@ -17,7 +17,9 @@ def test_every_simulated_observation_is_valid() -> None:
 def test_outages_are_injected_in_each_sector() -> None:
     sim = DemoSimulator(DEMO_SERVICES, cycle=300.0, start=0.0)
     failing = {
-        o.sector for o in sim.tick(299.0) if status_from_observation(o) in (Status.DOWN, Status.DEGRADED)
+        o.sector
+        for o in sim.tick(299.0)
+        if status_from_observation(o) in (Status.DOWN, Status.DEGRADED)
     }
     assert failing == {"energy", "health", "transport"}
     silent = next(s for s in DEMO_SERVICES if s.outage_mode == "silence")
@@ -30,4 +32,6 @@ def test_ticks_do_not_repeat_evidence() -> None:
     sim = DemoSimulator(DEMO_SERVICES, cycle=300.0, start=0.0)
     first = {o.event_id for o in sim.tick(30.0)}
     second = {o.event_id for o in sim.tick(60.0)}
-    assert first and second and not first & second
+    assert first
+    assert second
+    assert not first & second

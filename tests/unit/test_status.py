@@ -60,7 +60,9 @@ def test_duplicate_event_id_is_dropped(tracker: StatusTracker) -> None:
 
 def test_out_of_order_evidence_does_not_override_newer(tracker: StatusTracker) -> None:
     state, _ = fold(tracker, make_obs(at=T0 + 100, status=Status.UP))
-    new, change, outcome = tracker.observe(state, make_obs(at=T0 + 50, status=Status.DOWN), partition=0)
+    new, change, outcome = tracker.observe(
+        state, make_obs(at=T0 + 50, status=Status.DOWN), partition=0
+    )
     assert change is None
     assert outcome == Outcome.STALE
     assert new.status is Status.UP
@@ -75,7 +77,7 @@ def test_evidence_beyond_lateness_allowance_is_late(tracker: StatusTracker) -> N
 def test_silence_turns_unknown_then_down_at_the_deadlines(tracker: StatusTracker) -> None:
     state, _ = fold(tracker, make_obs(at=T0, status=Status.UP, attrs={"expected_interval_s": 10}))
     assert tracker.silence_deadline(state) == T0 + 20
-    same, change = tracker.check_silence(state, now=T0 + 19)
+    _, change = tracker.check_silence(state, now=T0 + 19)
     assert change is None
     unknown, change = tracker.check_silence(state, now=T0 + 25)
     assert change is not None
@@ -113,17 +115,26 @@ def test_maintenance_is_not_silenced(tracker: StatusTracker) -> None:
 
 @pytest.mark.parametrize(
     ("affected", "served", "expected"),
-    [(0, 100, Status.UP), (40, 100, Status.DEGRADED), (100, 100, Status.DOWN), (5, None, Status.DEGRADED)],
+    [
+        (0, 100, Status.UP),
+        (40, 100, Status.DEGRADED),
+        (100, 100, Status.DOWN),
+        (5, None, Status.DEGRADED),
+    ],
 )
 def test_outage_report_status_from_customer_counts(
     affected: int, served: int | None, expected: Status
 ) -> None:
-    obs = make_obs(kind=Kind.OUTAGE_REPORT, status=None, customers_affected=affected, customers_served=served)
+    obs = make_obs(
+        kind=Kind.OUTAGE_REPORT, status=None, customers_affected=affected, customers_served=served
+    )
     assert status_from_observation(obs) is expected
 
 
 def test_state_survives_a_dict_round_trip(tracker: StatusTracker) -> None:
-    state, _ = fold(tracker, make_obs(status=Status.DEGRADED, customers_served=5, customers_affected=2))
+    state, _ = fold(
+        tracker, make_obs(status=Status.DEGRADED, customers_served=5, customers_affected=2)
+    )
     assert ServiceState.from_dict(state.to_dict()) == state
 
 

@@ -17,8 +17,16 @@ def reject_reason(raw: bytes, limits: ValidationLimits | None = None) -> tuple[s
 
 
 def test_valid_observation_round_trips() -> None:
-    obs = make_obs(status=Status.DOWN, vantage="vp-1", value=0.25, metric="latency", unit="s",
-                   customers_served=10, customers_affected=3, attrs={"k": "v"})
+    obs = make_obs(
+        status=Status.DOWN,
+        vantage="vp-1",
+        value=0.25,
+        metric="latency",
+        unit="s",
+        customers_served=10,
+        customers_affected=3,
+        attrs={"k": "v"},
+    )
     assert parse_observation(obs.to_json(), now=NOW) == obs
 
 
@@ -49,12 +57,18 @@ def test_fields_are_parsed_to_types() -> None:
         (wire(value=True), "invalid_field", "value"),
         (b'{"schema":1,"value":NaN}', "malformed_json", None),
         (wire(customers_served=-1), "invalid_field", "customers_served"),
-        (wire(customers_served=5, customers_affected=6), "inconsistent_customers", "customers_affected"),
+        (
+            wire(customers_served=5, customers_affected=6),
+            "inconsistent_customers",
+            "customers_affected",
+        ),
         (wire(status=None), "missing_field", "status"),
         (wire(attrs=[1]), "invalid_field", "attrs"),
     ],
 )
-def test_bad_input_is_rejected_with_reason_and_field(raw: bytes, reason: str, field: str | None) -> None:
+def test_bad_input_is_rejected_with_reason_and_field(
+    raw: bytes, reason: str, field: str | None
+) -> None:
     assert reject_reason(raw) == (reason, field)
 
 
