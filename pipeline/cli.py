@@ -136,6 +136,23 @@ def simulate(cycle: float, duration: float | None) -> None:
         click.echo("", err=True)
 
 
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=str(localstack.REPO / "dashboards" / "json"),
+    show_default=True,
+)
+def dashboards(out: str) -> None:
+    """Generate the Grafana dashboard JSON from pipeline/grafana.py."""
+    from pathlib import Path
+
+    from pipeline.grafana import write_dashboards
+
+    for path in write_dashboards(Path(out)):
+        click.echo(f"wrote {path}")
+
+
 @main.group()
 def topics() -> None:
     """Kafka topic housekeeping."""

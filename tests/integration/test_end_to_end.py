@@ -101,3 +101,54 @@ def test_simulated_outage_reaches_prometheus_and_influxdb(
         [(grid, "up"), (grid, "down"), (quiet, "up"), (quiet, "unknown"), (quiet, "down")]
     )
     assert all(c["status"] != Status.UP.value or c["previous"] is None for c in changes)
+
+
+def test_every_dashboard_panel_query_runs_on_the_real_servers(
+    settings: Settings, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    from pipeline.grafana import BUCKET_VAR, DASHBOARDS
+
+    start_worker()
+    service = f"{settings.app_id}.panel"
+    produce(
+        settings,
+        [
+            (service.encode(), make_obs(service, at=time.time() - 1, status=Status.UP).to_json()),
+            (
+                service.encode(),
+                make_obs(
+                    service,
+                    at=time.time(),
+                    status=Status.DOWN,
+                    customers_served=10,
+                    customers_affected=10,
+                ).to_json(),
+            ),
+            (b"bad", b"{ not an observation"),
+        ],
+    )
+    eventually(lambda: len(flux_statuses(settings, service)) >= 2, what="points to query")
+    eventually(
+        lambda: prometheus_query(settings, f'continuity_service_status{{service_id="{service}"}}'),
+        what="the worker to be scraped",
+    )
+    with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as client:
+
+        def run(query: str, datasource: str) -> list[object]:
+            if datasource == "prometheus":
+                return list(prometheus_query(settings, query))
+            flux = (
+                query.replace(BUCKET_VAR, settings.influx_bucket)
+                .replace("v.timeRangeStart", "-1h")
+                .replace("v.timeRangeStop", "now()")
+            )
+            return [r for t in client.query_api().query(flux) for r in t.records]
+
+        for dashboard in DASHBOARDS:
+            for panel in dashboard.panels:
+                # Rates need two scrapes, so give each panel a few seconds to fill.
+                eventually(
+                    lambda p=panel: run(p.query, p.datasource),  # type: ignore[misc]
+                    timeout=30,
+                    what=f"panel {panel.title!r} to return data",
+                )
