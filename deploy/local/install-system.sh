@@ -26,5 +26,5 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
   || die "Python 3.11 is required as '$PYTHON' (set PYTHON=...)"
 log "installing the project and its dev dependencies with pip"
-"$PYTHON" -m pip install -q --disable-pip-version-check -e "$CW_REPO[dev]" \
+"$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e "$CW_REPO[dev]" \
   || die "pip install -e .[dev] failed"
