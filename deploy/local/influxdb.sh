@@ -57,6 +57,12 @@ start() {
     return 0
   fi
   if port_open "$CW_INFLUX_PORT"; then
+    # Another checkout's stack (or a developer's own server) already serves this port:
+    # use it when it is healthy rather than failing; `down` here will not touch it.
+    if http_ok "$URL/ping" >/dev/null 2>&1; then
+      log "port $CW_INFLUX_PORT already serves a healthy server not started from here; using it"
+      return 0
+    fi
     die "port $CW_INFLUX_PORT is taken by another process; set CW_INFLUX_PORT"
   fi
   write_config
