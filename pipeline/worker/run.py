@@ -7,6 +7,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry, start_http_server
 
 from pipeline.influx_admin import ensure_database
+from pipeline.logs import stdlib_logging_config
 from pipeline.settings import Settings
 from pipeline.topics import ensure_topics
 from pipeline.worker.app import create_app
@@ -39,7 +40,9 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         influx_bucket=settings.influx_bucket,
     )
     app = create_app(settings, registry, influx=influx)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust.Worker(
+        app, loglevel=loglevel, quiet=True, logging_config=stdlib_logging_config(loglevel)
+    )
     try:
         worker.execute_from_commandline()
     finally:
