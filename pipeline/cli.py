@@ -8,6 +8,7 @@ import time
 
 import click
 
+from connectors.cli import connectors_group
 from pipeline import localstack
 from pipeline.settings import Settings
 
@@ -169,6 +170,8 @@ def topics_create() -> None:
     )
     click.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 
+
+main.add_command(connectors_group, "connectors")
 
 if __name__ == "__main__":
     main()

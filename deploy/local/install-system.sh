@@ -13,6 +13,8 @@ command -v prometheus >/dev/null || need+=(prometheus)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v setsid >/dev/null || need+=(util-linux)
+command -v openssl >/dev/null || need+=(openssl)
+[[ -x /usr/sbin/mosquitto ]] || need+=(mosquitto)
 
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"

@@ -1,0 +1,254 @@
+"""``continuity connectors …``: validate a deployment config and run its feeds.
+
+The lead mounts :data:`connectors_group` under the root ``continuity`` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+
+from connectors.base import ParseResult
+from connectors.config import ConfigInvalidError, load_config, validate_config
+from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver
+from connectors.metrics import FeedMetrics
+from connectors.producer import ObservationProducer
+from connectors.runtime import FeedRunner, Source, run_forever, runners
+from pipeline.timeutil import parse_rfc3339
+
+
+@click.group("connectors")
+def connectors_group() -> None:
+    """Operator feeds: check the config, preview observations, run the connectors."""
+
+
+@connectors_group.command("validate")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+def validate_command(config: Path) -> None:
+    """Check CONFIG; every problem is printed as FILE:LINE:COLUMN: FIELD: MESSAGE."""
+    errors = validate_config(config)
+    if errors:
+        for error in errors:
+            click.echo(str(error), err=True)
+        raise SystemExit(1)
+    loaded = load_config(config)
+    click.echo(
+        f"{config}: OK ({len(loaded.operators)} operators, {len(loaded.services)} services, "
+        f"{len(loaded.feeds)} feeds)"
+    )
+
+
+def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@connectors_group.command("run")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Poll each feed once; print, do not send.")
+@click.option("--feed", "feeds", multiple=True, help="Only this feed id (repeatable).")
+@click.option(
+    "--now",
+    callback=_parse_now,
+    help="Clock reading (RFC 3339) for replaying old samples; default: the real clock.",
+)
+@click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True)
+@click.option("--topic", default="cw.observations", show_default=True)
+@click.option("--deadletter-topic", default="cw.deadletter", show_default=True)
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".state/connectors/spool"),
+    show_default=True,
+)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve continuity_feed_* metrics on 127.0.0.1:PORT/metrics (0: any free port).",
+)
+def run_command(
+    config: Path,
+    dry_run: bool,
+    feeds: tuple[str, ...],
+    now: float | None,
+    bootstrap_servers: str,
+    topic: str,
+    deadletter_topic: str,
+    spool_dir: Path,
+    metrics_port: int | None,
+) -> None:
+    """Run CONFIG's feeds; with --dry-run print observations as JSON lines instead.
+
+    Dry run writes observations to stdout (one JSON object per line, the exact wire form) and
+    rejections and skip counts to stderr; it exits 1 when a feed produced a rejection.
+    """
+    try:
+        loaded = load_config(config)
+    except ConfigInvalidError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    unknown = set(feeds) - {f.feed_id for f in loaded.feeds}
+    if unknown:
+        raise click.BadParameter(f"no such feed: {', '.join(sorted(unknown))}", param_hint="--feed")
+    clock: Callable[[], float] = (lambda: now) if now is not None else time.time
+    selected = runners(loaded, clock, set(feeds) or None)
+    if dry_run:
+        rejected = asyncio.run(_dry_run(selected))
+        raise SystemExit(1 if rejected else 0)
+    registry = CollectorRegistry()
+    metrics = FeedMetrics(registry)
+    producer = ObservationProducer.connect(
+        bootstrap_servers,
+        topic=topic,
+        deadletter_topic=deadletter_topic,
+        spool_dir=spool_dir,
+        metrics=metrics,
+    )
+    try:
+        asyncio.run(_run(selected, producer, metrics, registry, metrics_port))
+    finally:
+        producer.close()
+
+
+async def _dry_run(selected: list[Source]) -> int:
+    """Poll each feed once, print what it produced; return the number of rejections."""
+    rejected = 0
+    for runner in selected:
+        if not isinstance(runner, FeedRunner):
+            click.echo(f"{runner.source_id}: subscription feed, not polled in a dry run", err=True)
+            continue
+        result = await runner.poll()
+        for observation in result.observations:
+            sys.stdout.buffer.write(observation.to_json() + b"\n")
+        for rejection in result.rejections:
+            where = f" {rejection.field}:" if rejection.field else ""
+            click.echo(
+                f"{runner.source_id}: rejected {rejection.reason}:{where} {rejection.detail}",
+                err=True,
+            )
+        rejected += len(result.rejections)
+        skips = ", ".join(f"{k}={v}" for k, v in sorted(result.skipped.items()))
+        click.echo(
+            f"{runner.source_id}: {len(result.observations)} observations, "
+            f"{len(result.rejections)} rejected" + (f", skipped {skips}" if skips else ""),
+            err=True,
+        )
+    sys.stdout.buffer.flush()
+    return rejected
+
+
+async def _run(
+    selected: list[Source],
+    producer: ObservationProducer,
+    metrics: FeedMetrics,
+    registry: CollectorRegistry,
+    metrics_port: int | None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = None
+    if metrics_port is not None:
+        runner = await _serve(_metrics_app(registry), "127.0.0.1", metrics_port, "metrics")
+
+    async def sink(source: str, result: ParseResult) -> None:
+        metrics.observe_result(source, result, time.time())
+        await asyncio.to_thread(producer.send_result, result)
+
+    try:
+        await run_forever(selected, sink, stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
+def _metrics_app(registry: CollectorRegistry) -> web.Application:
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": "text/plain; version=0.0.4"}
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", handler)
+    return app
+
+
+async def _serve(app: web.Application, host: str, port: int, what: str) -> web.AppRunner:
+    """Start ``app``; port 0 lets the OS choose, and the bound address is printed."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    click.echo(f"{what} listening on http://{bound_host}:{bound_port}", err=True)
+    return runner
+
+
+@connectors_group.command("serve-ingest")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8480, show_default=True, type=int, help="0: any free port.")
+@click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True)
+@click.option("--topic", default="cw.observations", show_default=True)
+@click.option("--max-body-bytes", default=1024 * 1024, show_default=True, type=int)
+@click.option("--rate", default=5.0, show_default=True, type=float, help="Requests/s/operator.")
+@click.option("--burst", default=20, show_default=True, type=int)
+def serve_ingest_command(
+    config: Path,
+    host: str,
+    port: int,
+    bootstrap_servers: str,
+    topic: str,
+    max_body_bytes: int,
+    rate: float,
+    burst: int,
+) -> None:
+    """Serve the HTTP push ingest API for CONFIG's operators (OpenAPI at /openapi.json)."""
+    try:
+        loaded = load_config(config)
+    except ConfigInvalidError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(2) from None
+    registry = CollectorRegistry()
+    producer = ObservationProducer.connect(
+        bootstrap_servers,
+        topic=topic,
+        deadletter_topic="cw.deadletter",
+        spool_dir=Path(".state/connectors/ingest-spool"),
+    )
+    app = make_ingest_app(
+        loaded,
+        producer_deliver(producer),
+        clock=time.time,
+        registry=registry,
+        limits=IngestLimits(max_body_bytes=max_body_bytes, rate_per_s=rate, burst=burst),
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        runner = await _serve(app, host, port, "ingest")
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    finally:
+        producer.close()

@@ -1,0 +1,228 @@
+"""The HTTP push ingest API (aiohttp): ``POST /v1/observations``.
+
+* ``Authorization: Bearer <token>``; the server keeps only ``sha256(token)`` (from the config);
+* body ≤ ``max_body_bytes`` (413, checked on Content-Length before reading);
+* per-operator token bucket (429 with ``Retry-After``);
+* every observation is checked (:func:`connectors.ingest.check_push`): 400 / 403 / 415 / 422
+  with a JSON body naming each bad field;
+* ``202`` only after ``deliver`` reports a durable Kafka ack; otherwise ``503`` (nothing is
+  spooled for push: the operator still holds the data and retries, ``event_id`` dedupes);
+* recently acknowledged ``event_id`` values per operator are remembered, so a retry after a
+  lost response is a cheap ``202`` with ``duplicates``.
+
+Also serves ``GET /healthz``, ``GET /openapi.json`` and ``GET /metrics`` (the injected registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+from connectors.base import Clock, ServiceSpec
+from connectors.config import DeploymentConfig
+from connectors.ingest import PushRefused, check_push, hash_token
+from connectors.openapi import OPENAPI
+from connectors.producer import ObservationProducer
+from connectors.ratelimit import RateLimiter
+from connectors.spool import SpoolRecord
+from pipeline.schema import Observation
+
+Deliver = Callable[[list[Observation]], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    max_body_bytes: int = 1024 * 1024
+    rate_per_s: float = 5.0
+    burst: int = 20
+    remembered_event_ids: int = 100_000
+
+
+def producer_deliver(producer: ObservationProducer) -> Deliver:
+    """Deliver through the Kafka producer, waiting for acks; failures are not spooled."""
+
+    async def deliver(observations: list[Observation]) -> bool:
+        records: list[tuple[SpoolRecord, str]] = [
+            ((producer.topic, o.service_id, o.to_json()), o.source) for o in observations
+        ]
+        return await asyncio.to_thread(producer.send_records, records, spool_failures=False)
+
+    return deliver
+
+
+class _Ingest:
+    def __init__(
+        self,
+        config: DeploymentConfig,
+        deliver: Deliver,
+        clock: Clock,
+        registry: CollectorRegistry,
+        limits: IngestLimits,
+    ) -> None:
+        self.tokens = {op.token_sha256: op.operator_id for op in config.operators}
+        self.services: dict[str, Mapping[str, ServiceSpec]] = {
+            op.operator_id: {s.service_id: s for s in op.services} for op in config.operators
+        }
+        self.deliver = deliver
+        self.clock = clock
+        self.limits = limits
+        self.registry = registry
+        self.limiter = RateLimiter(limits.rate_per_s, limits.burst, clock)
+        self.seen: dict[str, OrderedDict[str, None]] = {}
+        self.requests = Counter(
+            "continuity_feed_push_requests",
+            "Push ingest requests by operator and HTTP status.",
+            ["operator", "status"],
+            registry=registry,
+        )
+        self.rejects = Counter(
+            "continuity_feed_push_rejects",
+            "Pushed observations refused, by reason.",
+            ["operator", "reason"],
+            registry=registry,
+        )
+        self.accepted = Counter(
+            "continuity_feed_push_observations",
+            "Pushed observations durably accepted.",
+            ["operator"],
+            registry=registry,
+        )
+
+    def remember(self, operator: str, event_ids: list[str]) -> None:
+        seen = self.seen.setdefault(operator, OrderedDict())
+        for event_id in event_ids:
+            seen[event_id] = None
+            seen.move_to_end(event_id)
+        while len(seen) > self.limits.remembered_event_ids:
+            seen.popitem(last=False)
+
+
+_STATE = web.AppKey("continuity_ingest", _Ingest)
+
+
+def make_ingest_app(
+    config: DeploymentConfig,
+    deliver: Deliver,
+    *,
+    clock: Clock,
+    registry: CollectorRegistry,
+    limits: IngestLimits | None = None,
+) -> web.Application:
+    """The aiohttp application; run it with ``web.AppRunner`` on ``127.0.0.1`` port 0 in tests."""
+    limits = limits or IngestLimits()
+    app = web.Application(client_max_size=limits.max_body_bytes)
+    app[_STATE] = _Ingest(config, deliver, clock, registry, limits)
+    app.router.add_post("/v1/observations", _post_observations)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/openapi.json", _openapi)
+    app.router.add_get("/metrics", _metrics)
+    return app
+
+
+def _error(
+    status: int,
+    reason: str,
+    detail: str,
+    problems: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = {"status": status, "error": reason, "detail": detail, "problems": problems or []}
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+async def _post_observations(request: web.Request) -> web.Response:
+    state = request.app[_STATE]
+    operator = _authenticate(state, request.headers.get("Authorization", ""))
+    if operator is None:
+        state.requests.labels("-", "401").inc()
+        return _error(
+            401,
+            "unauthenticated",
+            "send Authorization: Bearer <token> with a token issued for this deployment",
+            headers={"WWW-Authenticate": 'Bearer realm="continuity"'},
+        )
+    response = await _handle(state, operator, request)
+    state.requests.labels(operator, str(response.status)).inc()
+    return response
+
+
+async def _handle(state: _Ingest, operator: str, request: web.Request) -> web.Response:
+    limit = state.limits.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        state.rejects.labels(operator, "oversize").inc()
+        return _error(413, "oversize", f"body of {request.content_length} bytes exceeds {limit}")
+    wait = state.limiter.take(operator)
+    if wait > 0:
+        state.rejects.labels(operator, "rate_limited").inc()
+        return _error(
+            429,
+            "rate_limited",
+            f"operator {operator!r} exceeds {state.limits.rate_per_s}/s",
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        state.rejects.labels(operator, "oversize").inc()
+        return _error(413, "oversize", f"body exceeds {limit} bytes")
+    try:
+        observations = check_push(
+            body, request.content_type, operator, state.services[operator], now=state.clock()
+        )
+    except PushRefused as refused:
+        for problem in refused.problems:
+            state.rejects.labels(operator, problem.reason).inc()
+        first = refused.problems[0]
+        return _error(
+            refused.status,
+            first.reason,
+            str(refused),
+            [p.to_dict() for p in refused.problems],
+        )
+    seen = state.seen.get(operator, OrderedDict())
+    fresh = [o for o in observations if o.event_id not in seen]
+    if fresh and not await state.deliver(fresh):
+        return _error(
+            503,
+            "kafka_unavailable",
+            "not durably stored; retry later (event_id dedupes)",
+            headers={"Retry-After": "5"},
+        )
+    state.remember(operator, [o.event_id for o in fresh])
+    state.accepted.labels(operator).inc(len(fresh))
+    body_out = {
+        "accepted": len(fresh),
+        "duplicates": len(observations) - len(fresh),
+        "event_ids": [o.event_id for o in observations],
+    }
+    return web.Response(status=202, body=orjson.dumps(body_out), content_type="application/json")
+
+
+def _authenticate(state: _Ingest, header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    # Lookup by digest: timing reveals nothing about the token itself.
+    return state.tokens.get(hash_token(token.strip()))
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _openapi(_request: web.Request) -> web.Response:
+    return web.Response(body=orjson.dumps(OPENAPI), content_type="application/json")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    payload = generate_latest(request.app[_STATE].registry)
+    return web.Response(body=payload, headers={"Content-Type": "text/plain; version=0.0.4"})
