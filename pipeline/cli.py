@@ -10,6 +10,7 @@ import click
 
 from connectors.cli import connectors_group
 from pipeline import localstack
+from pipeline.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.settings import Settings
 
 DEMO_WORKER = "worker-demo"
@@ -172,6 +173,8 @@ def topics_create() -> None:
 
 
 main.add_command(connectors_group, "connectors")
+for _command in ANALYSIS_COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

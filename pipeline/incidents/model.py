@@ -1,0 +1,163 @@
+"""Incident records and the events every lifecycle transition produces.
+
+>>> inc = Incident("svc/60", ServiceRef("svc", "op", "energy", "UA-30"), 60.0, 120.0)
+>>> Incident.from_dict(inc.to_dict()) == inc
+True
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.schema import Observation
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRef:
+    """Who and where a service is: the dimensions incidents are rolled up by."""
+
+    service_id: str
+    operator_id: str
+    sector: str
+    region: str
+    customers_served: int | None = None
+
+    @classmethod
+    def from_observation(cls, obs: Observation) -> ServiceRef:
+        """The service an observation is about."""
+        return cls(obs.service_id, obs.operator_id, obs.sector, obs.region, obs.customers_served)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "service_id": self.service_id,
+            "operator_id": self.operator_id,
+            "sector": self.sector,
+            "region": self.region,
+            "customers_served": self.customers_served,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ServiceRef:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            d["service_id"], d["operator_id"], d["sector"], d["region"], d.get("customers_served")
+        )
+
+
+@dataclass(slots=True)
+class Incident:
+    """One service outage, from first failing evidence to restoration (event times).
+
+    ``maintenance`` marks an outage inside a declared maintenance window: it is recorded and
+    reported separately, never paged. ``attrs`` carries sector details (e.g. the GTFS-RT
+    ``effect``, ``route_id``, ``agency_id``; ``endpoint`` for FHIR).
+    """
+
+    incident_id: str
+    service: ServiceRef
+    started_at: float
+    detected_at: float
+    acknowledged_at: float | None = None
+    ack_method: str | None = None
+    ack_by: str | None = None
+    operator_status: str | None = None
+    restored_at: float | None = None
+    severity: str = "down"
+    customers_affected: int | None = None
+    users_affected: int | None = None
+    evidence_ids: list[str] = field(default_factory=list)
+    detectors: list[str] = field(default_factory=list)
+    maintenance: bool = False
+    reopened: int = 0
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service_id(self) -> str:
+        """Shortcut for ``service.service_id``."""
+        return self.service.service_id
+
+    @property
+    def is_open(self) -> bool:
+        """Not restored yet."""
+        return self.restored_at is None
+
+    def end_or(self, now: float) -> float:
+        """Restoration time, or ``now`` while still open."""
+        return now if self.restored_at is None else self.restored_at
+
+    def snapshot(self) -> Incident:
+        """An independent copy (events carry snapshots, not live objects)."""
+        return copy.deepcopy(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "incident_id": self.incident_id,
+            "service": self.service.to_dict(),
+            "started_at": self.started_at,
+            "detected_at": self.detected_at,
+            "acknowledged_at": self.acknowledged_at,
+            "ack_method": self.ack_method,
+            "ack_by": self.ack_by,
+            "operator_status": self.operator_status,
+            "restored_at": self.restored_at,
+            "severity": self.severity,
+            "customers_affected": self.customers_affected,
+            "users_affected": self.users_affected,
+            "evidence_ids": list(self.evidence_ids),
+            "detectors": list(self.detectors),
+            "maintenance": self.maintenance,
+            "reopened": self.reopened,
+            "attrs": dict(self.attrs),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Incident:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            incident_id=d["incident_id"],
+            service=ServiceRef.from_dict(d["service"]),
+            started_at=float(d["started_at"]),
+            detected_at=float(d["detected_at"]),
+            acknowledged_at=d.get("acknowledged_at"),
+            ack_method=d.get("ack_method"),
+            ack_by=d.get("ack_by"),
+            operator_status=d.get("operator_status"),
+            restored_at=d.get("restored_at"),
+            severity=d.get("severity", "down"),
+            customers_affected=d.get("customers_affected"),
+            users_affected=d.get("users_affected"),
+            evidence_ids=list(d.get("evidence_ids", [])),
+            detectors=list(d.get("detectors", [])),
+            maintenance=bool(d.get("maintenance", False)),
+            reopened=int(d.get("reopened", 0)),
+            attrs=dict(d.get("attrs", {})),
+        )
+
+
+#: Event kinds, in lifecycle order.
+EVENT_KINDS: tuple[str, ...] = (
+    "detected",
+    "updated",
+    "acknowledged",
+    "restored",
+    "reopened",
+    "maintenance_outage_started",
+    "maintenance_outage_ended",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvent:
+    """A lifecycle transition to emit (incidents topic, InfluxDB); carries a snapshot."""
+
+    kind: str
+    at: float
+    incident: Incident
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form: ``{"event", "at", "incident"}``."""
+        return {"event": self.kind, "at": self.at, "incident": self.incident.to_dict()}
