@@ -39,9 +39,9 @@ def up(demo: bool) -> None:
     if not demo:
         return
     settings = _settings()
-    from pipeline.topics import ensure_topics
+    from pipeline.topics import ensure_topic_layout
 
-    ensure_topics(settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions)
+    ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
     worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"))
     localstack.register_scrape_target(
         DEMO_WORKER, f"{settings.metrics_host}:{settings.metrics_port}"
@@ -156,6 +156,38 @@ def dashboards(out: str) -> None:
 
 
 @main.group()
+def incidents() -> None:
+    """Incident lifecycle actions."""
+
+
+@incidents.command("ack")
+@click.argument("service_id")
+@click.option("--by", required=True, help="Who acknowledges (person or team).")
+def incidents_ack(service_id: str, by: str) -> None:
+    """Acknowledge SERVICE_ID's open incident (sent to the worker that owns the service)."""
+    import orjson
+    from kafka import KafkaProducer
+
+    settings = _settings()
+    command = {
+        "type": "acknowledge",
+        "service_id": service_id,
+        "by": by,
+        "method": "cli",
+        "at": time.time(),
+    }
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(
+            settings.topics.commands, key=service_id.encode(), value=orjson.dumps(command)
+        )
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    click.echo(f"acknowledgement for {service_id} sent to {settings.topics.commands}")
+
+
+@main.group()
 def topics() -> None:
     """Kafka topic housekeeping."""
 
@@ -163,11 +195,11 @@ def topics() -> None:
 @topics.command("create")
 def topics_create() -> None:
     """Create all pipeline topics with the configured partition count."""
-    from pipeline.topics import ensure_topics
+    from pipeline.topics import ensure_topic_layout
 
     settings = _settings()
-    created = ensure_topics(
-        settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions
+    created = ensure_topic_layout(
+        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
     )
     click.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 

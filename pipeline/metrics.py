@@ -64,6 +64,24 @@ class WorkerMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
             registry=registry,
         )
+        self.incident_events = Counter(
+            "continuity_incident_events",
+            "Incident lifecycle events (detected, acknowledged, restored, ...), by sector.",
+            ["sector", "event"],
+            registry=registry,
+        )
+        self.kpi_anomalies = Counter(
+            "continuity_kpi_anomalies",
+            "KPI points whose anomaly score reached the publishing threshold.",
+            ["sector", "metric"],
+            registry=registry,
+        )
+        self.concurrent_disruptions = Counter(
+            "continuity_concurrent_disruptions",
+            "Concurrent-disruption findings (new or grown), by region.",
+            ["region"],
+            registry=registry,
+        )
         self.sink_points = Counter(
             "continuity_sink_points",
             "Points handed to a sink, by sink and result (written, retried, dropped).",

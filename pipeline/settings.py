@@ -44,6 +44,22 @@ class TopicNames:
     def deadletter(self) -> str:
         return f"{self.prefix}deadletter"
 
+    @property
+    def commands(self) -> str:
+        """Operator/CLI commands (acknowledgements), keyed and partitioned like observations."""
+        return f"{self.prefix}commands"
+
+    @property
+    def ledger(self) -> str:
+        """One-partition topic feeding the global view (see pipeline.ledger)."""
+        return f"{self.prefix}ledger"
+
+    def partition_counts(self, partitions: int) -> dict[str, int]:
+        """Every topic with its partition count: the ledger has one, the others ``partitions``."""
+        counts = {name: partitions for name in self.all()}
+        counts[self.ledger] = 1
+        return counts
+
     def all(self) -> tuple[str, ...]:
         return (
             self.observations,
@@ -53,6 +69,8 @@ class TopicNames:
             self.indicators,
             self.notices,
             self.deadletter,
+            self.commands,
+            self.ledger,
         )
 
 
@@ -75,6 +93,9 @@ class Settings:
     lateness_allowance: float = 300.0
     silence_check_interval: float = 1.0
     influx_flush_interval: float = 1.0
+    indicator_interval: float = 15.0
+    correlation_window: float = 900.0
+    maintenance_file: str | None = None
     data_dir: str = ".state/worker"
 
     @classmethod
@@ -104,5 +125,8 @@ class Settings:
                 env.get("CW_SILENCE_CHECK_S", base.silence_check_interval)
             ),
             influx_flush_interval=float(env.get("CW_INFLUX_FLUSH_S", base.influx_flush_interval)),
+            indicator_interval=float(env.get("CW_INDICATOR_INTERVAL_S", base.indicator_interval)),
+            correlation_window=float(env.get("CW_CORRELATION_WINDOW_S", base.correlation_window)),
+            maintenance_file=env.get("CW_MAINTENANCE_FILE") or None,
             data_dir=env.get("CW_WORKER_DATA_DIR", base.data_dir),
         )

@@ -58,6 +58,8 @@ class ServiceState:
     customers_served: int | None = None
     customers_affected: int | None = None
     recent_event_ids: tuple[str, ...] = field(default_factory=tuple)
+    #: What set the current status: "evidence", "silence" or a detector's name.
+    reason: str = "evidence"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -189,7 +191,7 @@ class StatusTracker:
             else state.customers_affected
         )
         target = asserted
-        if target is None and state.status is Status.UNKNOWN:
+        if target is None and (state.status is Status.UNKNOWN or state.reason == "silence"):
             # Liveness evidence (a KPI, say) after silence: the service is reporting again.
             target = Status.UP
         new = replace(
@@ -203,7 +205,7 @@ class StatusTracker:
         )
         if target is None or target is state.status:
             return new, None, Outcome.APPLIED
-        new = replace(new, status=target, since=obs.observed_at)
+        new = replace(new, status=target, since=obs.observed_at, reason="evidence")
         return (
             new,
             _change(new, state.status, target, obs.observed_at, "evidence", obs),
@@ -236,7 +238,7 @@ class StatusTracker:
         # The status changed when the deadline passed, not when we happened to look.
         multiple = self.policy.down_after if target is Status.DOWN else self.policy.unknown_after
         at = state.last_evidence_at + multiple * state.expected_interval
-        new = replace(state, status=target, since=at)
+        new = replace(state, status=target, since=at, reason="silence")
         return new, StatusChange(
             service_id=state.service_id,
             operator_id=state.operator_id,
@@ -250,6 +252,28 @@ class StatusTracker:
             customers_served=state.customers_served,
             customers_affected=state.customers_served if target is Status.DOWN else None,
         )
+
+
+def assert_status(
+    state: ServiceState, status: Status, *, at: float, reason: str, event_id: str | None = None
+) -> tuple[ServiceState, StatusChange | None]:
+    """Set the status a detector concluded (e.g. probe consensus); no change if already so."""
+    if status is state.status:
+        return state, None
+    new = replace(state, status=status, since=at, reason=reason)
+    return new, StatusChange(
+        service_id=state.service_id,
+        operator_id=state.operator_id,
+        sector=state.sector,
+        region=state.region,
+        previous=state.status,
+        current=status,
+        at=at,
+        reason=reason,
+        event_id=event_id,
+        customers_served=state.customers_served,
+        customers_affected=state.customers_affected,
+    )
 
 
 def _declared_interval(obs: Observation) -> float | None:

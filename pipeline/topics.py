@@ -8,6 +8,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from pipeline.settings import TopicNames
+
 
 def ensure_topics(
     bootstrap: str, names: Iterable[str], *, partitions: int, replication: int = 1
@@ -30,3 +32,12 @@ def ensure_topics(
         return created
     finally:
         admin.close()
+
+
+def ensure_topic_layout(bootstrap: str, topics: TopicNames, *, partitions: int) -> list[str]:
+    """Create the pipeline's topics: the ledger with one partition, the rest with ``partitions``."""
+    created: list[str] = []
+    for count in sorted(set(topics.partition_counts(partitions).values())):
+        names = [n for n, c in topics.partition_counts(partitions).items() if c == count]
+        created += ensure_topics(bootstrap, names, partitions=count)
+    return created

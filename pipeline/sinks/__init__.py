@@ -1,5 +1,5 @@
 """Sinks: where the worker's findings go besides Kafka."""
 
-from pipeline.sinks.influx import InfluxSink, status_point
+from pipeline.sinks.influx import InfluxSink, incident_point, indicator_point, status_point
 
-__all__ = ["InfluxSink", "status_point"]
+__all__ = ["InfluxSink", "incident_point", "indicator_point", "status_point"]

@@ -19,6 +19,8 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
+from pipeline.incidents.model import IncidentEvent
+from pipeline.indicators.rollup import IndicatorValue
 from pipeline.metrics import WorkerMetrics
 from pipeline.schema import STATUS_SEVERITY
 from pipeline.status import StatusChange
@@ -47,6 +49,50 @@ def status_point(change: StatusChange) -> Point:
     if change.customers_served is not None:
         point = point.field("customers_served", change.customers_served)
     return point
+
+
+def incident_point(event: IncidentEvent) -> Point:
+    """One ``incident`` point per lifecycle event, at the event's time."""
+    incident = event.incident
+    point = (
+        Point("incident")
+        .tag("service_id", incident.service_id)
+        .tag("operator_id", incident.service.operator_id)
+        .tag("sector", incident.service.sector)
+        .tag("region", incident.service.region)
+        .tag("event", event.kind)
+        .tag("maintenance", "true" if incident.maintenance else "false")
+        .field("incident_id", incident.incident_id)
+        .field("severity", incident.severity)
+        .field("started_at", incident.started_at)
+        .field("detected_at", incident.detected_at)
+        .field("time_to_detect_s", incident.detected_at - incident.started_at)
+        .time(int(event.at * 1e9), WritePrecision.NS)
+    )
+    if incident.restored_at is not None:
+        point = point.field("restored_at", incident.restored_at).field(
+            "time_to_restore_s", incident.restored_at - incident.detected_at
+        )
+    if incident.acknowledged_at is not None:
+        point = point.field("acknowledged_at", incident.acknowledged_at)
+    if incident.customers_affected is not None:
+        point = point.field("customers_affected", incident.customers_affected)
+    if incident.users_affected is not None:
+        point = point.field("users_affected", incident.users_affected)
+    return point
+
+
+def indicator_point(row: IndicatorValue, at: float) -> Point:
+    """One ``indicator`` point per defined indicator value (names as the standards use)."""
+    return (
+        Point("indicator")
+        .tag("name", row.name)
+        .tag("dimension", row.dimension)
+        .tag("key", row.key)
+        .tag("window", row.window)
+        .field("value", float(row.value if row.value is not None else 0.0))
+        .time(int(at * 1e9), WritePrecision.NS)
+    )
 
 
 class InfluxSink:

@@ -1,7 +1,8 @@
-"""The faust application: topics, the state table, one agent and two timers.
+"""The faust application: topics, changelog-backed tables, two agents and three timers.
 
-Everything decided about an observation lives in :mod:`pipeline.worker.processor`; this
-module only moves bytes between Kafka, the changelog-backed table and that processor.
+Everything decided about a message lives in :mod:`pipeline.worker.processor` (per service)
+and :mod:`pipeline.worker.ledger_processor` (the global view); this module only moves bytes
+between Kafka, the tables and those processors.
 """
 
 from __future__ import annotations
@@ -12,21 +13,28 @@ from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from typing import Any
 
 import faust
+import orjson
 import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
+from pipeline.indicator_metrics import IndicatorGauges
+from pipeline.maintenance_config import load_calendar
 from pipeline.metrics import WorkerMetrics
+from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.settings import Settings
 from pipeline.sinks.influx import InfluxSink
-from pipeline.status import SilencePolicy, StatusTracker
+from pipeline.status import SilencePolicy
+from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.processor import ObservationProcessor, Outputs
 
 log = structlog.get_logger(__name__)
 
+LEDGER_PARTITION = 0
+
 
 class RawKeyStore(MutableMapping[str, Any]):
-    """The state table seen with ``str`` keys; the table itself holds ``bytes`` keys."""
+    """A table seen with ``str`` keys; the table itself holds ``bytes`` keys."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
@@ -74,27 +82,36 @@ def create_app(
         producer_acks=-1,
     )
     topics = settings.topics
-    observations = app.topic(
-        topics.observations,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
-    status_topic = app.topic(topics.status, key_serializer="raw", value_serializer="raw")
-    deadletter_topic = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
-    # use_partitioner: a table key lands on the changelog partition Kafka's default
-    # partitioner picks for it, the same one connectors produce its observations to, which
-    # also lets the silence timer write outside any stream event.
-    # Keys are the raw service_id bytes, exactly as connectors key their observations, so a
-    # changelog entry lands on the partition of the service's own observations.
-    table = app.Table(
-        "service-state",
-        default=None,
-        key_type=bytes,  # serialised "raw"; values default to JSON
-        partitions=settings.partitions,
-        use_partitioner=True,
-    )
-    states = RawKeyStore(table)
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    inputs = app.topic(topics.observations, topics.commands, **raw)
+    ledger_topic = app.topic(topics.ledger, **raw)
+    out_topics = {
+        "status": app.topic(topics.status, **raw),
+        "incidents": app.topic(topics.incidents, **raw),
+        "anomalies": app.topic(topics.anomalies, **raw),
+        "indicators": app.topic(topics.indicators, **raw),
+        "deadletter": app.topic(topics.deadletter, **raw),
+    }
+
+    # Keys are the raw service_id bytes, exactly as connectors key their observations, and
+    # use_partitioner sends each changelog entry to the partition Kafka's default partitioner
+    # picks for that key: the partition of the service's own observations. It also lets the
+    # timers write outside any stream event.
+    def table(name: str, partitions: int) -> RawKeyStore:
+        return RawKeyStore(
+            app.Table(
+                name,
+                default=None,
+                key_type=bytes,  # serialised "raw"; values default to JSON
+                partitions=partitions,
+                use_partitioner=True,
+            )
+        )
+
+    states = table("service-state", settings.partitions)
+    ledger_services = table("ledger-services", 1)
+    ledger_incidents = table("ledger-incidents", 1)
+    ledger_state = table("ledger-state", 1)
 
     metrics = WorkerMetrics(registry)
     sink = (
@@ -102,50 +119,81 @@ def create_app(
         if influx is not None
         else None
     )
-    tracker = StatusTracker(
-        SilencePolicy(
-            default_interval=settings.default_interval,
-            lateness_allowance=settings.lateness_allowance,
-        )
+    calendar = load_calendar(settings.maintenance_file)
+    monitoring = Monitoring(
+        MonitorParams(
+            silence=SilencePolicy(
+                default_interval=settings.default_interval,
+                lateness_allowance=settings.lateness_allowance,
+            )
+        ),
+        calendar,
     )
-    processor = ObservationProcessor(tracker, metrics, clock=clock, sink=sink)
+    processor = ObservationProcessor(monitoring, metrics, clock=clock, sink=sink)
+    ledger = LedgerProcessor(
+        metrics,
+        IndicatorGauges(registry),
+        clock=clock,
+        sink=sink,
+        calendar=calendar,
+        correlation_window_s=settings.correlation_window,
+    )
     shown: set[str] = set()
 
     async def send(outputs: Outputs) -> None:
-        for key, value in outputs.status:
-            await status_topic.send(key=key, value=value)
-        for dl_key, value in outputs.deadletter:
-            await deadletter_topic.send(key=dl_key, value=value)
+        for name, topic in out_topics.items():
+            for key, value in getattr(outputs, name):
+                await topic.send(key=key, value=value)
+        for _key, value in outputs.ledger:
+            await ledger_topic.send(key=b"ledger", value=value, partition=LEDGER_PARTITION)
 
-    @app.agent(observations)
+    def owned_partitions(topic: str) -> set[int]:
+        return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+
+    @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
-            outputs = processor.handle(
-                event.value,
-                states,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-            )
+            if message.topic == topics.commands:
+                outputs = _command(processor, states, event.value)
+            else:
+                outputs = processor.handle(
+                    event.value,
+                    states,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                )
             await send(outputs)
             yield None
 
+    @app.agent(ledger_topic)
+    async def keep_ledger(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        async for value in stream:
+            try:
+                record = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                log.warning("ledger_record_malformed")
+                continue
+            await send(ledger.handle(record, ledger_services, ledger_incidents, ledger_state))
+            yield None
+
     @app.timer(interval=settings.silence_check_interval)
-    async def check_silence() -> None:
-        owned = {
-            tp.partition
-            for tp in app.assignor.assigned_actives()
-            if tp.topic == topics.observations
-        }
-        keys = [key for key, value in states.items_raw() if value and value["partition"] in owned]
+    async def check_services() -> None:
+        owned = owned_partitions(topics.observations)
+        keys = [key for key, value in states.items_raw() if value and _partition(value) in owned]
         metrics.services_tracked.set(len(keys))
         # After a restart or rebalance the table is recovered but the gauges are empty.
         for key in keys:
             if key not in shown:
                 processor.show(states, key)
                 shown.add(key)
-        await send(processor.check_silence(states, keys))
+        await send(processor.check(states, keys))
+
+    @app.timer(interval=settings.indicator_interval)
+    async def roll_up_indicators() -> None:
+        if LEDGER_PARTITION in owned_partitions(topics.ledger):
+            await send(ledger.indicators(ledger_services, ledger_incidents))
 
     if sink is not None:
 
@@ -159,3 +207,19 @@ def create_app(
             await asyncio.get_running_loop().run_in_executor(None, sink.flush)
 
     return app
+
+
+def _partition(stored: dict[str, Any]) -> int:
+    return int(stored["state"]["partition"])
+
+
+def _command(processor: ObservationProcessor, states: RawKeyStore, value: bytes) -> Outputs:
+    try:
+        command = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        log.warning("command_malformed")
+        return Outputs()
+    if not isinstance(command, dict) or command.get("type") != "acknowledge":
+        log.warning("command_unknown", command=str(command)[:200])
+        return Outputs()
+    return processor.acknowledge(states, command)

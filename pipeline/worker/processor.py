@@ -1,16 +1,15 @@
-"""What the worker does with one message or one silence tick, without any Kafka in sight.
+"""What the worker does with one message or one clock tick, without any Kafka in sight.
 
 The faust agent hands raw bytes and a state store in; it gets back the records to send.
 That keeps every decision testable with plain dicts:
 
 >>> from prometheus_client import CollectorRegistry
 >>> from pipeline.metrics import WorkerMetrics
->>> from pipeline.status import SilencePolicy, StatusTracker
->>> tracker = StatusTracker(SilencePolicy())
->>> processor = ObservationProcessor(tracker, WorkerMetrics(CollectorRegistry()),
+>>> from pipeline.monitor import MonitorParams, Monitoring
+>>> processor = ObservationProcessor(Monitoring(MonitorParams()),
+...                                  WorkerMetrics(CollectorRegistry()),
 ...                                  clock=lambda: 1_700_000_000.0)
->>> store: dict[str, dict] = {}
->>> out = processor.handle(b"not json", store, topic="t", partition=0, offset=1)
+>>> out = processor.handle(b"not json", {}, topic="t", partition=0, offset=1)
 >>> out.deadletter[0][0], out.status
 (None, [])
 """
@@ -26,9 +25,11 @@ import orjson
 import structlog
 
 from pipeline.deadletter import dead_letter_record
+from pipeline.ledger import ledger_incident_record, ledger_service_record
 from pipeline.metrics import WorkerMetrics
-from pipeline.sinks.influx import InfluxSink, status_point
-from pipeline.status import ServiceState, StatusChange, StatusTracker
+from pipeline.monitor import Monitoring, MonitorResult, ServiceMonitor
+from pipeline.sinks.influx import InfluxSink, incident_point, status_point
+from pipeline.status import Outcome
 from pipeline.validation import (
     DEFAULT_LIMITS,
     ObservationRejected,
@@ -39,33 +40,42 @@ from pipeline.validation import (
 log = structlog.get_logger(__name__)
 
 StateStore = MutableMapping[str, Any]
+Record = tuple[bytes | None, bytes]
 
 
 @dataclass(slots=True)
 class Outputs:
     """Records to produce: (key, value) pairs per destination topic."""
 
-    status: list[tuple[bytes, bytes]] = field(default_factory=list)
-    deadletter: list[tuple[bytes | None, bytes]] = field(default_factory=list)
+    status: list[Record] = field(default_factory=list)
+    incidents: list[Record] = field(default_factory=list)
+    anomalies: list[Record] = field(default_factory=list)
+    indicators: list[Record] = field(default_factory=list)
+    ledger: list[Record] = field(default_factory=list)
+    deadletter: list[Record] = field(default_factory=list)
 
 
 class ObservationProcessor:
-    """Validation → status tracking → metrics and sinks, for one worker."""
+    """Validation → monitoring (status, detectors, incidents) → metrics and sinks."""
 
     def __init__(
         self,
-        tracker: StatusTracker,
+        monitoring: Monitoring,
         metrics: WorkerMetrics,
         *,
         clock: Callable[[], float] = time.time,
         sink: InfluxSink | None = None,
         limits: ValidationLimits = DEFAULT_LIMITS,
     ) -> None:
-        self.tracker = tracker
+        self.monitoring = monitoring
         self.metrics = metrics
         self.clock = clock
         self.sink = sink
         self.limits = limits
+
+    def load(self, store: StateStore, key: str) -> ServiceMonitor | None:
+        stored = store.get(key)
+        return ServiceMonitor.from_dict(stored, self.monitoring.params) if stored else None
 
     def handle(
         self,
@@ -85,64 +95,105 @@ class ObservationProcessor:
             self._reject(out, raw, exc.reason, exc.field, exc.detail, topic, partition, offset, now)
             return out
         try:
-            stored = store.get(obs.service_id)
-            previous = ServiceState.from_dict(stored) if stored is not None else None
-            state, change, outcome = self.tracker.observe(previous, obs, partition=partition)
-            if state is not previous:
-                store[obs.service_id] = state.to_dict()
+            monitor = self.load(store, obs.service_id)
+            known_ref = monitor.ref if monitor else None
+            monitor, result = self.monitoring.observe(monitor, obs, partition=partition, now=now)
+            if result.outcome not in (Outcome.DUPLICATE, Outcome.LATE):
+                store[obs.service_id] = monitor.to_dict()
         except Exception as exc:
             log.exception("observation_processing_failed", service_id=obs.service_id)
             self._reject(
                 out, raw, "processing_error", None, repr(exc), topic, partition, offset, now
             )
             return out
-        self.metrics.observations.labels(obs.sector, obs.kind.value, outcome).inc()
+        self.metrics.observations.labels(obs.sector, obs.kind.value, result.outcome).inc()
         self.metrics.event_lag.observe(max(0.0, now - obs.observed_at))
-        if change is not None:
-            self._emit(out, state, change)
-        elif outcome == "applied":
+        if monitor.ref != known_ref:
+            out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
+        self._emit(out, monitor, result)
+        if result.outcome == Outcome.APPLIED and not result.status_changes:
+            state = monitor.state
             self.metrics.service_last_evidence.labels(
                 state.service_id, state.operator_id, state.sector, state.region
             ).set(state.last_evidence_at)
         return out
 
-    def check_silence(self, store: StateStore, keys: Iterable[str]) -> Outputs:
-        """Silence check for the given services (the caller picks those it owns)."""
+    def check(self, store: StateStore, keys: Iterable[str]) -> Outputs:
+        """Clock-driven checks (silence, maintenance) for the services the caller owns."""
         out = Outputs()
         now = self.clock()
         for key in keys:
-            stored = store.get(key)
-            if stored is None:
+            monitor = self.load(store, key)
+            if monitor is None or not self.monitoring.needs_check(monitor, now):
                 continue
-            state = ServiceState.from_dict(stored)
-            deadline = self.tracker.silence_deadline(state)
-            if deadline is None or now < deadline:
-                continue
-            new, change = self.tracker.check_silence(state, now=now)
-            if change is not None:
-                store[key] = new.to_dict()
-                self._emit(out, new, change)
+            result = self.monitoring.check(monitor, now=now)
+            if result.status_changes or result.incident_events:
+                store[key] = monitor.to_dict()
+                self._emit(out, monitor, result)
+        return out
+
+    def acknowledge(self, store: StateStore, command: dict[str, Any]) -> Outputs:
+        """Apply an acknowledgement command ``{"type": "acknowledge", "service_id", "by"}``."""
+        out = Outputs()
+        key = str(command.get("service_id", ""))
+        monitor = self.load(store, key)
+        if monitor is None:
+            log.warning("acknowledge_unknown_service", service_id=key)
+            return out
+        events = self.monitoring.acknowledge(
+            monitor,
+            at=float(command.get("at") or self.clock()),
+            method=str(command.get("method", "cli")),
+            by=str(command.get("by", "")),
+        )
+        if events:
+            store[key] = monitor.to_dict()
+            self._emit(out, monitor, MonitorResult(incident_events=events))
         return out
 
     def show(self, store: StateStore, key: str) -> None:
         """Export the stored status of one service to the metrics (e.g. after recovery)."""
-        stored = store.get(key)
-        if stored is not None:
-            self.metrics.show_status(ServiceState.from_dict(stored))
+        monitor = self.load(store, key)
+        if monitor is not None:
+            self.metrics.show_status(monitor.state)
 
-    def _emit(self, out: Outputs, state: ServiceState, change: StatusChange) -> None:
-        self.metrics.status_changes.labels(change.sector, change.current.value, change.reason).inc()
-        self.metrics.show_status(state)
-        out.status.append((change.service_id.encode(), orjson.dumps(change.to_dict())))
-        if self.sink is not None:
-            self.sink.add(status_point(change))
-        log.info(
-            "status_changed",
-            service_id=change.service_id,
-            previous=change.previous.value if change.previous else None,
-            status=change.current.value,
-            reason=change.reason,
-        )
+    def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
+        key = monitor.state.service_id.encode()
+        if result.status_changes:
+            self.metrics.show_status(monitor.state)
+        for change in result.status_changes:
+            self.metrics.status_changes.labels(
+                change.sector, change.current.value, change.reason
+            ).inc()
+            out.status.append((key, orjson.dumps(change.to_dict())))
+            if self.sink is not None:
+                self.sink.add(status_point(change))
+            log.info(
+                "status_changed",
+                service_id=change.service_id,
+                previous=change.previous.value if change.previous else None,
+                status=change.current.value,
+                reason=change.reason,
+            )
+        for event in result.incident_events:
+            incident = event.incident
+            self.metrics.incident_events.labels(incident.service.sector, event.kind).inc()
+            out.incidents.append((key, orjson.dumps(event.to_dict())))
+            out.ledger.append((b"ledger", orjson.dumps(ledger_incident_record(event))))
+            if self.sink is not None:
+                self.sink.add(incident_point(event))
+            log.info(
+                "incident_event",
+                kind=event.kind,
+                incident_id=incident.incident_id,
+                service_id=incident.service_id,
+                started_at=incident.started_at,
+                detected_at=incident.detected_at,
+                restored_at=incident.restored_at,
+            )
+        for anomaly in result.anomalies:
+            self.metrics.kpi_anomalies.labels(monitor.state.sector, anomaly.metric).inc()
+            out.anomalies.append((key, orjson.dumps(anomaly.to_dict())))
 
     def _reject(
         self,

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from pipeline.influx_admin import ensure_database
 from pipeline.logs import stdlib_logging_config
 from pipeline.settings import Settings
-from pipeline.topics import ensure_topics
+from pipeline.topics import ensure_topic_layout
 from pipeline.worker.app import create_app
 
 log = structlog.get_logger(__name__)
@@ -21,8 +21,8 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
 
     registry = CollectorRegistry()
     start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
-    created = ensure_topics(
-        settings.kafka_bootstrap, settings.topics.all(), partitions=settings.partitions
+    created = ensure_topic_layout(
+        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
     )
     ensure_database(settings.influx_url, settings.influx_bucket)
     influx = InfluxDBClient(

@@ -16,7 +16,7 @@ from pipeline.health import check_stack
 from pipeline.influx_admin import drop_database, ensure_database
 from pipeline.localstack import DEPLOY, state_dir
 from pipeline.settings import Settings, TopicNames
-from pipeline.topics import ensure_topics
+from pipeline.topics import ensure_topic_layout
 from tests.support.stack import WorkerProcess, free_port
 
 
@@ -43,9 +43,10 @@ def settings(stack: Settings) -> Iterator[Settings]:
         metrics_port=free_port(),
         silence_check_interval=0.5,
         influx_flush_interval=0.5,
+        indicator_interval=1.0,
         data_dir=str(state_dir() / "test-workers" / run),
     )
-    ensure_topics(fresh.kafka_bootstrap, fresh.topics.all(), partitions=fresh.partitions)
+    ensure_topic_layout(fresh.kafka_bootstrap, fresh.topics, partitions=fresh.partitions)
     ensure_database(fresh.influx_url, fresh.influx_bucket)
     yield fresh
     drop_database(fresh.influx_url, fresh.influx_bucket)

@@ -113,12 +113,18 @@ def test_every_dashboard_panel_query_runs_on_the_real_servers(
     produce(
         settings,
         [
-            (service.encode(), make_obs(service, at=time.time() - 1, status=Status.UP).to_json()),
+            (
+                service.encode(),
+                make_obs(
+                    service, at=time.time() - 1, kind=Kind.STATUS_REPORT, status=Status.UP
+                ).to_json(),
+            ),
             (
                 service.encode(),
                 make_obs(
                     service,
                     at=time.time(),
+                    kind=Kind.STATUS_REPORT,
                     status=Status.DOWN,
                     customers_served=10,
                     customers_affected=10,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.schema import Status
+from pipeline.schema import Kind, Status
 from pipeline.settings import Settings
 from tests.support.observations import make_obs
 from tests.support.stack import WorkerProcess, eventually, metric_sum, produce, read_topic
@@ -21,7 +21,10 @@ def test_restart_mid_stream_loses_no_status(
     first = start_worker()
     services = [f"{settings.app_id}.svc-{i}" for i in range(12)]
     now = time.time()
-    before = [make_obs(s, at=now - 5, status=Status.DOWN, event_id=f"{s}-1") for s in services]
+    before = [
+        make_obs(s, at=now - 5, kind=Kind.STATUS_REPORT, status=Status.DOWN, event_id=f"{s}-1")
+        for s in services
+    ]
     produce(settings, [(o.service_id.encode(), o.to_json()) for o in before])
     assert len(read_topic(settings, settings.topics.status, at_least=len(services))) == len(
         services
@@ -30,7 +33,10 @@ def test_restart_mid_stream_loses_no_status(
 
     second = start_worker()
     # Redelivered evidence (same event ids) and new evidence of the same status.
-    again = [make_obs(s, at=now - 4, status=Status.DOWN, event_id=f"{s}-2") for s in services]
+    again = [
+        make_obs(s, at=now - 4, kind=Kind.STATUS_REPORT, status=Status.DOWN, event_id=f"{s}-2")
+        for s in services
+    ]
     produce(settings, [(o.service_id.encode(), o.to_json()) for o in before + again])
 
     def processed() -> str | None:
@@ -53,3 +59,11 @@ def test_restart_mid_stream_loses_no_status(
         ),
         what="recovered statuses in the restarted worker's metrics",
     )
+    # One incident per service, before and after the restart: none opened twice. (The
+    # operator's second "down" report acknowledges it.)
+    incidents = read_topic(settings, settings.topics.incidents, at_least=2 * len(services))
+    detected = sorted(
+        e["incident"]["service"]["service_id"] for e in incidents if e["event"] == "detected"
+    )
+    assert detected == sorted(services)
+    assert {e["event"] for e in incidents} == {"detected", "acknowledged"}

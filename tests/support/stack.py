@@ -59,6 +59,9 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_SILENCE_CHECK_S": str(settings.silence_check_interval),
         "CW_INFLUX_FLUSH_S": str(settings.influx_flush_interval),
         "CW_WORKER_DATA_DIR": settings.data_dir,
+        "CW_INDICATOR_INTERVAL_S": str(settings.indicator_interval),
+        "CW_CORRELATION_WINDOW_S": str(settings.correlation_window),
+        "CW_MAINTENANCE_FILE": settings.maintenance_file or "",
     }
 
 

@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from pipeline.metrics import WorkerMetrics
-from pipeline.status import SilencePolicy, StatusTracker
+from pipeline.monitor import Monitoring, MonitorParams
+from pipeline.status import SilencePolicy
 from pipeline.timeutil import format_rfc3339
 from pipeline.worker.processor import ObservationProcessor
 from tests.support.observations import wire
@@ -32,7 +33,7 @@ def clock() -> Clock:
 @pytest.fixture
 def processor(clock: Clock) -> ObservationProcessor:
     return ObservationProcessor(
-        StatusTracker(SilencePolicy(default_interval=10.0)),
+        Monitoring(MonitorParams(silence=SilencePolicy(default_interval=10.0))),
         WorkerMetrics(CollectorRegistry()),
         clock=clock,
     )
@@ -61,9 +62,10 @@ def test_bad_message_goes_to_deadletter_with_original_bytes(
 
 def test_status_change_is_emitted_and_stored(processor: ObservationProcessor) -> None:
     store: dict[str, Any] = {}
-    processor.handle(wire(status="up", service_id="a"), store, topic="t", partition=0, offset=0)
+    report = {"kind": "status_report", "service_id": "a"}
+    processor.handle(wire(status="up", **report), store, topic="t", partition=0, offset=0)
     out = processor.handle(
-        wire(status="down", service_id="a", observed_at=format_rfc3339(NOW + 5)),
+        wire(status="down", observed_at=format_rfc3339(NOW + 5), **report),
         store,
         topic="t",
         partition=0,
@@ -73,7 +75,10 @@ def test_status_change_is_emitted_and_stored(processor: ObservationProcessor) ->
     change = orjson.loads(value)
     assert key == b"a"
     assert (change["previous"], change["status"]) == ("up", "down")
-    assert store["a"]["status"] == "down"
+    assert store["a"]["state"]["status"] == "down"
+    incident = orjson.loads(out.incidents[0][1])
+    assert (incident["event"], incident["incident"]["started_at"]) == ("detected", NOW + 5)
+    assert [orjson.loads(v)["type"] for _, v in out.ledger] == ["incident"]
     labels = {"service_id": "a", "operator_id": "op-1", "sector": "health", "region": "EE-78"}
     assert sample(processor, "continuity_service_status", **labels, status="down") == 1
     assert sample(processor, "continuity_service_status", **labels, status="up") == 0
@@ -103,17 +108,17 @@ def test_silence_check_emits_once_per_transition(
     store: dict[str, Any] = {}
     processor.handle(wire(service_id="quiet"), store, topic="t", partition=0, offset=0)
     clock.now = NOW + 25
-    first = processor.check_silence(store, ["quiet"])
-    again = processor.check_silence(store, ["quiet"])
+    first = processor.check(store, ["quiet"])
+    again = processor.check(store, ["quiet"])
     assert [orjson.loads(v)["status"] for _, v in first.status] == ["unknown"]
     assert again.status == []
     clock.now = NOW + 45
-    assert [
-        orjson.loads(v)["status"] for _, v in processor.check_silence(store, ["quiet"]).status
-    ] == ["down"]
+    assert [orjson.loads(v)["status"] for _, v in processor.check(store, ["quiet"]).status] == [
+        "down"
+    ]
 
 
 def test_processing_error_is_dead_lettered(processor: ObservationProcessor) -> None:
-    store: dict[str, Any] = {"svc-1": {"corrupt": True}}
+    store: dict[str, Any] = {"svc-1": {"state": {"corrupt": True}}}
     out = processor.handle(wire(), store, topic="t", partition=0, offset=0)
     assert orjson.loads(out.deadletter[0][1])["reason"] == "processing_error"

@@ -1,0 +1,121 @@
+"""The ledger's side of the worker: correlation across services and the indicator roll-ups.
+
+Runs on whichever worker owns the one ledger partition (see :mod:`pipeline.ledger`).
+
+>>> from prometheus_client import CollectorRegistry
+>>> from pipeline.indicator_metrics import IndicatorGauges
+>>> from pipeline.metrics import WorkerMetrics
+>>> registry = CollectorRegistry()
+>>> ledger = LedgerProcessor(WorkerMetrics(registry), IndicatorGauges(registry), clock=lambda: 0.0)
+>>> services, incidents, state = {}, {}, {}
+>>> ledger.handle({"type": "service", "service": {"service_id": "s", "operator_id": "o",
+...     "sector": "energy", "region": "UA", "customers_served": 5}}, services, incidents, state)
+Outputs(status=[], incidents=[], anomalies=[], indicators=[], ledger=[], deadletter=[])
+>>> sorted(services)
+['s']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+import structlog
+
+from pipeline.detection.correlation import DisruptionCorrelator
+from pipeline.incidents.maintenance import MaintenanceCalendar
+from pipeline.incidents.model import Incident, ServiceRef
+from pipeline.indicator_metrics import IndicatorGauges
+from pipeline.indicators.rollup import DEFAULT_WINDOWS, rollup
+from pipeline.ledger import correlate, retained
+from pipeline.metrics import WorkerMetrics
+from pipeline.sinks.influx import InfluxSink, indicator_point
+from pipeline.worker.processor import Outputs, StateStore
+
+log = structlog.get_logger(__name__)
+
+CORRELATOR_KEY = "correlator"
+
+
+class LedgerProcessor:
+    """Keeps the service inventory and incident history; correlates; computes indicators."""
+
+    def __init__(
+        self,
+        metrics: WorkerMetrics,
+        gauges: IndicatorGauges,
+        *,
+        clock: Callable[[], float] = time.time,
+        sink: InfluxSink | None = None,
+        calendar: MaintenanceCalendar | None = None,
+        windows: Mapping[str, float] = DEFAULT_WINDOWS,
+        correlation_window_s: float = 900.0,
+    ) -> None:
+        self.metrics = metrics
+        self.gauges = gauges
+        self.clock = clock
+        self.sink = sink
+        self.calendar = calendar or MaintenanceCalendar()
+        self.windows = dict(windows)
+        self.correlation_window_s = correlation_window_s
+
+    def handle(
+        self,
+        record: dict[str, Any],
+        services: StateStore,
+        incidents: StateStore,
+        state: StateStore,
+    ) -> Outputs:
+        """Apply one ledger record; returns concurrent-disruption findings as anomalies."""
+        out = Outputs()
+        if record.get("type") == "service":
+            ref = ServiceRef.from_dict(record["service"])
+            services[ref.service_id] = ref.to_dict()
+            return out
+        if record.get("type") != "incident":
+            log.warning("ledger_record_unknown", record_type=record.get("type"))
+            return out
+        incident = Incident.from_dict(record["incident"])
+        incidents[incident.incident_id] = incident.to_dict()
+        services.setdefault(incident.service_id, incident.service.to_dict())
+        stored = state.get(CORRELATOR_KEY)
+        correlator = (
+            DisruptionCorrelator.from_dict(stored)
+            if stored
+            else DisruptionCorrelator(self.correlation_window_s)
+        )
+        findings = correlate(correlator, str(record.get("event", "")), incident)
+        state[CORRELATOR_KEY] = correlator.to_dict()
+        for finding in findings:
+            self.metrics.concurrent_disruptions.labels(finding.region).inc()
+            body = {"type": "concurrent_disruption", **finding.to_dict()}
+            out.anomalies.append((finding.region.encode(), orjson.dumps(body)))
+            log.info(
+                "concurrent_disruption",
+                finding_id=finding.finding_id,
+                region=finding.region,
+                incidents=list(finding.incident_ids),
+            )
+        return out
+
+    def indicators(self, services: StateStore, incidents: StateStore) -> Outputs:
+        """Roll every indicator up now; exports gauges, InfluxDB points, indicator records."""
+        out = Outputs()
+        now = self.clock()
+        history = [Incident.from_dict(value) for value in list(incidents.values())]
+        keep = retained(history, now=now, retention_s=max(self.windows.values()))
+        for old in {i.incident_id for i in history} - {i.incident_id for i in keep}:
+            del incidents[old]
+        refs = [ServiceRef.from_dict(value) for value in list(services.values())]
+        rows = rollup(keep, refs, now, self.windows, self.calendar)
+        self.gauges.update(rows)
+        for row in rows:
+            if row.value is None:
+                continue
+            if self.sink is not None:
+                self.sink.add(indicator_point(row, now))
+            key = f"{row.dimension}:{row.key}".encode()
+            out.indicators.append((key, orjson.dumps({**row.to_dict(), "at": now})))
+        return out
