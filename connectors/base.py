@@ -131,6 +131,8 @@ class ParseResult:
     observations: list[Observation] = dataclasses.field(default_factory=list)
     rejections: list[Rejection] = dataclasses.field(default_factory=list)
     skipped: Counter[str] = dataclasses.field(default_factory=Counter)
+    #: Made by the runtime from the feed's silence (connectors.silence), not read from it.
+    silence: bool = False
 
     def add(self, item: Observation | Rejection) -> None:
         if isinstance(item, Observation):

@@ -61,6 +61,13 @@ class FeedMetrics:
             "Records waiting in the on-disk spool for Kafka.",
             registry=registry,
         )
+        self.silence_reports = Counter(
+            "continuity_feed_silence_reports",
+            "Unknown-status observations emitted because the feed was silent (no usable "
+            "result) past its services' expected interval.",
+            ["feed"],
+            registry=registry,
+        )
         self.spool_overflow = Counter(
             "continuity_feed_spool_overflow",
             "Records refused because the spool was full.",
@@ -68,7 +75,10 @@ class FeedMetrics:
         )
 
     def observe_result(self, feed: str, result: ParseResult, now: float) -> None:
-        """Record one poll's outcome."""
+        """Record one poll's outcome (or the feed's silence, which is no sign of life)."""
+        if result.silence:
+            self.silence_reports.labels(feed).inc(len(result.observations))
+            return
         self.parsed.labels(feed).inc(len(result.observations))
         for rejection in result.rejections:
             self.rejects.labels(feed, rejection.reason).inc()

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from connectors.base import ParseResult
 from connectors.metrics import FeedMetrics
 from connectors.spool import Spool, SpoolRecord
@@ -175,6 +177,12 @@ class ObservationProducer:
                 delivery.get(timeout=self.flush_timeout_s)
             except Exception:  # still down: keep it spooled
                 return False
+            if self.metrics is not None and topic == self.topic:
+                # Sent at last: count it for its feed (the observation's ``source``).
+                with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError):
+                    source = orjson.loads(value).get("source")
+                    if isinstance(source, str) and source:
+                        self.metrics.observations.labels(source).inc()
             return True
 
         sent = self.spool.replay(send)

@@ -25,6 +25,7 @@ from connectors.mqtt import MqttSettings, messages
 from connectors.parsers._common import MAX_FEED_BYTES
 from connectors.parsers.mqtt_heartbeat import MqttHeartbeatOptions
 from connectors.registry import FEED_TYPES, Fetch
+from connectors.silence import SilenceWatch
 
 
 def feed_context(
@@ -97,7 +98,7 @@ class FeedRunner:
         started = time.perf_counter()
         try:
             async with session.get(url, timeout=timeout) as response:
-                body = await response.content.read(MAX_FEED_BYTES + 1)
+                body = await _read_capped(response.content, MAX_FEED_BYTES + 1)
                 latency = time.perf_counter() - started
                 return body, FetchInfo(
                     http_status=response.status,
@@ -139,6 +140,19 @@ async def _tls_not_after(url: str, context: ssl.SSLContext, timeout_s: float) ->
             await writer.wait_closed()
     not_after = cert.get("notAfter") if cert else None
     return float(ssl.cert_time_to_seconds(not_after)) if isinstance(not_after, str) else None
+
+
+async def _read_capped(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to ``limit`` bytes: ``StreamReader.read(n)`` returns only what has arrived
+    so far (one chunk), so a feed larger than one network read must be read in a loop."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def _is_html(content_type: str | None) -> bool:
@@ -229,11 +243,20 @@ def runners(
 
 
 async def run_forever(sources: list[Source], sink: Sink, stop: asyncio.Event) -> None:
-    """Poll or subscribe every source and hand each result to ``sink`` until ``stop``."""
+    """Poll or subscribe every source and hand each result to ``sink`` until ``stop``.
+
+    A watchdog also hands ``sink`` the *unknown* evidence of a feed that has gone silent
+    (see :mod:`connectors.silence`).
+    """
+    watches = {s.source_id: SilenceWatch(s.feed, s.services, s.clock) for s in sources}
+
+    async def deliver(source_id: str, result: ParseResult) -> None:
+        watches[source_id].record(result)
+        await sink(source_id, result)
 
     async def poll_loop(runner: FeedRunner) -> None:
         while not stop.is_set():
-            await sink(runner.source_id, await runner.poll())
+            await deliver(runner.source_id, await runner.poll())
             try:
                 await asyncio.wait_for(stop.wait(), timeout=runner.interval_s)
             except TimeoutError:
@@ -247,10 +270,22 @@ async def run_forever(sources: list[Source], sink: Sink, stop: asyncio.Event) ->
         watcher = asyncio.create_task(closer())
         try:
             async for result in source.subscribe():
-                await sink(source.source_id, result)
+                await deliver(source.source_id, result)
         finally:
             watcher.cancel()
 
+    async def watchdog() -> None:
+        if not watches:
+            return
+        every = min(10.0, max(0.05, min(w.silent_after_s for w in watches.values()) / 4))
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            for source_id, watch in watches.items():
+                if not stop.is_set() and (evidence := watch.check()) is not None:
+                    await sink(source_id, evidence)
+
     await asyncio.gather(
-        *(poll_loop(s) if isinstance(s, FeedRunner) else subscribe_loop(s) for s in sources)
+        *(poll_loop(s) if isinstance(s, FeedRunner) else subscribe_loop(s) for s in sources),
+        watchdog(),
     )
