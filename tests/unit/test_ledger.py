@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from pipeline.incidents.model import Incident, IncidentEvent, ServiceRef
+from pipeline.indicator_metrics import IndicatorGauges, known_indicator_names
+from pipeline.indicators.rollup import rollup
+from pipeline.ledger import ledger_incident_record, ledger_service_record
+from pipeline.maintenance_config import parse_calendar
+from pipeline.metrics import WorkerMetrics
+from pipeline.worker.ledger_processor import LedgerProcessor
+
+NOW = 1_700_000_000.0
+
+
+def incident(service: str, operator: str, sector: str, start: float, end: float | None) -> Incident:
+    ref = ServiceRef(service, operator, sector, "UA-30", customers_served=100)
+    return Incident(f"{service}/{int(start)}", ref, start, start + 30, restored_at=end)
+
+
+def ledger() -> LedgerProcessor:
+    registry = CollectorRegistry()
+    return LedgerProcessor(WorkerMetrics(registry), IndicatorGauges(registry), clock=lambda: NOW)
+
+
+def test_every_rollup_indicator_has_a_metric() -> None:
+    refs = [
+        ServiceRef(s, "op", sector, "UA-30", 100)
+        for s, sector in (("e", "energy"), ("t", "telecom"), ("b", "transport"), ("h", "health"))
+    ]
+    rows = rollup([incident("e", "op", "energy", NOW - 900, NOW - 300)], refs, NOW)
+    assert {r.name for r in rows} <= known_indicator_names()
+
+
+def test_overlapping_incidents_of_two_operators_are_correlated() -> None:
+    processor = ledger()
+    services: dict[str, Any] = {}
+    incidents: dict[str, Any] = {}
+    state: dict[str, Any] = {}
+    first = incident("grid", "op-a", "energy", NOW - 600, None)
+    second = incident("mobile", "op-b", "telecom", NOW - 500, None)
+    out1 = processor.handle(
+        ledger_incident_record(IncidentEvent("detected", NOW, first)), services, incidents, state
+    )
+    out2 = processor.handle(
+        ledger_incident_record(IncidentEvent("detected", NOW, second)), services, incidents, state
+    )
+    assert out1.anomalies == []
+    finding = orjson.loads(out2.anomalies[0][1])
+    assert finding["type"] == "concurrent_disruption"
+    assert sorted(finding["incident_ids"]) == sorted([first.incident_id, second.incident_id])
+    assert sorted(services) == ["grid", "mobile"]
+
+
+def test_indicators_prune_history_and_export_gauges() -> None:
+    processor = ledger()
+    services = {
+        "s": ledger_service_record(ServiceRef("s", "op", "energy", "UA-30", 100))["service"]
+    }
+    old = incident("s", "op", "energy", NOW - 40 * 86400, NOW - 39 * 86400)
+    recent = incident("s", "op", "energy", NOW - 3600, NOW - 3000)
+    incidents = {i.incident_id: i.to_dict() for i in (old, recent)}
+    out = processor.indicators(services, incidents)
+    assert list(incidents) == [recent.incident_id]
+    assert out.indicators
+    value = processor.gauges.registry.get_sample_value(
+        "continuity_downtime_seconds", {"dimension": "service", "key": "s", "window": "24h"}
+    )
+    assert value == 600.0
+
+
+def test_maintenance_calendar_from_yaml() -> None:
+    calendar = parse_calendar(
+        "maintenance:\n  - service_id: s\n    start: 2023-11-14T22:00:00Z\n"
+        "    end: '2023-11-14T23:00:00+00:00'\n    reason: firmware\n"
+    )
+    window = calendar.active("s", NOW)
+    assert window is not None
+    assert window.reason == "firmware"
+
+
+def test_maintenance_calendar_names_the_bad_entry() -> None:
+    with pytest.raises(ValueError, match=r"maintenance\[0\]\.end"):
+        parse_calendar("maintenance:\n  - service_id: s\n    start: 2023-11-14T22:00:00Z\n")
