@@ -117,7 +117,64 @@ SERVICE_STATUS = Dashboard(
     ),
 )
 
-DASHBOARDS: tuple[Dashboard, ...] = (SERVICE_STATUS,)
+INDICATORS = Dashboard(
+    uid="continuity-indicators",
+    title="Continuity Watch: incidents and indicators",
+    panels=(
+        Panel(
+            "Availability by sector (24 h, maintenance excluded)",
+            'continuity_availability_ratio{dimension="sector", window="24h",'
+            ' maintenance="excluded"}',
+            "prometheus",
+            kind="bargauge",
+            unit="percentunit",
+        ),
+        Panel(
+            "Open incidents by region",
+            'sum by (key) (continuity_open_incidents{dimension="region", window="1h"})',
+            "prometheus",
+            kind="bargauge",
+        ),
+        Panel(
+            "Time to detect p90 by sector (30 d)",
+            'continuity_time_to_detect_seconds{dimension="sector", window="30d", stat="p90"}',
+            "prometheus",
+            unit="s",
+        ),
+        Panel(
+            "Time to restore p90 by sector (30 d)",
+            'continuity_time_to_restore_seconds{dimension="sector", window="30d", stat="p90"}',
+            "prometheus",
+            unit="s",
+        ),
+        Panel(
+            "Energy SAIDI / SAIFI by operator (30 d, IEEE 1366)",
+            'continuity_saidi_seconds{dimension="operator", window="30d"}',
+            "prometheus",
+            kind="table",
+            unit="s",
+        ),
+        Panel(
+            "Incident events per hour by sector",
+            "sum by (sector, event) (increase(continuity_incident_events_total[1h]))",
+            "prometheus",
+            kind="table",
+        ),
+        Panel(
+            "Incident history (InfluxDB)",
+            f'from(bucket: "{BUCKET_VAR}")\n'
+            "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)\n"
+            '  |> filter(fn: (r) => r._measurement == "incident"'
+            ' and r._field == "time_to_detect_s")\n'
+            '  |> group(columns: ["sector", "event"])',
+            "influxdb",
+            kind="table",
+            description="Every lifecycle event with its time to detect, as recorded.",
+        ),
+    ),
+)
+
+DASHBOARDS: tuple[Dashboard, ...] = (SERVICE_STATUS, INDICATORS)
 
 
 def _panel_json(panel: Panel, index: int) -> dict[str, Any]:

@@ -130,10 +130,16 @@ def test_every_dashboard_panel_query_runs_on_the_real_servers(
                     customers_affected=10,
                 ).to_json(),
             ),
+            (
+                service.encode(),
+                make_obs(
+                    service, at=time.time() + 1, kind=Kind.STATUS_REPORT, status=Status.UP
+                ).to_json(),
+            ),
             (b"bad", b"{ not an observation"),
         ],
     )
-    eventually(lambda: len(flux_statuses(settings, service)) >= 2, what="points to query")
+    eventually(lambda: len(flux_statuses(settings, service)) >= 3, what="points to query")
     eventually(
         lambda: prometheus_query(settings, f'continuity_service_status{{service_id="{service}"}}'),
         what="the worker to be scraped",
