@@ -10,6 +10,7 @@ help:
 	@echo "make down    stop the demo and the stack"
 	@echo "make status  say which server is up and which is down"
 	@echo "make test    install what is missing, start the stack if needed, lint and run all tests"
+	@echo "make bench   throughput, latency, state size and scale-out against a same-run ceiling"
 
 install:
 	bash deploy/local/install-system.sh
@@ -39,3 +40,7 @@ integration:
 test: install lint
 	bash deploy/local/stack.sh up
 	$(PYTHON) -m pytest --doctest-modules pipeline connectors tests $(PYTEST_ARGS)
+
+bench:
+	bash deploy/local/stack.sh up
+	$(PYTHON) -m pipeline.cli bench run $(BENCH_ARGS)

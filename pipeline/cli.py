@@ -9,6 +9,7 @@ import time
 import click
 
 from connectors.cli import connectors_group
+from pipeline.bench.cli import bench_group
 from pipeline import localstack
 from pipeline.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.settings import Settings
@@ -205,6 +206,7 @@ def topics_create() -> None:
 
 
 main.add_command(connectors_group, "connectors")
+main.add_command(bench_group, "bench")
 for _command in ANALYSIS_COMMANDS:
     main.add_command(_command)
 

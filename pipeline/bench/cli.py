@@ -1,0 +1,379 @@
+"""``continuity bench``: throughput, latency, state size and scale-out against the real stack.
+
+Each ``run`` writes ``bench/results/<UTC timestamp>.json`` (rewritten after every stage, so
+a partial run still leaves its figures) and shows progress on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import structlog
+
+STAGES: tuple[str, ...] = (
+    "fill",
+    "ceiling",
+    "processor",
+    "worker",
+    "variant",
+    "latency",
+    "scaleout",
+    "state",
+    "profile",
+)
+
+#: The processor logs every status change; in process we render those lines exactly as the
+#: worker does, but into /dev/null instead of the worker's log file.
+_QUIET_LOGGERS = frozenset({"pipeline.worker.processor", "pipeline.sinks.influx"})
+
+
+def configure_bench_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr, like :func:`pipeline.logs.configure_logging`, except the
+    per-observation loggers of the in-process processor, which go to /dev/null."""
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    devnull: TextIO = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
+
+    def factory(*args: Any) -> structlog.PrintLogger:
+        name = args[0] if args else None
+        return structlog.PrintLogger(devnull if name in _QUIET_LOGGERS else sys.stderr)
+
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=factory,
+        cache_logger_on_first_use=True,
+    )
+
+
+def _write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+    if isinstance(numerator, int | float) and isinstance(denominator, int | float) and denominator:
+        return float(numerator) / float(denominator)
+    return None
+
+
+@click.group("bench")
+def bench_group() -> None:
+    """Benchmarks against the real local stack (see docs/benchmarks.md)."""
+
+
+@bench_group.command("run")
+@click.option(
+    "-n",
+    "--observations",
+    type=int,
+    default=200_000,
+    show_default=True,
+    help="Observations pre-filled into the topic (fill, ceiling, worker, scale-out, processor).",
+)
+@click.option(
+    "--services",
+    type=int,
+    default=5_000,
+    show_default=True,
+    help="Distinct services in the pre-filled mix.",
+)
+@click.option(
+    "--stages",
+    default=",".join(STAGES),
+    show_default=True,
+    help="Comma-separated subset of the stages to run.",
+)
+@click.option(
+    "--latency-seconds",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Duration of the steady-load phase.",
+)
+@click.option(
+    "--latency-rate",
+    type=float,
+    default=None,
+    help="Steady rate in obs/s (default: 50 % of the measured worker rate).",
+)
+@click.option(
+    "--state-sizes",
+    default="10000,100000",
+    show_default=True,
+    help="Comma-separated numbers of distinct services for the state-size curve.",
+)
+@click.option(
+    "--profile-observations",
+    type=int,
+    default=100_000,
+    show_default=True,
+    help="Observations run through the profiled processor.",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=Path("bench/results"),
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Exact result file (default: <results-dir>/<UTC timestamp>.json).",
+)
+@click.option("--keep-topics", is_flag=True, help="Leave the run's topics and database behind.")
+@click.option("--log-level", default="WARNING", show_default=True)
+@click.option(
+    "--variant-env",
+    multiple=True,
+    default=("PRODUCER_LINGER=0.01",),
+    show_default=True,
+    help="KEY=VALUE for the 'variant' stage: one more 1-worker run with this environment "
+    "(faust reads its settings from env vars, e.g. PRODUCER_LINGER, BROKER_COMMIT_EVERY).",
+)
+@click.option(
+    "--py-spy/--no-py-spy",
+    "sample_worker",
+    default=False,
+    help="Sample the 1-worker run with py-spy (if installed); adds its top frames to the result.",
+)
+def run_command(
+    observations: int,
+    services: int,
+    stages: str,
+    latency_seconds: float,
+    latency_rate: float | None,
+    state_sizes: str,
+    profile_observations: int,
+    results_dir: Path,
+    output: Path | None,
+    keep_topics: bool,
+    log_level: str,
+    variant_env: tuple[str, ...],
+    sample_worker: bool,
+) -> None:
+    """Run the benchmark stages in one invocation and write a JSON result."""
+    chosen = [s.strip() for s in stages.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(STAGES))
+    if unknown:
+        raise click.BadParameter(f"unknown stages {unknown}; choose from {list(STAGES)}")
+    result = run_bench(
+        observations=observations,
+        services=services,
+        stages=chosen,
+        latency_seconds=latency_seconds,
+        latency_rate=latency_rate,
+        state_sizes=[int(s) for s in state_sizes.split(",") if s.strip()],
+        profile_observations=profile_observations,
+        output=output or results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json",
+        keep_topics=keep_topics,
+        log_level=log_level,
+        sample_worker=sample_worker,
+        variant_env=dict(item.split("=", 1) for item in variant_env if "=" in item),
+    )
+    click.echo(json.dumps(result["summary"], indent=2))
+    click.echo(f"result: {result['path']}", err=True)
+
+
+def run_bench(
+    *,
+    observations: int,
+    services: int,
+    stages: list[str],
+    latency_seconds: float = 20.0,
+    latency_rate: float | None = None,
+    state_sizes: list[int] | None = None,
+    profile_observations: int = 100_000,
+    output: Path,
+    keep_topics: bool = False,
+    log_level: str = "WARNING",
+    stream: TextIO | None = None,
+    sample_worker: bool = False,
+    variant_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The whole benchmark; returns the result dict (also written to ``output``)."""
+    from pipeline.bench import stages as st
+    from pipeline.bench.progress import Progress
+    from pipeline.health import check_stack
+    from pipeline.localstack import state_dir
+    from pipeline.settings import Settings
+
+    configure_bench_logging(log_level)
+    log = structlog.get_logger(__name__)
+    base = Settings.from_env(os.environ)
+    down = [h.name for h in check_stack(base) if not h.ok and h.name != "prometheus"]
+    if down:
+        raise click.ClickException(
+            f"stack not healthy ({down}); run: bash deploy/local/stack.sh up"
+        )
+    base = replace(base, silence_check_interval=float(os.environ.get("CW_SILENCE_CHECK_S", 1.0)))
+    progress = Progress(stream)
+    bench = st.BenchRun(base=base, progress=progress, workdir=state_dir() / "bench")
+    bench.workdir = bench.workdir / bench.run
+    result: dict[str, Any] = {
+        "run": bench.run,
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": st.machine(),
+        "code": st.provenance(Path.cwd()),
+        "config": {
+            "observations": observations,
+            "services": services,
+            "partitions": base.partitions,
+            "stages": stages,
+            "kafka": base.kafka_bootstrap,
+            "silence_check_interval_s": base.silence_check_interval,
+        },
+        "results": {},
+    }
+    res: dict[str, Any] = result["results"]
+    log.info("bench_started", run=bench.run, output=str(output))
+    needs_topic = {"fill", "ceiling", "worker", "scaleout"} & set(stages)
+    needs_records = needs_topic | {"processor", "profile"}
+    records: st.Records = []
+    try:
+        bench.prepare()
+        if needs_records:
+            progress.stage("generate", f"{observations:,} observations over {services:,} services")
+            records, res["generate"] = st.generate(observations, services, bench.run)
+        if needs_topic:
+            progress.stage("fill", f"bare kafka-python producer into {bench.topics.observations}")
+            res["fill"] = st.fill(bench, records)
+            _write(output, result)
+        if "ceiling" in stages:
+            progress.stage("ceiling", "bare aiokafka getmany + orjson.loads")
+            res["ceiling"] = st.ceiling(bench, observations)
+            _write(output, result)
+        if "processor" in stages:
+            progress.stage("processor", "ObservationProcessor.handle in process, dict store")
+            res["processor"] = st.processor_only(records, base.influx_url, progress=progress)
+            res["state_dict"] = st.dict_size()
+            _write(output, result)
+        if "worker" in stages:
+            progress.stage("worker", "1 worker subprocess over the pre-filled topic")
+            res["worker"] = st.worker_throughput(
+                bench, observations, workers=1, sample_worker=sample_worker
+            )
+            _write(output, result)
+        if "variant" in stages and variant_env:
+            progress.stage("variant", f"1 worker with {variant_env}")
+            res["variant"] = st.worker_throughput(
+                bench, observations, workers=1, label="v1", extra_env=variant_env
+            )
+            _write(output, result)
+        if "scaleout" in stages:
+            progress.stage("scaleout", "2 workers, one consumer group, 6 partitions")
+            res["scaleout"] = st.worker_throughput(bench, observations, workers=2)
+            _write(output, result)
+        if "latency" in stages:
+            measured = res.get("worker", {}).get("obs_per_s")
+            rate = latency_rate or (0.5 * measured if measured else 1_000.0)
+            progress.stage("latency", f"{rate:,.0f} obs/s (50 % of measured capacity)")
+            res["latency"] = st.latency(bench, rate=rate, seconds=latency_seconds)
+            res["latency"]["rate_basis"] = (
+                "given"
+                if latency_rate
+                else ("50% of worker obs_per_s" if measured else "default 1000 obs/s")
+            )
+            _write(output, result)
+        if "state" in stages and state_sizes:
+            progress.stage("state", f"RSS at {state_sizes} services")
+            res["state"] = st.state_size(bench, state_sizes)
+            _write(output, result)
+        if "profile" in stages:
+            progress.stage("profile", "cProfile of the processor path")
+            res["profile"] = st.profile_processor(
+                records[:profile_observations], base.influx_url, root=Path.cwd()
+            )
+            _write(output, result)
+    finally:
+        progress.stage("cleanup", f"topics and database of {bench.run}")
+        bench.cleanup(keep_topics=keep_topics)
+        result["finished_at"] = datetime.now(UTC).isoformat()
+        result["summary"] = summary(res)
+        _write(output, result)
+        progress.end_line()
+    result["path"] = str(output)
+    return result
+
+
+def summary(res: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures and their ratios to the same-run baselines."""
+
+    def get(stage: str, key: str) -> Any:
+        return res.get(stage, {}).get(key)
+
+    ceiling = get("ceiling", "obs_per_s")
+    worker = get("worker", "obs_per_s")
+    two = get("scaleout", "obs_per_s")
+    lat = res.get("latency", {})
+    state = res.get("state", {}).get("points", [])
+    return {
+        "producer_obs_per_s": get("fill", "obs_per_s"),
+        "ceiling_obs_per_s": ceiling,
+        "worker_obs_per_s": worker,
+        "worker_to_ceiling": _ratio(worker, ceiling),
+        "ceiling_cpu_us_per_obs": get("ceiling", "cpu_us_per_obs"),
+        "worker_cpu_us_per_obs": get("worker", "cpu_us_per_obs"),
+        "processor_cpu_us_per_obs": get("processor", "cpu_us_per_obs"),
+        "worker_to_ceiling_cpu": _ratio(
+            get("ceiling", "cpu_us_per_obs"), get("worker", "cpu_us_per_obs")
+        ),
+        "processor_obs_per_s": get("processor", "obs_per_s"),
+        "worker_to_processor": _ratio(worker, get("processor", "obs_per_s")),
+        "variant_env": get("variant", "extra_env"),
+        "variant_obs_per_s": get("variant", "obs_per_s"),
+        "variant_cpu_us_per_obs": get("variant", "cpu_us_per_obs"),
+        "variant_to_worker": _ratio(get("variant", "obs_per_s"), worker),
+        "two_workers_obs_per_s": two,
+        "two_to_one_workers": _ratio(two, worker),
+        "latency_s": lat.get("evidence_to_status_s"),
+        "silence_delay_past_deadline_s": lat.get("silence_delay_past_deadline_s"),
+        "rss_bytes_per_service": {str(p["services"]): p["bytes_per_service"] for p in state},
+        "state_dict_bytes_per_service": get("state_dict", "table_bytes_per_service"),
+    }
+
+
+@bench_group.command("processor")
+@click.option("-n", "--observations", type=int, default=100_000, show_default=True)
+@click.option("--services", type=int, default=5_000, show_default=True)
+@click.option("--top", type=int, default=15, show_default=True)
+def processor_command(observations: int, services: int, top: int) -> None:
+    """No Kafka: the processor alone, then its cProfile top costs (quick, repeatable)."""
+    from pipeline.bench import stages as st
+    from pipeline.settings import Settings
+
+    configure_bench_logging("WARNING")
+    influx_url = Settings.from_env(os.environ).influx_url
+    records, generated = st.generate(observations, services, f"p{int(time.time())}")
+    plain = st.processor_only(records, influx_url)
+    click.echo(f"generate  {generated['obs_per_s']:>10,.0f} obs/s (Observation → JSON)")
+    click.echo(
+        f"processor {plain['obs_per_s']:>10,.0f} obs/s ({plain['status_changes']:,} changes)"
+    )
+    prof = st.profile_processor(records, influx_url, top=top, root=Path.cwd())
+    click.echo(f"\ntop {top} by own time (profiled run: {prof['profiled_obs_per_s']:,.0f} obs/s)")
+    for row in prof["by_own_time"]:
+        click.echo(f"{row['own_pct']:5.1f}% {row['calls']:>9,} {row['function']}")
+
+
+if __name__ == "__main__":
+    bench_group()

@@ -1,0 +1,266 @@
+"""Kafka baselines and plumbing: the bare producer fill, the bare consume ceiling, readers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import TopicPartition as SyncTopicPartition
+
+from pipeline.bench.progress import Progress
+
+log = structlog.get_logger(__name__)
+
+
+def produce_bare(
+    bootstrap: str,
+    topic: str,
+    records: Sequence[tuple[bytes, bytes]],
+    *,
+    progress: Progress | None = None,
+    timeout: float = 600.0,
+) -> dict[str, float]:
+    """The producer baseline: a bare kafka-python send loop (defaults: acks=all, idempotent)
+    over pre-serialised records, then ``flush``. Returns obs/s and timings."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    try:
+        # Metadata first, so the timed loop measures sending, not the first connection.
+        producer.partitions_for(topic)
+        started = time.perf_counter()
+        deadline = time.monotonic() + timeout
+        for i, (key, value) in enumerate(records):
+            producer.send(topic, key=key, value=value)
+            if progress is not None and i % 5000 == 0:
+                progress.update(i, len(records))
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"fill of {topic} did not finish in {timeout:.0f} s")
+        producer.flush(timeout=timeout)
+        elapsed = time.perf_counter() - started
+    finally:
+        producer.close(timeout=30)
+    if progress is not None:
+        progress.update(len(records), len(records), force=True)
+    return {
+        "observations": float(len(records)),
+        "seconds": elapsed,
+        "obs_per_s": len(records) / elapsed,
+        "bytes": float(sum(len(v) for _, v in records)),
+    }
+
+
+async def _consume_ceiling(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    expected: int,
+    limit_s: float,
+    progress: Progress | None,
+) -> dict[str, float]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        assignment = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assignment)
+        await consumer.seek_to_beginning(*assignment)
+        seen = 0
+        decoded_bytes = 0
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        deadline = time.monotonic() + limit_s
+        while seen < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ceiling read {seen}/{expected} in {limit_s:.0f} s")
+            batches = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    value: bytes = record.value
+                    orjson.loads(value)
+                    decoded_bytes += len(value)
+                seen += len(records)
+            if progress is not None:
+                progress.update(seen, expected)
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+    finally:
+        await consumer.stop()
+    if progress is not None:
+        progress.update(seen, expected, force=True)
+    return {
+        "observations": float(seen),
+        "seconds": elapsed,
+        "obs_per_s": seen / elapsed,
+        "cpu_s": cpu,
+        "cpu_us_per_obs": 1e6 * cpu / max(1, seen),
+        "obs_per_cpu_s": seen / cpu if cpu else 0.0,
+        "bytes": float(decoded_bytes),
+    }
+
+
+def consume_ceiling(
+    bootstrap: str,
+    topic: str,
+    expected: int,
+    *,
+    partitions: int,
+    timeout: float = 600.0,
+    progress: Progress | None = None,
+) -> dict[str, float]:
+    """The ceiling: a bare aiokafka ``getmany`` + ``orjson.loads`` loop over all partitions."""
+    return asyncio.run(_consume_ceiling(bootstrap, topic, partitions, expected, timeout, progress))
+
+
+class GroupProgress:
+    """How far a consumer group got, read from its committed offsets (costs the workers
+    nothing, unlike scraping a /metrics page with thousands of labelled series)."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+        self.group = group
+        self.topic = topic
+        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-bench")
+
+    def committed(self) -> int:
+        """Sum of the group's committed offsets on the topic (0 when none yet)."""
+        try:
+            by_group: dict[str, dict[Any, Any]] = self._admin.list_group_offsets({self.group: None})
+        except Exception as exc:  # the group may not exist yet
+            log.debug("bench_offsets_unavailable", group=self.group, error=repr(exc))
+            return 0
+        offsets = by_group.get(self.group, {})
+        return sum(m.offset for tp, m in offsets.items() if tp.topic == self.topic and m.offset > 0)
+
+    def close(self) -> None:
+        self._admin.close()
+
+
+def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> float | None:
+    """Newest record timestamp (epoch s) over all partitions of ``topic``, or None if empty.
+
+    The worker stamps every changelog record when it applies an observation, so on the
+    changelog this is the moment the last observation was processed.
+    """
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        assignment = [SyncTopicPartition(topic, p) for p in sorted(partitions)]
+        if not assignment:
+            return None
+        consumer.assign(assignment)
+        ends: dict[Any, int] = consumer.end_offsets(assignment)
+        wanted = {tp for tp, end in ends.items() if end > 0}
+        for tp in wanted:
+            consumer.seek(tp, ends[tp] - 1)
+        newest: float | None = None
+        deadline = time.monotonic() + timeout
+        while wanted and time.monotonic() < deadline:
+            for tp, batch in consumer.poll(timeout_ms=200).items():
+                for record in batch:
+                    stamp = record.timestamp / 1000.0
+                    newest = stamp if newest is None else max(newest, stamp)
+                wanted.discard(tp)
+        return newest
+    finally:
+        consumer.close()
+
+
+def delete_run(bootstrap: str, run: str, groups: Sequence[str]) -> list[str]:
+    """Delete every topic whose name starts with ``run`` and the given consumer groups."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-bench")
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(run)]
+        if mine:
+            admin.delete_topics(mine, timeout_ms=30_000)
+        if groups:
+            try:
+                admin.delete_groups(list(groups))
+            except Exception as exc:  # best effort: a group may never have been created
+                log.warning("bench_group_delete_failed", groups=list(groups), error=repr(exc))
+        return mine
+    finally:
+        admin.close()
+
+
+@dataclass
+class StatusRecord:
+    """One record of the status topic and when this process saw it (wall clock)."""
+
+    seen_at: float
+    service_id: str
+    status: str
+    event_id: str | None
+    at: str
+    reason: str
+
+
+@dataclass
+class StatusReader:
+    """Reads a status topic from the beginning in a thread, timestamping every record."""
+
+    bootstrap: str
+    topic: str
+    records: list[StatusRecord] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    error: BaseException | None = None
+
+    def start(self, *, timeout: float = 30.0) -> StatusReader:
+        self._thread = threading.Thread(target=self._run, name="bench-status-reader", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"status reader for {self.topic} not assigned in {timeout:.0f} s")
+        if self.error is not None:
+            raise RuntimeError("status reader failed") from self.error
+        return self
+
+    def _run(self) -> None:
+        try:
+            consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                enable_auto_commit=False,
+                fetch_max_wait_ms=50,
+            )
+            try:
+                deadline = time.monotonic() + 30
+                partitions = consumer.partitions_for_topic(self.topic)
+                while not partitions and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    partitions = consumer.partitions_for_topic(self.topic)
+                assignment = [SyncTopicPartition(self.topic, p) for p in sorted(partitions or ())]
+                consumer.assign(assignment)
+                consumer.seek_to_beginning(*assignment)
+                self._ready.set()
+                while not self._stop.is_set():
+                    for batch in consumer.poll(timeout_ms=50).values():
+                        now = time.time()
+                        for record in batch:
+                            data = orjson.loads(record.value)
+                            self.records.append(
+                                StatusRecord(
+                                    seen_at=now,
+                                    service_id=data["service_id"],
+                                    status=data["status"],
+                                    event_id=data.get("event_id"),
+                                    at=data["at"],
+                                    reason=data["reason"],
+                                )
+                            )
+            finally:
+                consumer.close()
+        except BaseException as exc:
+            self.error = exc
+            self._ready.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -1,0 +1,78 @@
+"""A tiny end-to-end run of ``continuity bench`` so the machinery cannot rot.
+
+It goes through the real Kafka and real worker processes, and checks that every stage
+produced sane, positive figures. It never gates on speed: this machine is shared and noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.settings import Settings
+
+pytestmark = [pytest.mark.bench, pytest.mark.integration]
+
+OBSERVATIONS = 2_000
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+def test_tiny_benchmark_end_to_end(bench_stack: Settings, bench_output: Path) -> None:
+    argv = [
+        sys.executable, "-m", "pipeline.bench.cli", "run",
+        "--observations", str(OBSERVATIONS),
+        "--services", "200",
+        "--latency-seconds", "3",
+        # A low fixed rate: the smoke run checks the machinery, not how much load it takes.
+        "--latency-rate", "20",
+        "--state-sizes", "400",
+        "--profile-observations", "1000",
+        "--output", str(bench_output),
+    ]  # fmt: skip
+    env = {**os.environ, "CW_KAFKA_BOOTSTRAP": bench_stack.kafka_bootstrap}
+    done = subprocess.run(argv, env=env, capture_output=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-4000:]
+
+    result = json.loads(bench_output.read_text())
+    summary = result["summary"]
+    res = result["results"]
+    for key in (
+        "producer_obs_per_s",
+        "ceiling_obs_per_s",
+        "worker_obs_per_s",
+        "worker_to_ceiling",
+        "processor_obs_per_s",
+        "two_workers_obs_per_s",
+        "two_to_one_workers",
+        "state_dict_bytes_per_service",
+    ):
+        assert _positive(summary[key]), (key, summary[key])
+
+    # Correctness of the harness, not speed: everything produced was consumed, nothing rejected.
+    assert res["ceiling"]["observations"] == OBSERVATIONS
+    assert res["worker"]["processed"] >= OBSERVATIONS
+    assert res["worker"]["rejected"] == 0
+    assert res["processor"]["services"] <= 200
+
+    latency = res["latency"]
+    assert latency["evidence_to_status_s"]["count"] > 0
+    assert latency["missing_status_changes"] == 0
+    assert 0 < latency["evidence_to_status_s"]["p50"] <= latency["evidence_to_status_s"]["max"]
+    assert latency["silence_delay_past_deadline_s"]["count"] > 0
+
+    points = res["state"]["points"]
+    assert points, "no state-size point"
+    assert points[0]["complete"]
+    assert _positive(points[0]["rss_bytes"])
+
+    assert res["profile"]["by_own_time"], "the profile has no rows"
+    assert result["finished_at"] >= result["started_at"]
