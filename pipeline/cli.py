@@ -9,8 +9,8 @@ import time
 import click
 
 from connectors.cli import connectors_group
-from pipeline.bench.cli import bench_group
 from pipeline import localstack
+from pipeline.bench.cli import bench_group
 from pipeline.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.settings import Settings
 
