@@ -40,13 +40,14 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from scipy.stats import binom
 
 from pipeline.detection.verdict import Verdict
+from pipeline.flat import flat_dict
 from pipeline.schema import Status
 
 DETECTOR = "consensus"
@@ -222,7 +223,7 @@ class ProbeConsensus:
         """JSON-able state."""
         return {
             "service_id": self.service_id,
-            "params": asdict(self.params),
+            "params": flat_dict(self.params),
             "down": self.down,
             "latest": None if self.latest == -math.inf else self.latest,
             "floor": None if self.floor == -math.inf else self.floor,

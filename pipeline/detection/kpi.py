@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from pipeline.flat import flat_dict
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)  # mean |N(0,1)| = sqrt(2/pi); this turns it into sigma
 _DAY = 86_400.0
@@ -176,7 +178,7 @@ class KpiAnomalyDetector:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (for a changelogged table)."""
         return {
-            "params": asdict(self.params),
+            "params": flat_dict(self.params),
             "level": None if math.isnan(self._level) else self._level,
             "sigma": self._sigma,
             "n": self._n,

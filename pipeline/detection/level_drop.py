@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.detection.verdict import Verdict
+from pipeline.flat import flat_dict
 from pipeline.schema import Status
 
 DETECTOR = "level_drop"
@@ -109,7 +110,7 @@ class LevelDrop:
         """JSON-able state."""
         return {
             "service_id": self.service_id,
-            "params": asdict(self.params),
+            "params": flat_dict(self.params),
             "history": list(self.history),
             "state": self.state.value,
             "pending": self.pending.value,

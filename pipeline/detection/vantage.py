@@ -20,8 +20,10 @@ services, so the shares it computes are representative.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from pipeline.flat import flat_dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ class VantageHealth:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
         return {
-            "params": asdict(self.params),
+            "params": flat_dict(self.params),
             "counts": {
                 v: {str(k): list(c) for k, c in per.items()} for v, per in self.counts.items()
             },

@@ -41,10 +41,11 @@ Rules, and why:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.detection.verdict import Verdict
+from pipeline.flat import flat_dict
 from pipeline.incidents.maintenance import MaintenanceCalendar, MaintenanceWindow
 from pipeline.incidents.model import Incident, IncidentEvent, ServiceRef
 from pipeline.schema import Observation, Status
@@ -356,7 +357,7 @@ class IncidentTracker:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (the calendar is configuration and is not included)."""
         return {
-            "params": asdict(self.params),
+            "params": flat_dict(self.params),
             "services": {k: v.to_dict() for k, v in self.services.items()},
         }
 

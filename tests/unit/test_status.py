@@ -141,3 +141,10 @@ def test_state_survives_a_dict_round_trip(tracker: StatusTracker) -> None:
 def test_recent_event_ids_are_bounded(tracker: StatusTracker) -> None:
     state, _ = fold(tracker, *[make_obs(at=T0 + i, status=Status.UP) for i in range(100)])
     assert len(state.recent_event_ids) == 32
+
+
+def test_to_dict_names_every_field() -> None:
+    from dataclasses import fields
+
+    state = ServiceState("s", "o", "energy", "UA", Status.UP, 1.0, 2.0, 60.0, 3)
+    assert set(state.to_dict()) == {f.name for f in fields(ServiceState)}
