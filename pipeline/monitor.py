@@ -220,11 +220,12 @@ class Monitoring:
         )
         return result
 
-    def needs_check(self, monitor: ServiceMonitor, now: float) -> bool:
-        """Whether :meth:`check` could change anything now (cheap pre-filter)."""
-        deadline = self.tracker.silence_deadline(monitor.state)
+    def needs_check(self, stored: dict[str, Any], now: float) -> bool:
+        """Whether :meth:`check` could change anything now, read off a stored monitor dict
+        (``ServiceMonitor.to_dict``) without deserialising it: a cheap pre-filter."""
+        deadline = self.tracker.stored_silence_deadline(stored["state"])
         return (deadline is not None and now >= deadline) or (
-            monitor.incidents.maintenance_open is not None
+            stored["incidents"].get("maintenance_open") is not None
         )
 
     def acknowledge(

@@ -123,9 +123,10 @@ class ObservationProcessor:
         out = Outputs()
         now = self.clock()
         for key in keys:
-            monitor = self.load(store, key)
-            if monitor is None or not self.monitoring.needs_check(monitor, now):
+            stored = store.get(key)
+            if not stored or not self.monitoring.needs_check(stored, now):
                 continue
+            monitor = ServiceMonitor.from_dict(stored, self.monitoring.params)
             result = self.monitoring.check(monitor, now=now)
             if result.status_changes or result.incident_events:
                 store[key] = monitor.to_dict()
