@@ -82,6 +82,11 @@ class WorkerMetrics:
             ["region"],
             registry=registry,
         )
+        self.check_errors = Counter(
+            "continuity_check_errors",
+            "Services whose periodic check failed (logged with the service id).",
+            registry=registry,
+        )
         self.sink_points = Counter(
             "continuity_sink_points",
             "Points handed to a sink, by sink and result (written, retried, dropped).",

@@ -140,6 +140,7 @@ class ServiceMonitor:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], params: MonitorParams) -> ServiceMonitor:
+        data = upgrade_stored(data)
         state = ServiceState.from_dict(data["state"])
         single = data.get("single_probe")
         return cls(
@@ -157,6 +158,18 @@ class ServiceMonitor:
             kpis={m: KpiAnomalyDetector.from_dict(d) for m, d in data.get("kpis", {}).items()},
             vantages=set(data.get("vantages", ())),
         )
+
+
+def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a stored monitor dict written by an older worker up to the current layout.
+
+    Before detectors and incidents, a table value was the bare ``ServiceState`` dict; a
+    worker upgraded in place recovers those from the changelog and must keep them.
+    """
+    if "state" in data:
+        return data
+    state = {"reason": "evidence", **data}
+    return {"state": state, "incidents": ServiceIncidents(state["service_id"]).to_dict()}
 
 
 class Monitoring:
@@ -223,6 +236,7 @@ class Monitoring:
     def needs_check(self, stored: dict[str, Any], now: float) -> bool:
         """Whether :meth:`check` could change anything now, read off a stored monitor dict
         (``ServiceMonitor.to_dict``) without deserialising it: a cheap pre-filter."""
+        stored = upgrade_stored(stored)
         deadline = self.tracker.stored_silence_deadline(stored["state"])
         return (deadline is not None and now >= deadline) or (
             stored["incidents"].get("maintenance_open") is not None

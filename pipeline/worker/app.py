@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from pipeline.indicator_metrics import IndicatorGauges
 from pipeline.maintenance_config import load_calendar
 from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorParams
+from pipeline.monitor import Monitoring, MonitorParams, upgrade_stored
 from pipeline.settings import Settings
 from pipeline.sinks.influx import InfluxSink
 from pipeline.status import SilencePolicy
@@ -210,7 +210,7 @@ def create_app(
 
 
 def _partition(stored: dict[str, Any]) -> int:
-    return int(stored["state"]["partition"])
+    return int(upgrade_stored(stored)["state"]["partition"])
 
 
 def _command(processor: ObservationProcessor, states: RawKeyStore, value: bytes) -> Outputs:

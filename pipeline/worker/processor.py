@@ -123,11 +123,16 @@ class ObservationProcessor:
         out = Outputs()
         now = self.clock()
         for key in keys:
-            stored = store.get(key)
-            if not stored or not self.monitoring.needs_check(stored, now):
+            try:
+                stored = store.get(key)
+                if not stored or not self.monitoring.needs_check(stored, now):
+                    continue
+                monitor = ServiceMonitor.from_dict(stored, self.monitoring.params)
+                result = self.monitoring.check(monitor, now=now)
+            except Exception:
+                self.metrics.check_errors.inc()
+                log.exception("service_check_failed", service_id=key)
                 continue
-            monitor = ServiceMonitor.from_dict(stored, self.monitoring.params)
-            result = self.monitoring.check(monitor, now=now)
             if result.status_changes or result.incident_events:
                 store[key] = monitor.to_dict()
                 self._emit(out, monitor, result)

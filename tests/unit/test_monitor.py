@@ -117,3 +117,15 @@ def test_monitor_round_trips_through_a_dict() -> None:
     monitor, _ = run(Monitoring(params), probe(T0, True), probe(T0 + 60, False))
     again = ServiceMonitor.from_dict(monitor.to_dict(), params)
     assert again.to_dict() == monitor.to_dict()
+
+
+def test_state_stored_by_an_older_worker_is_upgraded() -> None:
+    from pipeline.status import ServiceState
+
+    legacy = ServiceState("svc", "op", "energy", "UA", Status.UP, T0, T0, 10.0, 2).to_dict()
+    del legacy["reason"]
+    monitoring = Monitoring(MonitorParams())
+    assert monitoring.needs_check(legacy, T0 + 30)
+    monitor = ServiceMonitor.from_dict(legacy, MonitorParams())
+    assert monitor.state.status is Status.UP
+    assert monitoring.check(monitor, now=T0 + 30).status_changes

@@ -122,3 +122,12 @@ def test_processing_error_is_dead_lettered(processor: ObservationProcessor) -> N
     store: dict[str, Any] = {"svc-1": {"state": {"corrupt": True}}}
     out = processor.handle(wire(), store, topic="t", partition=0, offset=0)
     assert orjson.loads(out.deadletter[0][1])["reason"] == "processing_error"
+
+
+def test_a_broken_state_does_not_stop_the_check(processor: ObservationProcessor) -> None:
+    store: dict[str, Any] = {"broken": {"state": {"status": "up"}}}
+    processor.handle(wire(service_id="fine"), store, topic="t", partition=0, offset=0)
+    processor.clock = lambda: NOW + 1000
+    out = processor.check(store, ["broken", "fine"])
+    assert [orjson.loads(v)["service_id"] for _, v in out.status] == ["fine"]
+    assert sample(processor, "continuity_check_errors_total") == 1
