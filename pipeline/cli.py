@@ -61,8 +61,9 @@ Continuity Watch demo is running (stop it with: make down).
   InfluxDB       {settings.influx_url}  bucket {settings.influx_bucket} (token/org unused locally)
     Flux: from(bucket: "{settings.influx_bucket}") |> range(start: -1h)
             |> filter(fn: (r) => r._measurement == "service_status" and r._field == "status")
-The simulator injects outages every 5 minutes: a feeder (energy), a hospital FHIR endpoint
-(health), a mobile core going silent (telecom) and a tram line (transport)."""
+The simulator injects outages every 10 minutes: a feeder (energy), a hospital FHIR endpoint
+(health), a mobile core going silent (telecom) and a tram line (transport). Incidents go to
+cw.incidents, correlation findings to cw.anomalies, indicators to cw.indicators."""
     )
 
 
