@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import structlog
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Route structlog and the standard library (faust, aiokafka) to JSON lines on stderr."""
+def configure_logging(level: str = "INFO", *, quiet: frozenset[str] = frozenset()) -> None:
+    """Route structlog and the standard library (faust, aiokafka) to JSON lines on stderr.
+
+    ``quiet`` names structlog loggers to discard (the benchmark silences per-observation ones).
+    """
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
     # The Kafka clients narrate every connection at INFO; keep their warnings only.
     for noisy in ("kafka", "aiokafka"):
@@ -24,9 +29,21 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=_factory(quiet),
         cache_logger_on_first_use=True,
     )
+
+
+def _factory(quiet: frozenset[str]) -> Callable[..., structlog.PrintLogger]:
+    if not quiet:
+        return structlog.PrintLoggerFactory(sys.stderr)
+    devnull: TextIO = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
+
+    def factory(*args: Any) -> structlog.PrintLogger:
+        name = args[0] if args else None
+        return structlog.PrintLogger(devnull if name in quiet else sys.stderr)
+
+    return factory
 
 
 def stdlib_logging_config(level: str = "INFO") -> dict[str, Any]:

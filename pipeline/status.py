@@ -183,7 +183,9 @@ class StatusTracker:
             )
             return (
                 new,
-                _change(new, None, current, obs.observed_at, "evidence", obs),
+                _change(
+                    new, None, obs.observed_at, "evidence", obs.event_id, new.customers_affected
+                ),
                 Outcome.APPLIED,
             )
         if obs.event_id in state.recent_event_ids:
@@ -221,7 +223,9 @@ class StatusTracker:
         new = replace(new, status=target, since=obs.observed_at, reason="evidence")
         return (
             new,
-            _change(new, state.status, target, obs.observed_at, "evidence", obs),
+            _change(
+                new, state.status, obs.observed_at, "evidence", obs.event_id, new.customers_affected
+            ),
             Outcome.APPLIED,
         )
 
@@ -258,19 +262,9 @@ class StatusTracker:
         multiple = self.policy.down_after if target is Status.DOWN else self.policy.unknown_after
         at = state.last_evidence_at + multiple * state.expected_interval
         new = replace(state, status=target, since=at, reason="silence")
-        return new, StatusChange(
-            service_id=state.service_id,
-            operator_id=state.operator_id,
-            sector=state.sector,
-            region=state.region,
-            previous=state.status,
-            current=target,
-            at=at,
-            reason="silence",
-            event_id=None,
-            customers_served=state.customers_served,
-            customers_affected=state.customers_served if target is Status.DOWN else None,
-        )
+        # Silence says nothing of who is affected; a silent service down affects everyone.
+        affected = state.customers_served if target is Status.DOWN else None
+        return new, _change(new, state.status, at, "silence", None, affected)
 
 
 def assert_status(
@@ -280,19 +274,7 @@ def assert_status(
     if status is state.status:
         return state, None
     new = replace(state, status=status, since=at, reason=reason)
-    return new, StatusChange(
-        service_id=state.service_id,
-        operator_id=state.operator_id,
-        sector=state.sector,
-        region=state.region,
-        previous=state.status,
-        current=status,
-        at=at,
-        reason=reason,
-        event_id=event_id,
-        customers_served=state.customers_served,
-        customers_affected=state.customers_affected,
-    )
+    return new, _change(new, state.status, at, reason, event_id, new.customers_affected)
 
 
 def _declared_interval(obs: Observation) -> float | None:
@@ -303,23 +285,24 @@ def _declared_interval(obs: Observation) -> float | None:
 
 
 def _change(
-    state: ServiceState,
+    new: ServiceState,
     previous: Status | None,
-    current: Status,
     at: float,
     reason: str,
-    obs: Observation,
+    event_id: str | None,
+    customers_affected: int | None,
 ) -> StatusChange:
+    """The change that led to ``new`` (whose status is the current one)."""
     return StatusChange(
-        service_id=state.service_id,
-        operator_id=state.operator_id,
-        sector=state.sector,
-        region=state.region,
+        service_id=new.service_id,
+        operator_id=new.operator_id,
+        sector=new.sector,
+        region=new.region,
         previous=previous,
-        current=current,
+        current=new.status,
         at=at,
         reason=reason,
-        event_id=obs.event_id,
-        customers_served=state.customers_served,
-        customers_affected=state.customers_affected,
+        event_id=event_id,
+        customers_served=new.customers_served,
+        customers_affected=customers_affected,
     )

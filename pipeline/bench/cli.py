@@ -7,9 +7,7 @@ a partial run still leaves its figures) and shows progress on stderr.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,6 +16,8 @@ from typing import Any, TextIO
 
 import click
 import structlog
+
+from pipeline.logs import configure_logging
 
 STAGES: tuple[str, ...] = (
     "fill",
@@ -37,29 +37,8 @@ _QUIET_LOGGERS = frozenset({"pipeline.worker.processor", "pipeline.sinks.influx"
 
 
 def configure_bench_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr, like :func:`pipeline.logs.configure_logging`, except the
-    per-observation loggers of the in-process processor, which go to /dev/null."""
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
-    for noisy in ("kafka", "aiokafka"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    devnull: TextIO = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
-
-    def factory(*args: Any) -> structlog.PrintLogger:
-        name = args[0] if args else None
-        return structlog.PrintLogger(devnull if name in _QUIET_LOGGERS else sys.stderr)
-
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=factory,
-        cache_logger_on_first_use=True,
-    )
+    """JSON lines on stderr, except the in-process processor's per-observation loggers."""
+    configure_logging(level, quiet=_QUIET_LOGGERS)
 
 
 def _write(path: Path, result: dict[str, Any]) -> None:
