@@ -18,7 +18,7 @@ import click
 import orjson
 
 from pipeline.detection.kpi import KpiAnomalyDetector
-from pipeline.scenarios.evaluation import DEFAULT_SEEDS, evaluate, format_report
+from pipeline.scenarios.evaluation import DEFAULT_SEEDS, ENGINES, evaluate, format_report
 from pipeline.scenarios.generator import ScenarioConfig, generate
 
 #: Epoch numbers above this are milliseconds (1e11 s is the year 5138).
@@ -134,13 +134,26 @@ def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
     show_default=True,
     help="Comma-separated regions (8 services each).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="replayer",
+    show_default=True,
+    help="replayer: detectors as designed; worker: the worker's exact wiring (slower).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def evaluate_cmd(seeds: tuple[int, ...], hours: float, regions: str, as_json: bool) -> None:
+def evaluate_cmd(
+    seeds: tuple[int, ...], hours: float, regions: str, engine: str, as_json: bool
+) -> None:
     """Replay labelled scenarios through the detectors; print precision, recall and TTD."""
     names = tuple(r.strip() for r in regions.split(",") if r.strip())
     if not names:
         raise click.BadParameter("at least one region", param_hint="--regions")
-    ev = evaluate(seeds or DEFAULT_SEEDS, ScenarioConfig(duration_s=hours * 3600.0, regions=names))
+    ev = evaluate(
+        seeds or DEFAULT_SEEDS,
+        ScenarioConfig(duration_s=hours * 3600.0, regions=names),
+        engine=engine,
+    )
     if as_json:
         click.echo(orjson.dumps(ev.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

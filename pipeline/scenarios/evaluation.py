@@ -21,6 +21,7 @@ from pipeline.indicators.stats import percentile
 from pipeline.scenarios.generator import ScenarioConfig, generate
 from pipeline.scenarios.model import Scenario, TruthIncident
 from pipeline.scenarios.replay import Replayer, ReplayParams
+from pipeline.scenarios.worker_replay import WorkerReplay
 
 DEFAULT_SEEDS: tuple[int, ...] = (1, 2, 3)
 _COUNTERS = (
@@ -142,7 +143,9 @@ def _overlaps(inc: Incident, t: TruthIncident, end: float) -> bool:
     return inc.started_at <= t.end and inc.end_or(end) >= t.start
 
 
-def score(scenario: Scenario, runner: Replayer, kpi_threshold: float = 0.9) -> Evaluation:
+def score(
+    scenario: Scenario, runner: Replayer | WorkerReplay, kpi_threshold: float = 0.9
+) -> Evaluation:
     """Compare what ``runner`` found with the scenario's truth."""
     end = scenario.end
     ev = Evaluation(seeds=[scenario.seed], probe_interval_s=scenario.probe_interval_s)
@@ -216,16 +219,41 @@ def replay(scenario: Scenario, params: ReplayParams | None = None) -> Replayer:
     return runner
 
 
+def replay_as_worker(scenario: Scenario) -> WorkerReplay:
+    """Run a scenario through the worker's own wiring (pipeline.monitor)."""
+    runner = WorkerReplay(
+        MaintenanceCalendar(scenario.maintenance),
+        heartbeat_interval_s=scenario.heartbeat_interval_s,
+    )
+    for obs in scenario.observations:
+        runner.process(obs)
+    runner.advance(scenario.end)
+    return runner
+
+
+ENGINES = ("replayer", "worker")
+
+
 def evaluate(
-    seeds: Iterable[int] = DEFAULT_SEEDS, config: ScenarioConfig | None = None
+    seeds: Iterable[int] = DEFAULT_SEEDS,
+    config: ScenarioConfig | None = None,
+    engine: str = "replayer",
 ) -> Evaluation:
-    """Generate, replay and score one scenario per seed; figures are pooled over seeds."""
+    """Generate, replay and score one scenario per seed; figures are pooled over seeds.
+
+    ``engine``: ``replayer`` (the detectors as designed for evaluation) or ``worker`` (exactly
+    the worker's per-message and per-tick wiring; slower, and it keeps only KPI scores at
+    or above the anomaly threshold, so its KPI score shares are not comparable).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
     total = Evaluation()
     base = config or ScenarioConfig()
     for seed in seeds:
         sc = generate(_with_seed(base, seed))
         total.probe_interval_s = sc.probe_interval_s
-        total.merge(score(sc, replay(sc)))
+        runner = replay(sc) if engine == "replayer" else replay_as_worker(sc)
+        total.merge(score(sc, runner))
     return total
 
 

@@ -96,3 +96,14 @@ def test_evaluate_prints_figures_and_json() -> None:
     assert 0.0 <= data["recall"] <= 1.0
     bad = CliRunner().invoke(evaluate_cmd, ["--regions", " , "])
     assert bad.exit_code != 0
+
+
+def test_evaluate_with_the_worker_wiring_finds_the_outages() -> None:
+    args = ["--seed", "3", "--hours", "6", "--regions", "UA-30", "--engine", "worker", "--json"]
+    result = CliRunner().invoke(evaluate_cmd, args)
+    assert result.exit_code == 0, result.output
+    data = orjson.loads(result.output)
+    assert data["truth_incidents"] > 0
+    # A small scenario, but the worker's wiring must find its outages and nothing else.
+    assert data["recall"] == 1.0
+    assert data["precision"] == 1.0
