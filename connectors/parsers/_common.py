@@ -67,6 +67,22 @@ def load_csv(raw: bytes, ctx: FeedContext) -> list[dict[str, str]] | Rejection:
     return out
 
 
+def load_rows(
+    raw: bytes, ctx: FeedContext, key: str, *, fmt: str = "auto"
+) -> list[Any] | Rejection:
+    """Rows of a tabular feed: a JSON list, a JSON object ``{key: [...]}``, or CSV with a
+    header; ``fmt`` is ``csv``, ``json`` or ``auto`` (decided by the first byte)."""
+    if fmt == "csv" or (fmt == "auto" and raw.lstrip()[:1] not in (b"[", b"{")):
+        return load_csv(raw, ctx)
+    data = load_json(raw, ctx)
+    if isinstance(data, Rejection):
+        return data
+    rows = data.get(key) if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        return ctx.reject("unexpected_format", None, f'expected a list or {{"{key}": [...]}}', raw)
+    return rows
+
+
 def load_xml(raw: bytes, ctx: FeedContext) -> ET.Element | Rejection:
     """Parse XML, refusing DTDs outright: outage feeds never need entities, attackers do."""
     if (big := too_big(raw, ctx)) is not None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import FeedContext, ParseResult, Rejection, check_choice
-from connectors.parsers._common import as_count, as_time, load_csv, load_json, rejected, snippet
+from connectors.parsers._common import as_count, as_time, load_rows, rejected, snippet
 from pipeline.schema import Kind
 
 _COUNTS = (
@@ -51,26 +51,13 @@ def parse_carrier_kpi(
 ) -> ParseResult:
     """Map KPI rows (see module docstring); one bad row rejects only itself."""
     opts = options or CarrierKpiOptions()
-    rows = _rows(raw, ctx, opts.format)
+    rows = load_rows(raw, ctx, "rows", fmt=opts.format)
     if isinstance(rows, Rejection):
         return rejected(rows)
     result = ParseResult()
     for index, row in enumerate(rows):
         _row(row, f"rows[{index}]", ctx, result)
     return result
-
-
-def _rows(raw: bytes, ctx: FeedContext, fmt: str) -> list[Any] | Rejection:
-    if fmt == "csv" or (fmt == "auto" and raw.lstrip()[:1] not in (b"[", b"{")):
-        return load_csv(raw, ctx)
-    data = load_json(raw, ctx)
-    if isinstance(data, Rejection):
-        return data
-    if isinstance(data, dict) and isinstance(data.get("rows"), list):
-        return list(data["rows"])
-    if isinstance(data, list):
-        return data
-    return ctx.reject("unexpected_format", None, 'expected a list of rows or {"rows": [...]}', raw)
 
 
 def _row(row: Any, where: str, ctx: FeedContext, out: ParseResult) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import FeedContext, ParseResult, Rejection
-from connectors.parsers._common import as_count, as_time, load_csv, load_json, rejected, snippet
+from connectors.parsers._common import as_count, as_time, load_rows, rejected, snippet
 from pipeline.schema import Kind, Status
 
 STATES: dict[str, Status] = {
@@ -55,20 +55,9 @@ def parse_feeder_status(
     raw: bytes, ctx: FeedContext, options: FeederStatusOptions | None = None
 ) -> ParseResult:
     """Map feeder rows (see module docstring); one bad row rejects only itself."""
-    rows: Any
-    if raw.lstrip()[:1] in (b"[", b"{"):
-        data = load_json(raw, ctx)
-        if isinstance(data, Rejection):
-            return rejected(data)
-        rows = data.get("rows") if isinstance(data, dict) else data
-        if not isinstance(rows, list):
-            return rejected(
-                ctx.reject("unexpected_format", None, 'expected a list or {"rows": [...]}', raw)
-            )
-    else:
-        rows = load_csv(raw, ctx)
-        if isinstance(rows, Rejection):
-            return rejected(rows)
+    rows = load_rows(raw, ctx, "rows")
+    if isinstance(rows, Rejection):
+        return rejected(rows)
     result = ParseResult()
     for index, row in enumerate(rows):
         _row(row, f"rows[{index}]", ctx, result)

@@ -34,8 +34,8 @@ from connectors.base import (
 from connectors.parsers._common import (
     as_count,
     as_time,
-    load_csv,
     load_json,
+    load_rows,
     load_xml,
     rejected,
     snippet,
@@ -195,20 +195,9 @@ def _incidents(root: ET.Element) -> dict[str, list[dict[str, Any]]]:
 
 
 def _rows(raw: bytes, ctx: FeedContext, opts: OutageOptions) -> ParseResult:
-    rows: Any
-    if raw.lstrip()[:1] in (b"[", b"{"):
-        data = load_json(raw, ctx)
-        if isinstance(data, Rejection):
-            return rejected(data)
-        rows = data.get("areas") if isinstance(data, dict) else data
-        if not isinstance(rows, list):
-            return rejected(
-                ctx.reject("unexpected_format", None, 'expected a list or {"areas": [...]}', raw)
-            )
-    else:
-        rows = load_csv(raw, ctx)
-        if isinstance(rows, Rejection):
-            return rejected(rows)
+    rows = load_rows(raw, ctx, "areas")
+    if isinstance(rows, Rejection):
+        return rejected(rows)
     result = ParseResult()
     for index, row in enumerate(rows):
         _row(row, f"areas[{index}]", ctx, opts, result)
