@@ -52,19 +52,7 @@ TOML
 
 start() {
   install
-  if pid_alive "$PIDFILE"; then
-    log "InfluxDB already running (pid $(cat "$PIDFILE"))"
-    return 0
-  fi
-  if port_open "$CW_INFLUX_PORT"; then
-    # Another checkout's stack (or a developer's own server) already serves this port:
-    # use it when it is healthy rather than failing; `down` here will not touch it.
-    if http_ok "$URL/ping" >/dev/null 2>&1; then
-      log "port $CW_INFLUX_PORT already serves a healthy server not started from here; using it"
-      return 0
-    fi
-    die "port $CW_INFLUX_PORT is taken by another process; set CW_INFLUX_PORT"
-  fi
+  already_serving InfluxDB "$PIDFILE" CW_INFLUX_PORT http_ok "$URL/ping" && return 0
   write_config
   log "starting InfluxDB $CW_INFLUX_VERSION on $URL"
   start_daemon "$PIDFILE" "$DIR/influxd.log" "$BIN" run -config "$CONFIG"

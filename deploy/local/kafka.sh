@@ -64,19 +64,7 @@ PY
 
 start() {
   install
-  if pid_alive "$PIDFILE"; then
-    log "Kafka already running (pid $(cat "$PIDFILE"))"
-    return 0
-  fi
-  if port_open "$CW_KAFKA_PORT"; then
-    # Another checkout's stack (or a developer's own server) already serves this port:
-    # use it when it is healthy rather than failing; `down` here will not touch it.
-    if healthy >/dev/null 2>&1; then
-      log "port $CW_KAFKA_PORT already serves a healthy server not started from here; using it"
-      return 0
-    fi
-    die "port $CW_KAFKA_PORT is taken by another process; set CW_KAFKA_PORT"
-  fi
+  already_serving Kafka "$PIDFILE" CW_KAFKA_PORT healthy && return 0
   write_config
   if [[ ! -f "$DIR/data/meta.properties" ]]; then
     local cluster_id

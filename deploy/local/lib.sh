@@ -73,3 +73,24 @@ start_daemon() {
   setsid "$@" >>"$logfile" 2>&1 < /dev/null &
   echo $! > "$pidfile"
 }
+
+# already_serving NAME PIDFILE PORT_VAR HEALTH_COMMAND...: true when there is nothing to start:
+# our own process runs, or another checkout's (or a developer's) healthy server already
+# answers on the port, which we then use and `down` here will not touch. Dies when the port
+# is taken by something unhealthy.
+already_serving() {
+  local name="$1" pidfile="$2" port_var="$3"; shift 3
+  local port="${!port_var}"
+  if pid_alive "$pidfile"; then
+    log "$name already running (pid $(cat "$pidfile"))"
+    return 0
+  fi
+  if port_open "$port"; then
+    if "$@" >/dev/null 2>&1; then
+      log "port $port already serves a healthy server not started from here; using it"
+      return 0
+    fi
+    die "port $port is taken by another process; set $port_var"
+  fi
+  return 1
+}

@@ -32,19 +32,7 @@ YAML
 
 start() {
   install
-  if pid_alive "$PIDFILE"; then
-    log "Prometheus already running (pid $(cat "$PIDFILE"))"
-    return 0
-  fi
-  if port_open "$CW_PROMETHEUS_PORT"; then
-    # Another checkout's stack (or a developer's own server) already serves this port:
-    # use it when it is healthy rather than failing; `down` here will not touch it.
-    if http_ok "$URL/-/ready" >/dev/null 2>&1; then
-      log "port $CW_PROMETHEUS_PORT already serves a healthy server not started from here; using it"
-      return 0
-    fi
-    die "port $CW_PROMETHEUS_PORT is taken by another process; set CW_PROMETHEUS_PORT"
-  fi
+  already_serving Prometheus "$PIDFILE" CW_PROMETHEUS_PORT http_ok "$URL/-/ready" && return 0
   write_config
   log "starting Prometheus on $URL"
   start_daemon "$PIDFILE" "$DIR/prometheus.log" \
