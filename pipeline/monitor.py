@@ -238,9 +238,12 @@ class Monitoring:
         (``ServiceMonitor.to_dict``) without deserialising it: a cheap pre-filter."""
         stored = upgrade_stored(stored)
         deadline = self.tracker.stored_silence_deadline(stored["state"])
-        return (deadline is not None and now >= deadline) or (
-            stored["incidents"].get("maintenance_open") is not None
-        )
+        return _due(deadline, stored["incidents"].get("maintenance_open") is not None, now)
+
+    def monitor_needs_check(self, monitor: ServiceMonitor, now: float) -> bool:
+        """:meth:`needs_check` for a live monitor (the offline replay keeps objects)."""
+        deadline = self.tracker.silence_deadline(monitor.state)
+        return _due(deadline, monitor.incidents.maintenance_open is not None, now)
 
     def acknowledge(
         self, monitor: ServiceMonitor, *, at: float, method: str, by: str
@@ -356,3 +359,8 @@ class Monitoring:
         if change is not None:
             result.status_changes.append(change)
         return [verdict]
+
+
+def _due(silence_deadline: float | None, in_maintenance_outage: bool, now: float) -> bool:
+    """A check can change something: silence is past due, or a maintenance window may end."""
+    return in_maintenance_outage or (silence_deadline is not None and now >= silence_deadline)

@@ -231,18 +231,22 @@ class StatusTracker:
 
     def silence_deadline(self, state: ServiceState) -> float | None:
         """Event time at which silence would next change this service's status."""
-        return self.stored_silence_deadline(state.to_dict())
+        return self._deadline(state.status, state.last_evidence_at, state.expected_interval)
 
     def stored_silence_deadline(self, stored: dict[str, Any]) -> float | None:
         """:meth:`silence_deadline` read off the stored dict, without building the state:
         the periodic check looks at every service and must stay cheap."""
-        status = stored["status"]
-        if status in (Status.DOWN.value, Status.MAINTENANCE.value):
-            return None
-        multiple = (
-            self.policy.down_after if status == Status.UNKNOWN.value else self.policy.unknown_after
+        return self._deadline(
+            Status(stored["status"]),
+            float(stored["last_evidence_at"]),
+            float(stored["expected_interval"]),
         )
-        return float(stored["last_evidence_at"]) + multiple * float(stored["expected_interval"])
+
+    def _deadline(self, status: Status, last_evidence_at: float, interval: float) -> float | None:
+        if status in (Status.DOWN, Status.MAINTENANCE):
+            return None
+        multiple = self.policy.down_after if status is Status.UNKNOWN else self.policy.unknown_after
+        return last_evidence_at + multiple * interval
 
     def check_silence(
         self, state: ServiceState, *, now: float

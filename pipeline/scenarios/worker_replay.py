@@ -54,7 +54,7 @@ class WorkerReplay:
     def advance(self, now: float) -> None:
         """The worker's periodic check, with event time standing in for the wall clock."""
         for monitor in self.monitors.values():
-            if self.monitoring.needs_check(monitor.to_dict(), now):
+            if self.monitoring.monitor_needs_check(monitor, now):
                 self._collect(self.monitoring.check(monitor, now=now))
 
     def _collect(self, result: MonitorResult) -> None:
