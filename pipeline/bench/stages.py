@@ -36,6 +36,7 @@ from pipeline.bench.progress import Progress
 from pipeline.bench.workers import BenchWorker, free_port
 from pipeline.influx_admin import drop_database, ensure_database
 from pipeline.metrics import WorkerMetrics
+from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.schema import Kind, Status
 from pipeline.settings import Settings, TopicNames
 from pipeline.sinks.influx import InfluxSink
@@ -372,11 +373,7 @@ def _short_frame(frame: str) -> str:
 def make_processor(
     influx_url: str, sink_capacity: int, *, with_sink: bool = True
 ) -> tuple[ObservationProcessor, InfluxDBClient]:
-    """The worker's processor with its InfluxDB sink (never flushed here) and metrics.
-
-    Built against whichever engine the processor takes: the detector ``Monitoring`` when
-    :mod:`pipeline.monitor` exists, else the bare ``StatusTracker``.
-    """
+    """The worker's processor with its InfluxDB sink (never flushed here) and metrics."""
     client = InfluxDBClient(url=influx_url, token="bench", org="-")
     metrics = WorkerMetrics(CollectorRegistry())
     sink = (
@@ -386,25 +383,8 @@ def make_processor(
         if with_sink
         else None
     )
-    policy = SilencePolicy(default_interval=QUIET_INTERVAL_S)
-    engine: Any
-    try:
-        from pipeline.monitor import Monitoring, MonitorParams
-
-        engine = Monitoring(MonitorParams(silence=policy))
-    except ImportError:  # the processor before the detectors
-        engine = StatusTracker(policy)
-    return ObservationProcessor(engine, metrics, sink=sink), client
-
-
-def clock_check(processor: ObservationProcessor) -> Callable[..., Any]:
-    """The processor's per-tick check of owned services (``check``, formerly ``check_silence``)."""
-    found: Callable[..., Any] | None = getattr(processor, "check", None) or getattr(
-        processor, "check_silence", None
-    )
-    if found is None:
-        raise AttributeError("the processor has neither check() nor check_silence()")
-    return found
+    monitoring = Monitoring(MonitorParams(silence=SilencePolicy(default_interval=QUIET_INTERVAL_S)))
+    return ObservationProcessor(monitoring, metrics, sink=sink), client
 
 
 def processor_only(
@@ -785,7 +765,7 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
         _table, table_bytes = traced(lambda: json_copy(store))
         del _table
         sample = orjson.dumps(next(iter(store.values())))
-        check = clock_check(processor)
+        check = processor.check
         started = time.process_time()
         check(store, list(store))
         scan = time.process_time() - started
