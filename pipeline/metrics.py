@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from pipeline.schema import Status
-from pipeline.status import ServiceState
-
-_SERVICE_LABELS = ("service_id", "operator_id", "sector", "region")
+from pipeline.service_metrics import ServiceStatusExport
 
 
 class WorkerMetrics:
@@ -23,6 +20,7 @@ class WorkerMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._observation_children: dict[tuple[str, str, str], Counter] = {}
         self.observations = Counter(
             "continuity_observations",
             "Observations accepted, by sector, kind and outcome (applied, duplicate, late, stale).",
@@ -41,18 +39,8 @@ class WorkerMetrics:
             ["sector", "status", "reason"],
             registry=registry,
         )
-        self.service_status = Gauge(
-            "continuity_service_status",
-            "1 for the service's current status, 0 for the others (a state set).",
-            [*_SERVICE_LABELS, "status"],
-            registry=registry,
-        )
-        self.service_last_evidence = Gauge(
-            "continuity_service_last_evidence_timestamp_seconds",
-            "Event time of the newest evidence applied for the service.",
-            list(_SERVICE_LABELS),
-            registry=registry,
-        )
+        # continuity_service_status and ..._last_evidence_timestamp_seconds, per service.
+        self.services = ServiceStatusExport(registry)
         self.services_tracked = Gauge(
             "continuity_services_tracked",
             "Services whose state this worker holds for its assigned partitions.",
@@ -100,11 +88,11 @@ class WorkerMetrics:
             registry=registry,
         )
 
-    def show_status(self, state: ServiceState) -> None:
-        """Set the state set for one service to its current status."""
-        labels = (state.service_id, state.operator_id, state.sector, state.region)
-        for status in Status:
-            self.service_status.labels(*labels, status.value).set(
-                1.0 if status is state.status else 0.0
-            )
-        self.service_last_evidence.labels(*labels).set(state.last_evidence_at)
+    def observation(self, sector: str, kind: str, outcome: str) -> Counter:
+        """The ``continuity_observations_total`` child, without re-validating its labels
+        on every observation (a visible cost in the processor profile)."""
+        key = (sector, kind, outcome)
+        child = self._observation_children.get(key)
+        if child is None:
+            child = self._observation_children[key] = self.observations.labels(*key)
+        return child

@@ -233,17 +233,29 @@ class Monitoring:
         )
         return result
 
-    def needs_check(self, stored: dict[str, Any], now: float) -> bool:
-        """Whether :meth:`check` could change anything now, read off a stored monitor dict
-        (``ServiceMonitor.to_dict``) without deserialising it: a cheap pre-filter."""
+    def check_deadline(self, monitor: ServiceMonitor) -> float | None:
+        """Clock time from which :meth:`check` could change something, or None for never
+        (until new evidence): the silence deadline, or 0 while a maintenance window that
+        holds an outage is open (its end is looked up in the calendar on every check)."""
+        if monitor.incidents.maintenance_open is not None:
+            return 0.0
+        return self.tracker.silence_deadline(monitor.state)
+
+    def stored_check_deadline(self, stored: dict[str, Any]) -> float | None:
+        """:meth:`check_deadline` read off a stored monitor dict (``ServiceMonitor.to_dict``)
+        without deserialising it, for scans over every stored service."""
         stored = upgrade_stored(stored)
-        deadline = self.tracker.stored_silence_deadline(stored["state"])
-        return _due(deadline, stored["incidents"].get("maintenance_open") is not None, now)
+        if stored["incidents"].get("maintenance_open") is not None:
+            return 0.0
+        return self.tracker.stored_silence_deadline(stored["state"])
+
+    def needs_check(self, stored: dict[str, Any], now: float) -> bool:
+        """Whether :meth:`check` could change anything now, for a stored monitor dict."""
+        return _due(self.stored_check_deadline(stored), now)
 
     def monitor_needs_check(self, monitor: ServiceMonitor, now: float) -> bool:
         """:meth:`needs_check` for a live monitor (the offline replay keeps objects)."""
-        deadline = self.tracker.silence_deadline(monitor.state)
-        return _due(deadline, monitor.incidents.maintenance_open is not None, now)
+        return _due(self.check_deadline(monitor), now)
 
     def acknowledge(
         self, monitor: ServiceMonitor, *, at: float, method: str, by: str
@@ -361,6 +373,5 @@ class Monitoring:
         return [verdict]
 
 
-def _due(silence_deadline: float | None, in_maintenance_outage: bool, now: float) -> bool:
-    """A check can change something: silence is past due, or a maintenance window may end."""
-    return in_maintenance_outage or (silence_deadline is not None and now >= silence_deadline)
+def _due(deadline: float | None, now: float) -> bool:
+    return deadline is not None and now >= deadline

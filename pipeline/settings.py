@@ -93,6 +93,12 @@ class Settings:
     lateness_allowance: float = 300.0
     silence_check_interval: float = 1.0
     influx_flush_interval: float = 1.0
+    #: Observations handled per batch (one table write per changed service per batch) and
+    #: how long a batch waits to fill: the latency added at low load.
+    batch_max: int = 2000
+    batch_within: float = 0.05
+    #: Decoded service states kept in memory per worker (the rest are decoded on use).
+    live_states: int = 100_000
     indicator_interval: float = 15.0
     correlation_window: float = 900.0
     maintenance_file: str | None = None
@@ -125,6 +131,9 @@ class Settings:
                 env.get("CW_SILENCE_CHECK_S", base.silence_check_interval)
             ),
             influx_flush_interval=float(env.get("CW_INFLUX_FLUSH_S", base.influx_flush_interval)),
+            batch_max=int(env.get("CW_BATCH_MAX", base.batch_max)),
+            batch_within=float(env.get("CW_BATCH_WITHIN_S", base.batch_within)),
+            live_states=int(env.get("CW_LIVE_STATES", base.live_states)),
             indicator_interval=float(env.get("CW_INDICATOR_INTERVAL_S", base.indicator_interval)),
             correlation_window=float(env.get("CW_CORRELATION_WINDOW_S", base.correlation_window)),
             maintenance_file=env.get("CW_MAINTENANCE_FILE") or None,

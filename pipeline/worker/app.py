@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -21,11 +21,12 @@ from prometheus_client import CollectorRegistry
 from pipeline.indicator_metrics import IndicatorGauges
 from pipeline.maintenance_config import load_calendar
 from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorParams, upgrade_stored
+from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.settings import Settings
 from pipeline.sinks.influx import InfluxSink
 from pipeline.status import SilencePolicy
 from pipeline.worker.ledger_processor import LedgerProcessor
+from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor, Outputs
 
 log = structlog.get_logger(__name__)
@@ -97,7 +98,7 @@ def create_app(
     # use_partitioner sends each changelog entry to the partition Kafka's default partitioner
     # picks for that key: the partition of the service's own observations. It also lets the
     # timers write outside any stream event.
-    def table(name: str, partitions: int) -> RawKeyStore:
+    def table(name: str, partitions: int, **options: Any) -> RawKeyStore:
         return RawKeyStore(
             app.Table(
                 name,
@@ -105,10 +106,14 @@ def create_app(
                 key_type=bytes,  # serialised "raw"; values default to JSON
                 partitions=partitions,
                 use_partitioner=True,
+                **options,
             )
         )
 
-    states = table("service-state", settings.partitions)
+    # Service states are JSON bytes encoded by LiveStates (orjson, once per batch), so faust
+    # neither re-encodes them nor decodes them on recovery; the changelog records are the
+    # same JSON as before.
+    states = table("service-state", settings.partitions, value_type=bytes)
     ledger_services = table("ledger-services", 1)
     ledger_incidents = table("ledger-incidents", 1)
     ledger_state = table("ledger-state", 1)
@@ -130,6 +135,7 @@ def create_app(
         calendar,
     )
     processor = ObservationProcessor(monitoring, metrics, clock=clock, sink=sink)
+    live = LiveStates(states, monitoring, capacity=settings.live_states)
     ledger = LedgerProcessor(
         metrics,
         IndicatorGauges(registry),
@@ -138,7 +144,6 @@ def create_app(
         calendar=calendar,
         correlation_window_s=settings.correlation_window,
     )
-    shown: set[str] = set()
 
     async def send(outputs: Outputs) -> None:
         for name, topic in out_topics.items():
@@ -150,20 +155,30 @@ def create_app(
     def owned_partitions(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
+    # Batches: each changed service is written to its table (and changelog) once per batch,
+    # and the batch's events are acknowledged after its state and outputs are handed to the
+    # producer, so a crash replays the batch instead of losing it.
     @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            message = event.message
-            if message.topic == topics.commands:
-                outputs = _command(processor, states, event.value)
-            else:
-                outputs = processor.handle(
-                    event.value,
-                    states,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                )
+        batches = cast("faust.Stream[Any]", stream).take_events(  # StreamT's stub lacks it
+            settings.batch_max, within=settings.batch_within
+        )
+        async for events in batches:
+            outputs = Outputs()
+            for event in events:
+                message = event.message
+                if message.topic == topics.commands:
+                    _command(processor, live, event.value, outputs)
+                else:
+                    processor.handle(
+                        event.value,
+                        live,
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        out=outputs,
+                    )
+            processor.flush(live)
             await send(outputs)
             yield None
 
@@ -180,15 +195,7 @@ def create_app(
 
     @app.timer(interval=settings.silence_check_interval)
     async def check_services() -> None:
-        owned = owned_partitions(topics.observations)
-        keys = [key for key, value in states.items_raw() if value and _partition(value) in owned]
-        metrics.services_tracked.set(len(keys))
-        # After a restart or rebalance the table is recovered but the gauges are empty.
-        for key in keys:
-            if key not in shown:
-                processor.show(states, key)
-                shown.add(key)
-        await send(processor.check(states, keys))
+        await send(processor.check(live, owned_partitions(topics.observations)))
 
     @app.timer(interval=settings.indicator_interval)
     async def roll_up_indicators() -> None:
@@ -209,17 +216,13 @@ def create_app(
     return app
 
 
-def _partition(stored: dict[str, Any]) -> int:
-    return int(upgrade_stored(stored)["state"]["partition"])
-
-
-def _command(processor: ObservationProcessor, states: RawKeyStore, value: bytes) -> Outputs:
+def _command(processor: ObservationProcessor, live: LiveStates, value: bytes, out: Outputs) -> None:
     try:
         command = orjson.loads(value)
     except orjson.JSONDecodeError:
         log.warning("command_malformed")
-        return Outputs()
+        return
     if not isinstance(command, dict) or command.get("type") != "acknowledge":
         log.warning("command_unknown", command=str(command)[:200])
-        return Outputs()
-    return processor.acknowledge(states, command)
+        return
+    processor.acknowledge(live, command, out)

@@ -18,7 +18,7 @@ Outputs(status=[], incidents=[], anomalies=[], indicators=[], ledger=[], deadlet
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -32,9 +32,11 @@ from pipeline.indicators.rollup import DEFAULT_WINDOWS, rollup
 from pipeline.ledger import correlate, retained
 from pipeline.metrics import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink, indicator_point
-from pipeline.worker.processor import Outputs, StateStore
+from pipeline.worker.processor import Outputs
 
 log = structlog.get_logger(__name__)
+
+StateStore = MutableMapping[str, Any]
 
 CORRELATOR_KEY = "correlator"
 

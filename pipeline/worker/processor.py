@@ -1,15 +1,17 @@
-"""What the worker does with one message or one clock tick, without any Kafka in sight.
+"""What the worker does with a batch of messages or one clock tick, without Kafka in sight.
 
-The faust agent hands raw bytes and a state store in; it gets back the records to send.
-That keeps every decision testable with plain dicts:
+The faust agent hands raw bytes and the live states (:class:`LiveStates`, over the table)
+in; it gets back the records to send, and flushes the changed states once per batch. That
+keeps every decision testable with plain dicts:
 
 >>> from prometheus_client import CollectorRegistry
 >>> from pipeline.metrics import WorkerMetrics
 >>> from pipeline.monitor import MonitorParams, Monitoring
->>> processor = ObservationProcessor(Monitoring(MonitorParams()),
-...                                  WorkerMetrics(CollectorRegistry()),
+>>> monitoring = Monitoring(MonitorParams())
+>>> processor = ObservationProcessor(monitoring, WorkerMetrics(CollectorRegistry()),
 ...                                  clock=lambda: 1_700_000_000.0)
->>> out = processor.handle(b"not json", {}, topic="t", partition=0, offset=1)
+>>> live = LiveStates({}, monitoring)
+>>> out = processor.handle(b"not json", live, topic="t", partition=0, offset=1)
 >>> out.deadletter[0][0], out.status
 (None, [])
 """
@@ -17,7 +19,7 @@ That keeps every decision testable with plain dicts:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +38,10 @@ from pipeline.validation import (
     ValidationLimits,
     parse_observation,
 )
+from pipeline.worker.live_states import LiveStates
 
 log = structlog.get_logger(__name__)
 
-StateStore = MutableMapping[str, Any]
 Record = tuple[bytes | None, bytes]
 
 
@@ -73,76 +75,95 @@ class ObservationProcessor:
         self.sink = sink
         self.limits = limits
 
-    def load(self, store: StateStore, key: str) -> ServiceMonitor | None:
-        stored = store.get(key)
-        return ServiceMonitor.from_dict(stored, self.monitoring.params) if stored else None
-
     def handle(
         self,
         raw: bytes,
-        store: StateStore,
+        live: LiveStates,
         *,
         topic: str,
         partition: int,
         offset: int | None,
+        out: Outputs | None = None,
     ) -> Outputs:
-        """Process one observation message; never raises for bad input."""
-        out = Outputs()
+        """Process one observation message into ``out``; never raises for bad input.
+        The changed state is written by the next :meth:`flush`."""
+        out = Outputs() if out is None else out
         now = self.clock()
         try:
             obs = parse_observation(raw, now=now, limits=self.limits)
         except ObservationRejected as exc:
             self._reject(out, raw, exc.reason, exc.field, exc.detail, topic, partition, offset, now)
             return out
+        key = obs.service_id
         try:
-            monitor = self.load(store, obs.service_id)
+            monitor = live.get(key)
             known_ref = monitor.ref if monitor else None
             monitor, result = self.monitoring.observe(monitor, obs, partition=partition, now=now)
             if result.outcome not in (Outcome.DUPLICATE, Outcome.LATE):
-                store[obs.service_id] = monitor.to_dict()
+                live.put(key, monitor)
         except Exception as exc:
-            log.exception("observation_processing_failed", service_id=obs.service_id)
+            # The live copy may be half-updated: fall back to the stored one.
+            live.discard(key)
+            log.exception("observation_processing_failed", service_id=key)
             self._reject(
                 out, raw, "processing_error", None, repr(exc), topic, partition, offset, now
             )
             return out
-        self.metrics.observations.labels(obs.sector, obs.kind.value, result.outcome).inc()
+        self.metrics.observation(obs.sector, obs.kind.value, result.outcome).inc()
         self.metrics.event_lag.observe(max(0.0, now - obs.observed_at))
-        if monitor.ref != known_ref:
+        if known_ref is None or monitor.ref != known_ref:
             out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
         self._emit(out, monitor, result)
-        if result.outcome == Outcome.APPLIED and not result.status_changes:
-            state = monitor.state
-            self.metrics.service_last_evidence.labels(
-                state.service_id, state.operator_id, state.sector, state.region
-            ).set(state.last_evidence_at)
         return out
 
-    def check(self, store: StateStore, keys: Iterable[str]) -> Outputs:
-        """Clock-driven checks (silence, maintenance) for the services the caller owns."""
+    def flush(self, live: LiveStates) -> int:
+        """Write the changed states (one table write each) and export their status."""
+        written = live.flush()
+        for _key, monitor in written:
+            self.metrics.services.update_state(monitor.state)
+        return len(written)
+
+    def check(self, live: LiveStates, owned: Collection[int]) -> Outputs:
+        """Clock-driven checks (silence, maintenance) for the due services of the owned
+        partitions; flushes what changed."""
         out = Outputs()
         now = self.clock()
-        for key in keys:
+        for key in live.due(now, owned):
             try:
-                stored = store.get(key)
-                if not stored or not self.monitoring.needs_check(stored, now):
+                monitor = live.get(key)
+                if monitor is None:
                     continue
-                monitor = ServiceMonitor.from_dict(stored, self.monitoring.params)
                 result = self.monitoring.check(monitor, now=now)
             except Exception:
+                live.discard(key)
                 self.metrics.check_errors.inc()
                 log.exception("service_check_failed", service_id=key)
                 continue
             if result.status_changes or result.incident_events:
-                store[key] = monitor.to_dict()
+                live.put(key, monitor)
                 self._emit(out, monitor, result)
+            else:
+                live.reschedule(key, monitor)
+        membership = live.take_membership_changes()
+        # After a restart or rebalance the table is recovered but nothing is exported yet.
+        for _key, stored in membership.recovered:
+            self.metrics.services.update_stored(stored)
+        for key in membership.dropped:
+            self.metrics.services.drop(key)
+        for key in membership.unreadable:
+            self.metrics.check_errors.inc()
+            log.error("service_state_unreadable", service_id=key)
+        self.metrics.services_tracked.set(live.tracked)
+        self.flush(live)
         return out
 
-    def acknowledge(self, store: StateStore, command: dict[str, Any]) -> Outputs:
+    def acknowledge(
+        self, live: LiveStates, command: dict[str, Any], out: Outputs | None = None
+    ) -> Outputs:
         """Apply an acknowledgement command ``{"type": "acknowledge", "service_id", "by"}``."""
-        out = Outputs()
+        out = Outputs() if out is None else out
         key = str(command.get("service_id", ""))
-        monitor = self.load(store, key)
+        monitor = live.get(key)
         if monitor is None:
             log.warning("acknowledge_unknown_service", service_id=key)
             return out
@@ -153,20 +174,12 @@ class ObservationProcessor:
             by=str(command.get("by", "")),
         )
         if events:
-            store[key] = monitor.to_dict()
+            live.put(key, monitor)
             self._emit(out, monitor, MonitorResult(incident_events=events))
         return out
 
-    def show(self, store: StateStore, key: str) -> None:
-        """Export the stored status of one service to the metrics (e.g. after recovery)."""
-        monitor = self.load(store, key)
-        if monitor is not None:
-            self.metrics.show_status(monitor.state)
-
     def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
         key = monitor.state.service_id.encode()
-        if result.status_changes:
-            self.metrics.show_status(monitor.state)
         for change in result.status_changes:
             self.metrics.status_changes.labels(
                 change.sector, change.current.value, change.reason

@@ -11,6 +11,7 @@ from pipeline.metrics import WorkerMetrics
 from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.status import SilencePolicy
 from pipeline.timeutil import format_rfc3339
+from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor
 from tests.support.observations import wire
 
@@ -39,18 +40,32 @@ def processor(clock: Clock) -> ObservationProcessor:
     )
 
 
+@pytest.fixture
+def store() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def live(processor: ObservationProcessor, store: dict[str, Any]) -> LiveStates:
+    return LiveStates(store, processor.monitoring)
+
+
+def stored(store: dict[str, Any], key: str) -> Any:
+    return orjson.loads(store[key])
+
+
 def sample(processor: ObservationProcessor, name: str, **labels: str) -> float:
     value = processor.metrics.registry.get_sample_value(name, labels)
     return 0.0 if value is None else value
 
 
 def test_bad_message_goes_to_deadletter_with_original_bytes(
-    processor: ObservationProcessor,
+    processor: ObservationProcessor, live: LiveStates, store: dict[str, Any]
 ) -> None:
-    store: dict[str, Any] = {}
     out = processor.handle(
-        b"\xff\x00garbage", store, topic="cw.observations", partition=3, offset=42
+        b"\xff\x00garbage", live, topic="cw.observations", partition=3, offset=42
     )
+    processor.flush(live)
     assert out.status == []
     record = orjson.loads(out.deadletter[0][1])
     assert record["reason"] == "malformed_json"
@@ -60,22 +75,25 @@ def test_bad_message_goes_to_deadletter_with_original_bytes(
     assert sample(processor, "continuity_observations_rejected_total", reason="malformed_json") == 1
 
 
-def test_status_change_is_emitted_and_stored(processor: ObservationProcessor) -> None:
-    store: dict[str, Any] = {}
+def test_status_change_is_emitted_and_stored(
+    processor: ObservationProcessor, live: LiveStates, store: dict[str, Any]
+) -> None:
     report = {"kind": "status_report", "service_id": "a"}
-    processor.handle(wire(status="up", **report), store, topic="t", partition=0, offset=0)
+    processor.handle(wire(status="up", **report), live, topic="t", partition=0, offset=0)
     out = processor.handle(
         wire(status="down", observed_at=format_rfc3339(NOW + 5), **report),
-        store,
+        live,
         topic="t",
         partition=0,
         offset=1,
     )
+    assert store == {}, "written once per batch, by flush"
+    assert processor.flush(live) == 1
     key, value = out.status[0]
     change = orjson.loads(value)
     assert key == b"a"
     assert (change["previous"], change["status"]) == ("up", "down")
-    assert store["a"]["state"]["status"] == "down"
+    assert stored(store, "a")["state"]["status"] == "down"
     incident = orjson.loads(out.incidents[0][1])
     assert (incident["event"], incident["incident"]["started_at"]) == ("detected", NOW + 5)
     assert [orjson.loads(v)["type"] for _, v in out.ledger] == ["incident"]
@@ -84,11 +102,13 @@ def test_status_change_is_emitted_and_stored(processor: ObservationProcessor) ->
     assert sample(processor, "continuity_service_status", **labels, status="up") == 0
 
 
-def test_duplicates_are_counted_not_applied(processor: ObservationProcessor) -> None:
-    store: dict[str, Any] = {}
+def test_duplicates_are_counted_not_applied(
+    processor: ObservationProcessor, live: LiveStates
+) -> None:
     raw = wire(status="down", event_id="same")
-    processor.handle(raw, store, topic="t", partition=0, offset=0)
-    out = processor.handle(raw, store, topic="t", partition=0, offset=1)
+    processor.handle(raw, live, topic="t", partition=0, offset=0)
+    processor.flush(live)
+    out = processor.handle(raw, live, topic="t", partition=0, offset=1)
     assert out.status == []
     assert (
         sample(
@@ -103,31 +123,47 @@ def test_duplicates_are_counted_not_applied(processor: ObservationProcessor) -> 
 
 
 def test_silence_check_emits_once_per_transition(
-    processor: ObservationProcessor, clock: Clock
+    processor: ObservationProcessor, live: LiveStates, store: dict[str, Any], clock: Clock
 ) -> None:
-    store: dict[str, Any] = {}
-    processor.handle(wire(service_id="quiet"), store, topic="t", partition=0, offset=0)
+    processor.handle(wire(service_id="quiet"), live, topic="t", partition=0, offset=0)
+    processor.flush(live)
     clock.now = NOW + 25
-    first = processor.check(store, ["quiet"])
-    again = processor.check(store, ["quiet"])
+    first = processor.check(live, {0})
+    again = processor.check(live, {0})
     assert [orjson.loads(v)["status"] for _, v in first.status] == ["unknown"]
     assert again.status == []
+    assert stored(store, "quiet")["state"]["status"] == "unknown"
     clock.now = NOW + 45
-    assert [orjson.loads(v)["status"] for _, v in processor.check(store, ["quiet"]).status] == [
-        "down"
+    assert [orjson.loads(v)["status"] for _, v in processor.check(live, {0}).status] == ["down"]
+
+
+def test_check_ignores_services_of_partitions_not_owned(
+    processor: ObservationProcessor, live: LiveStates, clock: Clock
+) -> None:
+    processor.handle(wire(service_id="elsewhere"), live, topic="t", partition=4, offset=0)
+    processor.flush(live)
+    clock.now = NOW + 25
+    assert processor.check(live, {0, 1}).status == []
+    assert [orjson.loads(v)["service_id"] for _, v in processor.check(live, {4}).status] == [
+        "elsewhere"
     ]
 
 
-def test_processing_error_is_dead_lettered(processor: ObservationProcessor) -> None:
-    store: dict[str, Any] = {"svc-1": {"state": {"corrupt": True}}}
-    out = processor.handle(wire(), store, topic="t", partition=0, offset=0)
+def test_processing_error_is_dead_lettered(
+    processor: ObservationProcessor, live: LiveStates, store: dict[str, Any]
+) -> None:
+    store["svc-1"] = b'{"state": {"corrupt": true}}'
+    out = processor.handle(wire(), live, topic="t", partition=0, offset=0)
     assert orjson.loads(out.deadletter[0][1])["reason"] == "processing_error"
 
 
-def test_a_broken_state_does_not_stop_the_check(processor: ObservationProcessor) -> None:
-    store: dict[str, Any] = {"broken": {"state": {"status": "up"}}}
-    processor.handle(wire(service_id="fine"), store, topic="t", partition=0, offset=0)
+def test_a_broken_state_does_not_stop_the_check(
+    processor: ObservationProcessor, live: LiveStates, store: dict[str, Any]
+) -> None:
+    store["broken"] = b'{"state": {"status": "up"}}'
+    processor.handle(wire(service_id="fine"), live, topic="t", partition=0, offset=0)
+    processor.flush(live)
     processor.clock = lambda: NOW + 1000
-    out = processor.check(store, ["broken", "fine"])
+    out = processor.check(live, {0})
     assert [orjson.loads(v)["service_id"] for _, v in out.status] == ["fine"]
     assert sample(processor, "continuity_check_errors_total") == 1

@@ -1,0 +1,211 @@
+"""Live per-service monitors in front of the changelog-backed table, and when each is due.
+
+The table holds every service's :class:`~pipeline.monitor.ServiceMonitor` as JSON bytes
+(the durable copy: one changelog record per write). Decoding and re-encoding that whole
+state for every observation was the largest avoidable cost of the worker
+(docs/benchmarks.md), so :class:`LiveStates` keeps:
+
+* the decoded monitors of recently used services (a bounded LRU, so memory per service
+  stays the size of its bytes), checked against the stored bytes so a recovered or
+  rebalanced table is never shadowed by a stale live copy;
+* the services changed since the last :meth:`LiveStates.flush`, written once each per
+  batch however many observations the batch held for them;
+* a heap of check deadlines (silence, open maintenance windows), so the once-a-second
+  check touches the services that are due instead of scanning every one. The heap is
+  rebuilt from the table when the owned partitions or the table size change behind its
+  back (recovery, rebalance).
+
+>>> from pipeline.monitor import Monitoring, MonitorParams
+>>> from pipeline.schema import Kind, Observation
+>>> monitoring = Monitoring(MonitorParams())
+>>> table: dict[str, bytes] = {}
+>>> live = LiveStates(table, monitoring)
+>>> obs = Observation(event_id="e1", operator_id="op", service_id="svc", sector="energy",
+...                   region="UA", kind=Kind.HEARTBEAT, observed_at=1000.0, source="t")
+>>> monitor, _result = monitoring.observe(live.get("svc"), obs, partition=0, now=1000.0)
+>>> live.put("svc", monitor)
+>>> [key for key, _monitor in live.flush()], sorted(table)
+(['svc'], ['svc'])
+>>> live.due(1000.0 + 60.0, owned={0}), live.due(1000.0 + 120.0, owned={0})
+([], ['svc'])
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import OrderedDict
+from collections.abc import Collection, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from pipeline.monitor import Monitoring, ServiceMonitor
+
+#: Decoded monitors kept live; beyond this the least recently used are decoded again.
+DEFAULT_CAPACITY = 100_000
+
+
+@dataclass(slots=True)
+class Membership:
+    """Services a rebuild of the deadlines found in, or no longer found in, the owned
+    partitions, and stored states it could not read."""
+
+    recovered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+class LiveStates:
+    """Decoded monitors, pending writes and check deadlines over a ``str → bytes`` store."""
+
+    def __init__(
+        self,
+        store: MutableMapping[str, Any],
+        monitoring: Monitoring,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
+        self.store = store
+        self.monitoring = monitoring
+        self.capacity = capacity
+        self._live: OrderedDict[str, tuple[Any, ServiceMonitor]] = OrderedDict()
+        self._changed: dict[str, ServiceMonitor] = {}
+        # key -> deadline of its (earliest) heap entry, math.inf if it has none: the owned,
+        # tracked services. Later entries for the same key are stale and skipped on pop.
+        self._scheduled: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._owned: frozenset[int] | None = None
+        self._expected_size = 0
+        self._membership = Membership()
+
+    def get(self, key: str) -> ServiceMonitor | None:
+        """The service's monitor (live, or decoded from the store), or None if unknown."""
+        changed = self._changed.get(key)
+        if changed is not None:
+            return changed
+        stored = self.store.get(key)
+        if stored is None:
+            self._live.pop(key, None)
+            return None
+        entry = self._live.get(key)
+        if entry is not None and entry[0] == stored:
+            self._live.move_to_end(key)
+            return entry[1]
+        monitor = ServiceMonitor.from_dict(_decode(stored), self.monitoring.params)
+        self._remember(key, stored, monitor)
+        return monitor
+
+    def put(self, key: str, monitor: ServiceMonitor) -> None:
+        """Mark the monitor changed; it is written to the store by the next :meth:`flush`."""
+        self._changed[key] = monitor
+
+    def discard(self, key: str) -> None:
+        """Forget the live copy (e.g. after an error mid-update): the next :meth:`get`
+        decodes the stored one, losing changes not flushed yet."""
+        self._changed.pop(key, None)
+        self._live.pop(key, None)
+
+    def flush(self) -> list[tuple[str, ServiceMonitor]]:
+        """Write every changed monitor once; returns what was written."""
+        written = list(self._changed.items())
+        self._changed.clear()
+        for key, monitor in written:
+            data = orjson.dumps(monitor.to_dict())
+            if key not in self._scheduled:
+                self._expected_size += 1
+                self._scheduled[key] = math.inf
+            self.store[key] = data
+            self._remember(key, data, monitor)
+            self.reschedule(key, monitor)
+        return written
+
+    def reschedule(self, key: str, monitor: ServiceMonitor) -> None:
+        """Put the service's next check deadline on the heap (after a check or a write)."""
+        self._schedule(key, self.monitoring.check_deadline(monitor))
+
+    def due(self, now: float, owned: Collection[int]) -> list[str]:
+        """Owned services whose check deadline has passed, each once. The caller checks
+        them and calls :meth:`reschedule` (or :meth:`put`) for each."""
+        self._sync(frozenset(owned))
+        due: list[str] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, key = heapq.heappop(heap)
+            if self._scheduled.get(key) != deadline:
+                continue  # superseded by an earlier entry, or no longer owned
+            self._scheduled[key] = math.inf
+            try:
+                monitor = self.get(key)
+            except (KeyError, TypeError, ValueError):
+                self._membership.unreadable.append(key)
+                continue
+            if monitor is None:
+                continue
+            current = self.monitoring.check_deadline(monitor)
+            if current is not None and current <= now:
+                due.append(key)
+            else:
+                self._schedule(key, current)
+        return due
+
+    @property
+    def tracked(self) -> int:
+        """Services of the owned partitions (as of the last :meth:`due`)."""
+        return len(self._scheduled)
+
+    def take_membership_changes(self) -> Membership:
+        """What the rebuilds since the previous call found: for exporting, dropping or
+        reporting services whose state nobody wrote through this object."""
+        membership = self._membership
+        self._membership = Membership()
+        return membership
+
+    def _remember(self, key: str, stored: Any, monitor: ServiceMonitor) -> None:
+        self._live[key] = (stored, monitor)
+        self._live.move_to_end(key)
+        while len(self._live) > self.capacity:
+            self._live.popitem(last=False)
+
+    def _schedule(self, key: str, deadline: float | None) -> None:
+        if deadline is None:
+            self._scheduled.setdefault(key, math.inf)
+        elif deadline < self._scheduled.get(key, math.inf):
+            self._scheduled[key] = deadline
+            heapq.heappush(self._heap, (deadline, key))
+
+    def _sync(self, owned: frozenset[int]) -> None:
+        """Rebuild the deadlines from the store when it changed behind our back."""
+        if owned == self._owned and len(self.store) == self._expected_size:
+            return
+        previous = self._scheduled
+        self._owned = owned
+        self._scheduled = {}
+        self._heap = []
+        for key, stored in list(self.store.items()):
+            if stored is None:
+                continue
+            try:
+                data = _decode(stored)
+                partition = int(data.get("state", data)["partition"])
+                deadline = self.monitoring.stored_check_deadline(data)
+            except (KeyError, TypeError, ValueError):
+                self._membership.unreadable.append(key)
+                continue
+            if partition not in owned:
+                self._live.pop(key, None)
+                continue
+            if key not in previous:
+                self._membership.recovered.append((key, data))
+            self._schedule(key, deadline)
+        self._membership.dropped.extend(key for key in previous if key not in self._scheduled)
+        self._expected_size = len(self.store)
+
+
+def _decode(stored: Any) -> dict[str, Any]:
+    # Tables written before values were stored as bytes hold decoded dicts.
+    decoded = orjson.loads(stored) if isinstance(stored, bytes | bytearray | str) else stored
+    if not isinstance(decoded, dict):
+        raise ValueError(f"stored service state is not an object: {type(decoded).__name__}")
+    return decoded
