@@ -44,6 +44,7 @@ from pipeline.status import SilencePolicy, StatusTracker
 from pipeline.timeutil import parse_rfc3339
 from pipeline.topics import ensure_topics
 from pipeline.validation import parse_observation
+from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,8 @@ Records = list[tuple[bytes, bytes]]
 #: Services get this expected interval in throughput and state runs, so evidence produced a
 #: few minutes before a worker reads it does not go silent in the middle of the measurement.
 QUIET_INTERVAL_S = 86_400.0
+#: Observations per flush of the processor stage: the worker's default batch size.
+PROCESSOR_BATCH = 2_000
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -229,7 +232,9 @@ def worker_throughput(
         proc.start()
     deadline = time.monotonic() + timeout
     try:
-        while not all(p.poll_ready() for p in procs):
+        # Poll every worker each round (no short-circuit): a worker's readiness time is when
+        # we first see it, and the first one ready may finish a small topic alone.
+        while not all([p.poll_ready() for p in procs]):
             if time.monotonic() > deadline:
                 raise TimeoutError("workers not ready")
             time.sleep(0.05)
@@ -397,6 +402,7 @@ def processor_only(
     """``ObservationProcessor.handle`` over the payloads with a plain dict store."""
     processor, client = make_processor(influx_url, len(records) + 1)
     store: dict[str, Any] = {}
+    live = LiveStates(store, processor.monitoring)
     statuses = 0
     rejected = 0
     try:
@@ -406,11 +412,14 @@ def processor_only(
         if profile is not None:
             profile.enable()
         for offset, (_key, value) in enumerate(records):
-            out = processor.handle(value, store, topic="bench", partition=0, offset=offset)
+            out = processor.handle(value, live, topic="bench", partition=0, offset=offset)
+            if offset % PROCESSOR_BATCH == PROCESSOR_BATCH - 1:
+                processor.flush(live)
             statuses += len(out.status)
             rejected += len(out.deadletter)
             if progress is not None and offset % 20_000 == 0:
                 progress.update(offset, len(records))
+        processor.flush(live)
         if profile is not None:
             profile.disable()
         elapsed = time.perf_counter() - started
@@ -713,14 +722,22 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
 
     * ``service_state_bytes``: one ``ServiceState.to_dict()`` (first sighting);
     * ``table_bytes`` / ``table_bytes_full_ring``: what the worker's table holds per service
-      (the processor's stored value, decoded from JSON so every string is its own) after one
-      observation and after enough to fill the ring of remembered event ids;
-    * ``metrics_bytes``: what else the processor keeps per service (its Prometheus series);
-    * ``silence_scan_us``: CPU of the per-tick clock check, per service.
+      (key and JSON bytes of the stored monitor) after one observation and after enough to
+      fill the ring of remembered event ids;
+    * ``live_monitor_bytes``: one decoded ``ServiceMonitor`` (kept for the most recently
+      used services, up to ``CW_LIVE_STATES``);
+    * ``export_bytes``: the per-service status index the Prometheus collector reads;
+    * ``processor_retained_bytes``: all the processor path keeps per service (table, live
+      monitors, deadlines, export);
+    * ``silence_rebuild_us`` / ``silence_tick_us``: CPU per service of rebuilding the check
+      deadlines from the table (after recovery or rebalance) and of a steady tick.
     """
     import orjson
 
+    from pipeline.monitor import ServiceMonitor
+    from pipeline.service_metrics import ServiceStatusExport
     from pipeline.status import RECENT_EVENT_IDS
+    from pipeline.worker.live_states import LiveStates
 
     mix = ObservationMix(1, namespace="size")
     now = time.time()
@@ -746,36 +763,62 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
             out.append(orjson.loads(orjson.dumps(state.to_dict())))
         return out
 
-    def json_copy(store: dict[str, Any]) -> dict[bytes, Any]:
-        return {k.encode(): orjson.loads(orjson.dumps(v)) for k, v in store.items()}
+    def table_copy(store: dict[str, Any]) -> dict[bytes, bytes]:
+        # Fresh key and value objects, as a table recovered from the changelog holds them.
+        return {k.encode(): orjson.dumps(orjson.loads(v)) for k, v in store.items()}
 
     _states, state_bytes = traced(service_states)
     del _states
     processor, client = make_processor("http://127.0.0.1:1", 1, with_sink=False)
+    params = processor.monitoring.params
     store: dict[str, Any] = {}
     ring_store: dict[str, Any] = {}
     ring = min(services, 2_000)
     try:
+        live = LiveStates(store, processor.monitoring, capacity=services)
 
         def first_pass() -> None:
             for offset, raw in enumerate(raws):
-                processor.handle(raw, store, topic="size", partition=0, offset=offset)
+                processor.handle(raw, live, topic="size", partition=0, offset=offset)
+            processor.flush(live)
+            live.due(now, {0})
 
         _none, retained = traced(first_pass)
-        _table, table_bytes = traced(lambda: json_copy(store))
+        _table, table_bytes = traced(lambda: table_copy(store))
         del _table
-        sample = orjson.dumps(next(iter(store.values())))
-        check = processor.check
+        _live, live_bytes = traced(
+            lambda: [ServiceMonitor.from_dict(orjson.loads(v), params) for v in store.values()]
+        )
+        del _live
+
+        def export_all() -> ServiceStatusExport:
+            export = ServiceStatusExport(CollectorRegistry())
+            for value in store.values():
+                export.update_stored(orjson.loads(value))
+            return export
+
+        _export, export_bytes = traced(export_all)
+        del _export
+        sample = next(iter(store.values()))
+        rebuilt = LiveStates(store, processor.monitoring, capacity=0)
         started = time.process_time()
-        check(store, list(store))
-        scan = time.process_time() - started
+        rebuilt.due(now, {0})
+        rebuild = time.process_time() - started
+        started = time.process_time()
+        ticks = 100
+        for tick in range(ticks):
+            processor.check(live, {0})
+            del tick
+        tick_cpu = (time.process_time() - started) / ticks
+        ring_live = LiveStates(ring_store, processor.monitoring)
         for round_ in range(RECENT_EVENT_IDS + 1):
             batch = mix.first_sightings(0, ring, run=f"ring{round_}", observed_at=now + round_)
             for offset, (_key, raw) in enumerate(batch):
-                processor.handle(raw, ring_store, topic="size", partition=0, offset=offset)
-        _ring, ring_bytes = traced(lambda: json_copy(ring_store))
+                processor.handle(raw, ring_live, topic="size", partition=0, offset=offset)
+            processor.flush(ring_live)
+        _ring, ring_bytes = traced(lambda: table_copy(ring_store))
         del _ring
-        ring_json = orjson.dumps(next(iter(ring_store.values())))
+        ring_json = next(iter(ring_store.values()))
     finally:
         client.close()  # type: ignore[no-untyped-call]
     return {
@@ -783,11 +826,13 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
         "service_state_bytes_per_service": state_bytes / services,
         "table_bytes_per_service": table_bytes / services,
         "table_bytes_per_service_full_ring": ring_bytes / ring,
+        "live_monitor_bytes_per_service": live_bytes / services,
+        "export_bytes_per_service": export_bytes / services,
         "processor_retained_bytes_per_service": retained / services,
-        "metrics_bytes_per_service": (retained - table_bytes) / services,
         "changelog_json_bytes_per_service": float(len(sample)),
         "changelog_json_bytes_full_ring": float(len(ring_json)),
-        "silence_scan_us_per_service": 1e6 * scan / services,
+        "silence_rebuild_us_per_service": 1e6 * rebuild / services,
+        "silence_tick_us_per_service": 1e6 * tick_cpu / services,
     }
 
 
