@@ -74,6 +74,10 @@ class TopicNames:
         )
 
 
+#: Decoded service states a worker keeps in memory (``CW_LIVE_STATES``).
+DEFAULT_LIVE_STATES = 100_000
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a worker needs to find its peers; defaults match deploy/local."""
@@ -98,7 +102,7 @@ class Settings:
     batch_max: int = 2000
     batch_within: float = 0.05
     #: Decoded service states kept in memory per worker (the rest are decoded on use).
-    live_states: int = 100_000
+    live_states: int = DEFAULT_LIVE_STATES
     indicator_interval: float = 15.0
     correlation_window: float = 900.0
     maintenance_file: str | None = None

