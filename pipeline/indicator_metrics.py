@@ -111,6 +111,8 @@ class IndicatorGauges:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._gauges: dict[str, Gauge] = {}
+        #: (dimension, key) -> the (metric, label values) set for it, so a key can be dropped.
+        self._series: dict[tuple[str, str], set[tuple[str, tuple[str, ...]]]] = {}
         for metric, doc, extra, _scale in _MAPPING.values():
             if metric not in self._gauges:
                 self._gauges[metric] = Gauge(
@@ -125,10 +127,19 @@ class IndicatorGauges:
             if mapped is None or row.value is None:
                 continue
             metric, _doc, extra, scale = mapped
-            labels = {"dimension": row.dimension, "key": row.key, "window": row.window, **extra}
-            self._gauges[metric].labels(**labels).set(row.value * scale)
+            values = (row.dimension, row.key, row.window, *(extra[k] for k in sorted(extra)))
+            self._gauges[metric].labels(*values).set(row.value * scale)
+            self._series.setdefault((row.dimension, row.key), set()).add((metric, values))
             count += 1
         return count
+
+    def remove(self, dimension: str, key: str) -> int:
+        """Drop every series of one group (e.g. a service with no incident left in any
+        window); returns how many were removed."""
+        series = self._series.pop((dimension, key), set())
+        for metric, values in series:
+            self._gauges[metric].remove(*values)
+        return len(series)
 
 
 def known_indicator_names() -> frozenset[str]:

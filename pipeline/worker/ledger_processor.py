@@ -62,6 +62,8 @@ class LedgerProcessor:
         self.calendar = calendar or MaintenanceCalendar()
         self.windows = dict(windows)
         self.correlation_window_s = correlation_window_s
+        # Services given per-service indicator rows at the last roll-up.
+        self._with_service_rows: set[str] = set()
 
     def handle(
         self,
@@ -111,8 +113,16 @@ class LedgerProcessor:
         for old in {i.incident_id for i in history} - {i.incident_id for i in keep}:
             del incidents[old]
         refs = [ServiceRef.from_dict(value) for value in list(services.values())]
-        rows = rollup(keep, refs, now, self.windows, self.calendar)
-        self.gauges.update(rows)
+        # Per-service rows only where they can differ from a quiet service's (absent series:
+        # no incident in any window, availability 1); a service that turned quiet gets one
+        # last row for the history, and its gauges are removed.
+        notable = {i.service_id for i in keep} | {w.service_id for w in self.calendar.windows()}
+        fading = self._with_service_rows - notable
+        rows = rollup(keep, refs, now, self.windows, self.calendar, service_rows=notable | fading)
+        self.gauges.update(r for r in rows if r.dimension != "service" or r.key not in fading)
+        for service_id in fading:
+            self.gauges.remove("service", service_id)
+        self._with_service_rows = notable
         for row in rows:
             if row.value is None:
                 continue

@@ -86,3 +86,54 @@ def test_maintenance_calendar_from_yaml() -> None:
 def test_maintenance_calendar_names_the_bad_entry() -> None:
     with pytest.raises(ValueError, match=r"maintenance\[0\]\.end"):
         parse_calendar("maintenance:\n  - service_id: s\n    start: 2023-11-14T22:00:00Z\n")
+
+
+def test_rollup_gives_service_rows_only_where_asked_but_groups_count_everyone() -> None:
+    refs = [ServiceRef(s, "op", "energy", "UA-30", 100) for s in ("down", "quiet")]
+    rows = rollup(
+        [incident("down", "op", "energy", NOW - 1800, NOW - 900)],
+        refs,
+        NOW,
+        windows={"1h": 3600.0},
+        service_rows={"down"},
+    )
+    assert {r.key for r in rows if r.dimension == "service"} == {"down"}
+    sector = next(
+        r for r in rows if r.name == "availability_incl_maintenance" and r.key == "energy"
+    )
+    assert sector.value == pytest.approx((0.75 + 1.0) / 2)
+
+
+def test_a_service_that_turns_quiet_gets_a_last_row_and_loses_its_series() -> None:
+    now = [NOW]
+    registry = CollectorRegistry()
+    processor = LedgerProcessor(
+        WorkerMetrics(registry), IndicatorGauges(registry), clock=lambda: now[0]
+    )
+    services = {
+        sid: ledger_service_record(ServiceRef(sid, "op", "energy", "UA-30", 100))["service"]
+        for sid in ("down", "quiet")
+    }
+    outage = incident("down", "op", "energy", NOW - 3600, NOW - 3000)
+    incidents = {outage.incident_id: outage.to_dict()}
+
+    def downtime(key: str) -> float | None:
+        return registry.get_sample_value(
+            "continuity_downtime_seconds", {"dimension": "service", "key": key, "window": "24h"}
+        )
+
+    processor.indicators(services, incidents)
+    assert (downtime("down"), downtime("quiet")) == (600.0, None)
+
+    now[0] = NOW + 31 * 86_400  # the outage leaves every window
+    out = processor.indicators(services, incidents)
+    last = [orjson.loads(v) for k, v in out.indicators if (k or b"").startswith(b"service:down")]
+    assert {row["name"] for row in last} >= {"downtime_s", "availability_incl_maintenance"}
+    assert downtime("down") is None
+    assert registry.get_sample_value(
+        "continuity_availability_ratio",
+        {"dimension": "sector", "key": "energy", "window": "24h", "maintenance": "included"},
+    ) == pytest.approx(1.0)
+
+    out = processor.indicators(services, incidents)
+    assert not [k for k, _ in out.indicators if (k or b"").startswith(b"service:")]
