@@ -27,6 +27,7 @@ STAGES: tuple[str, ...] = (
     "variant",
     "latency",
     "scaleout",
+    "rebalance",
     "state",
     "profile",
 )
@@ -226,7 +227,7 @@ def run_bench(
     res: dict[str, Any] = result["results"]
     log.info("bench_started", run=bench.run, output=str(output))
     needs_topic = {"fill", "ceiling", "worker", "scaleout"} & set(stages)
-    needs_records = needs_topic | {"processor", "profile"}
+    needs_records = needs_topic | {"processor", "profile", "rebalance"}
     records: st.Records = []
     try:
         bench.prepare()
@@ -261,6 +262,12 @@ def run_bench(
         if "scaleout" in stages:
             progress.stage("scaleout", "2 workers, one consumer group, 6 partitions")
             res["scaleout"] = st.worker_throughput(bench, observations, workers=2)
+            _write(output, result)
+        if "rebalance" in stages:
+            from pipeline.bench.rebalance import rebalance_check
+
+            progress.stage("rebalance", "2nd worker joins mid-run; incidents vs in-process")
+            res["rebalance"] = rebalance_check(bench, records)
             _write(output, result)
         if "latency" in stages:
             measured = res.get("worker", {}).get("obs_per_s")
@@ -324,6 +331,10 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         "variant_to_worker": _ratio(get("variant", "obs_per_s"), worker),
         "two_workers_obs_per_s": two,
         "two_to_one_workers": _ratio(two, worker),
+        "rebalance_lost_spurious_duplicated": [
+            get("rebalance", key) for key in ("lost", "spurious", "duplicated")
+        ],
+        "rebalance_happened": get("rebalance", "rebalanced"),
         "latency_s": lat.get("evidence_to_status_s"),
         "silence_delay_past_deadline_s": lat.get("silence_delay_past_deadline_s"),
         "rss_bytes_per_service": {str(p["services"]): p["bytes_per_service"] for p in state},
@@ -352,6 +363,23 @@ def processor_command(observations: int, services: int, top: int) -> None:
     click.echo(f"\ntop {top} by own time (profiled run: {prof['profiled_obs_per_s']:,.0f} obs/s)")
     for row in prof["by_own_time"]:
         click.echo(f"{row['own_pct']:5.1f}% {row['calls']:>9,} {row['function']}")
+
+
+@bench_group.command("state-dict")
+@click.option("--services", type=int, default=10_000, show_default=True)
+@click.option(
+    "--live-states",
+    type=int,
+    default=None,
+    help="Decoded monitors kept in memory (default: the worker's CW_LIVE_STATES default).",
+)
+def state_dict_command(services: int, live_states: int | None) -> None:
+    """No Kafka: bytes per service the processor path keeps, at SERVICES services."""
+    from pipeline.bench import stages as st
+
+    configure_bench_logging("WARNING")
+    options = {} if live_states is None else {"live_capacity": live_states}
+    click.echo(json.dumps(st.dict_size(services, **options), indent=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,166 @@
+"""Scale-out correctness: a second worker joins mid-run; no incident is lost or duplicated.
+
+The same pre-filled observations are run twice:
+
+* in process, through one :class:`ObservationProcessor` (the reference: what a single,
+  never-interrupted worker decides), and
+* through two worker subprocesses in one consumer group, the second started once the first
+  has committed part of the topic, so partitions (and their table state) move mid-stream.
+
+Incident events are compared by ``(incident_id, event)`` and how often each occurs (the
+``at`` of a detection is the worker's wall clock, so it differs between the two runs): every
+reference event must appear on the run's incidents topic as often as in the reference (none
+lost), none may appear that the reference lacks (no spurious incident from a lost state), and
+none more often (a replay after the rebalance re-emitting an event: a duplicate message).
+
+>>> reference = Counter({("s/1", "detected"): 1, ("s/1", "restored"): 1})
+>>> seen = Counter({("s/1", "detected"): 2})
+>>> compare_incidents(reference, seen)["lost"], compare_incidents(reference, seen)["duplicated"]
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer
+from kafka import TopicPartition as SyncTopicPartition
+from prometheus_client import CollectorRegistry
+
+from pipeline.bench.kafka_io import GroupProgress, produce_bare
+from pipeline.bench.stages import QUIET_INTERVAL_S, BenchRun, Records
+from pipeline.metrics import WorkerMetrics
+from pipeline.monitor import Monitoring, MonitorParams
+from pipeline.status import SilencePolicy
+from pipeline.topics import ensure_topics
+from pipeline.worker.live_states import LiveStates
+from pipeline.worker.processor import ObservationProcessor
+
+IncidentKey = tuple[str, str]
+
+
+def _incident_key(value: bytes) -> IncidentKey:
+    event = orjson.loads(value)
+    return (str(event["incident"]["incident_id"]), str(event["event"]))
+
+
+def reference_incidents(records: Records, *, batch: int = 2_000) -> Counter[IncidentKey]:
+    """Incident events of one uninterrupted in-process processor over ``records``."""
+    monitoring = Monitoring(MonitorParams(silence=SilencePolicy(default_interval=QUIET_INTERVAL_S)))
+    processor = ObservationProcessor(monitoring, WorkerMetrics(CollectorRegistry()))
+    live = LiveStates({}, monitoring)
+    found: Counter[IncidentKey] = Counter()
+    for offset, (_key, value) in enumerate(records):
+        out = processor.handle(value, live, topic="reference", partition=0, offset=offset)
+        found.update(_incident_key(v) for _, v in out.incidents)
+        if offset % batch == batch - 1:
+            processor.flush(live)
+    return found
+
+
+def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[bytes]:
+    """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or set())
+        assignment = [SyncTopicPartition(topic, p) for p in partitions]
+        if not assignment:
+            return []
+        consumer.assign(assignment)
+        consumer.seek_to_beginning(*assignment)
+        ends: dict[Any, int] = consumer.end_offsets(assignment)
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {len(values)} records of {topic} in {timeout:.0f} s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                values.extend(record.value for record in batch)
+        return values
+    finally:
+        consumer.close()
+
+
+def compare_incidents(
+    reference: Counter[IncidentKey], seen: Counter[IncidentKey]
+) -> dict[str, Any]:
+    """Lost, spurious and duplicated incident events of ``seen`` against ``reference``."""
+    lost = sorted(key for key, count in reference.items() if seen.get(key, 0) < count)
+    spurious = sorted(set(seen) - set(reference))
+    duplicated = sorted(key for key, count in seen.items() if count > reference.get(key, 0) > 0)
+    return {
+        "reference_events": sum(reference.values()),
+        "reference_incidents": len({key[0] for key in reference}),
+        "seen_events": sum(seen.values()),
+        "lost": len(lost),
+        "spurious": len(spurious),
+        "duplicated": len(duplicated),
+        "examples": {"lost": lost[:5], "spurious": spurious[:5], "duplicated": duplicated[:5]},
+    }
+
+
+def rebalance_check(
+    bench: BenchRun,
+    records: Records,
+    *,
+    join_after: float = 0.3,
+    timeout: float = 900.0,
+) -> dict[str, Any]:
+    """Worker A alone, worker B joins after ``join_after`` of the topic is committed; the
+    incidents topic is then compared with :func:`reference_incidents`."""
+    topics = bench.namespace("rebalance")
+    bootstrap = bench.base.kafka_bootstrap
+    ensure_topics(bootstrap, topics.all(), partitions=bench.base.partitions)
+    produce_bare(bootstrap, topics.observations, records)
+    reference = reference_incidents(records)
+    app_id = f"{bench.run}-rebalance"
+    first, second = (
+        bench.worker(f"rebalance-{name}", topics, app_id, default_interval=QUIET_INTERVAL_S)
+        for name in ("a", "b")
+    )
+    group = GroupProgress(bootstrap, app_id, topics.observations)
+    expected = len(records)
+    joined_at_committed = 0
+    deadline = time.monotonic() + timeout
+    try:
+        first.start().wait_ready()
+        while (done := group.committed()) < join_after * expected:
+            _check(deadline, done, expected)
+            bench.progress.update(done, expected)
+            time.sleep(0.2)
+        joined_at_committed = done
+        second.start().wait_ready()
+        while (done := group.committed()) < expected:
+            _check(deadline, done, expected)
+            bench.progress.update(done, expected)
+            time.sleep(0.5)
+        bench.progress.update(done, expected, force=True)
+        processed = [first.sample().processed, second.sample().processed]
+    finally:
+        group.close()
+        for worker in (first, second):
+            worker.stop()
+    seen = Counter(_incident_key(v) for v in read_topic(bootstrap, topics.incidents))
+    return {
+        "observations": expected,
+        "second_joined_at_committed": joined_at_committed,
+        "processed_by_worker": processed,
+        # Both must have done some of the work, or there was no rebalance to check.
+        "rebalanced": all(count > 0 for count in processed),
+        **compare_incidents(reference, seen),
+    }
+
+
+def _check(deadline: float, done: int, expected: int) -> None:
+    if time.monotonic() > deadline:
+        raise TimeoutError(f"rebalance run committed {done}/{expected} before the deadline")
+
+
+def passed(result: dict[str, Any]) -> bool:
+    """No incident event lost, none spurious, none duplicated, and a rebalance took place."""
+    return bool(result["rebalanced"]) and not any(
+        result[key] for key in ("lost", "spurious", "duplicated")
+    )
