@@ -148,6 +148,9 @@ def rebalance_check(
         "observations": expected,
         "second_joined_at_committed": joined_at_committed,
         "processed_by_worker": processed,
+        # Observations handled twice: after the rebalance, the new owner resumes from the
+        # last committed offset, so some of the old owner's work is replayed.
+        "replayed": sum(processed) - expected,
         # Both must have done some of the work, or there was no rebalance to check.
         "rebalanced": all(count > 0 for count in processed),
         **compare_incidents(reference, seen),

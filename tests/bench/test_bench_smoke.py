@@ -74,5 +74,11 @@ def test_tiny_benchmark_end_to_end(bench_stack: Settings, bench_output: Path) ->
     assert points[0]["complete"]
     assert _positive(points[0]["rss_bytes"])
 
+    # Whether or not the second worker got work this small topic, no incident may be lost,
+    # invented or emitted twice.
+    rebalance = res["rebalance"]
+    assert rebalance["reference_events"] > 0
+    assert (rebalance["lost"], rebalance["spurious"], rebalance["duplicated"]) == (0, 0, 0)
+
     assert res["profile"]["by_own_time"], "the profile has no rows"
     assert result["finished_at"] >= result["started_at"]
