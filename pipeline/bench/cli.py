@@ -335,7 +335,10 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
             get("rebalance", key) for key in ("lost", "spurious", "duplicated")
         ],
         "rebalance_happened": get("rebalance", "rebalanced"),
+        "rebalance_replayed": get("rebalance", "replayed"),
+        "rebalance_commit_stalled": get("rebalance", "commit_stalled"),
         "latency_s": lat.get("evidence_to_status_s"),
+        "latency_to_incident_s": lat.get("evidence_to_incident_s"),
         "silence_delay_past_deadline_s": lat.get("silence_delay_past_deadline_s"),
         "rss_bytes_per_service": {str(p["services"]): p["bytes_per_service"] for p in state},
         "state_dict_bytes_per_service": get("state_dict", "table_bytes_per_service"),

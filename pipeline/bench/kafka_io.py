@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 import structlog
@@ -18,6 +18,8 @@ from kafka import TopicPartition as SyncTopicPartition
 from pipeline.bench.progress import Progress
 
 log = structlog.get_logger(__name__)
+
+R = TypeVar("R")
 
 
 def produce_bare(
@@ -130,13 +132,21 @@ class GroupProgress:
 
     def committed(self) -> int:
         """Sum of the group's committed offsets on the topic (0 when none yet)."""
+        return sum(self.by_partition().values())
+
+    def by_partition(self) -> dict[int, int]:
+        """The group's committed offset per partition of the topic (none when not yet)."""
         try:
             by_group: dict[str, dict[Any, Any]] = self._admin.list_group_offsets({self.group: None})
         except Exception as exc:  # the group may not exist yet
             log.debug("bench_offsets_unavailable", group=self.group, error=repr(exc))
-            return 0
+            return {}
         offsets = by_group.get(self.group, {})
-        return sum(m.offset for tp, m in offsets.items() if tp.topic == self.topic and m.offset > 0)
+        return {
+            tp.partition: m.offset
+            for tp, m in offsets.items()
+            if tp.topic == self.topic and m.offset > 0
+        }
 
     def close(self) -> None:
         self._admin.close()
@@ -200,26 +210,60 @@ class StatusRecord:
     at: str
     reason: str
 
+    @classmethod
+    def parse(cls, seen_at: float, data: dict[str, Any]) -> StatusRecord:
+        return cls(
+            seen_at=seen_at,
+            service_id=data["service_id"],
+            status=data["status"],
+            event_id=data.get("event_id"),
+            at=data["at"],
+            reason=data["reason"],
+        )
+
 
 @dataclass
-class StatusReader:
-    """Reads a status topic from the beginning in a thread, timestamping every record."""
+class IncidentRecord:
+    """One incident lifecycle event and when this process saw it (wall clock)."""
+
+    seen_at: float
+    event: str
+    incident_id: str
+    service_id: str
+    started_at: float
+
+    @classmethod
+    def parse(cls, seen_at: float, data: dict[str, Any]) -> IncidentRecord:
+        incident = data["incident"]
+        return cls(
+            seen_at=seen_at,
+            event=data["event"],
+            incident_id=incident["incident_id"],
+            service_id=incident["service_id"],
+            started_at=float(incident["started_at"]),
+        )
+
+
+@dataclass
+class TopicReader(Generic[R]):
+    """Reads a topic from the beginning in a thread, timestamping every record on arrival."""
 
     bootstrap: str
     topic: str
-    records: list[StatusRecord] = field(default_factory=list)
+    parse: Callable[[float, dict[str, Any]], R]
+    records: list[R] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _ready: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     error: BaseException | None = None
 
-    def start(self, *, timeout: float = 30.0) -> StatusReader:
-        self._thread = threading.Thread(target=self._run, name="bench-status-reader", daemon=True)
+    def start(self, *, timeout: float = 30.0) -> TopicReader[R]:
+        self._thread = threading.Thread(target=self._run, name="bench-topic-reader", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise TimeoutError(f"status reader for {self.topic} not assigned in {timeout:.0f} s")
+            raise TimeoutError(f"reader for {self.topic} not assigned in {timeout:.0f} s")
         if self.error is not None:
-            raise RuntimeError("status reader failed") from self.error
+            raise RuntimeError(f"reader for {self.topic} failed") from self.error
         return self
 
     def _run(self) -> None:
@@ -242,18 +286,9 @@ class StatusReader:
                 while not self._stop.is_set():
                     for batch in consumer.poll(timeout_ms=50).values():
                         now = time.time()
-                        for record in batch:
-                            data = orjson.loads(record.value)
-                            self.records.append(
-                                StatusRecord(
-                                    seen_at=now,
-                                    service_id=data["service_id"],
-                                    status=data["status"],
-                                    event_id=data.get("event_id"),
-                                    at=data["at"],
-                                    reason=data["reason"],
-                                )
-                            )
+                        self.records.extend(
+                            self.parse(now, orjson.loads(record.value)) for record in batch
+                        )
             finally:
                 consumer.close()
         except BaseException as exc:

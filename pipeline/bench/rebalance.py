@@ -41,6 +41,9 @@ from pipeline.worker.processor import ObservationProcessor
 
 IncidentKey = tuple[str, str]
 
+#: Fewer committed offsets than this in ``stall_after`` seconds counts as a commit stall.
+STALL_PROGRESS = 100
+
 
 def _incident_key(value: bytes) -> IncidentKey:
     event = orjson.loads(value)
@@ -59,6 +62,17 @@ def reference_incidents(records: Records, *, batch: int = 2_000) -> Counter[Inci
         if offset % batch == batch - 1:
             processor.flush(live)
     return found
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The end offset of every partition of ``topic``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or set())
+        ends = consumer.end_offsets([SyncTopicPartition(topic, p) for p in partitions])
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+    finally:
+        consumer.close()
 
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[bytes]:
@@ -108,22 +122,36 @@ def rebalance_check(
     *,
     join_after: float = 0.3,
     timeout: float = 900.0,
+    extra_env: dict[str, str] | None = None,
+    label: str = "rebalance",
+    stall_after: float = 90.0,
 ) -> dict[str, Any]:
     """Worker A alone, worker B joins after ``join_after`` of the topic is committed; the
-    incidents topic is then compared with :func:`reference_incidents`."""
-    topics = bench.namespace("rebalance")
+    incidents topic is then compared with :func:`reference_incidents`. A group that stops
+    committing for ``stall_after`` seconds is reported (``commit_stalled``: the committed
+    offsets per partition then), not waited for; ``processed_by_worker`` says whether the
+    observations were processed all the same (faust can stop committing a partition after a
+    rebalance while its agent goes on: the offsets then lag, and a restart replays)."""
+    topics = bench.namespace(label)
     bootstrap = bench.base.kafka_bootstrap
     ensure_topics(bootstrap, topics.all(), partitions=bench.base.partitions)
     produce_bare(bootstrap, topics.observations, records)
     reference = reference_incidents(records)
-    app_id = f"{bench.run}-rebalance"
+    app_id = f"{bench.run}-{label}"
     first, second = (
-        bench.worker(f"rebalance-{name}", topics, app_id, default_interval=QUIET_INTERVAL_S)
+        bench.worker(
+            f"{label}-{name}",
+            topics,
+            app_id,
+            default_interval=QUIET_INTERVAL_S,
+            extra_env=extra_env,
+        )
         for name in ("a", "b")
     )
     group = GroupProgress(bootstrap, app_id, topics.observations)
     expected = len(records)
     joined_at_committed = 0
+    commit_stalled: dict[int, int] | None = None
     deadline = time.monotonic() + timeout
     try:
         first.start().wait_ready()
@@ -133,9 +161,15 @@ def rebalance_check(
             time.sleep(0.2)
         joined_at_committed = done
         second.start().wait_ready()
+        progressed_at, progressed_to = time.monotonic(), done
         while (done := group.committed()) < expected:
             _check(deadline, done, expected)
             bench.progress.update(done, expected)
+            if done - progressed_to >= STALL_PROGRESS:
+                progressed_at, progressed_to = time.monotonic(), done
+            elif time.monotonic() - progressed_at > stall_after:
+                commit_stalled = group.by_partition()
+                break
             time.sleep(0.5)
         bench.progress.update(done, expected, force=True)
         processed = [first.sample().processed, second.sample().processed]
@@ -153,6 +187,9 @@ def rebalance_check(
         "replayed": sum(processed) - expected,
         # Both must have done some of the work, or there was no rebalance to check.
         "rebalanced": all(count > 0 for count in processed),
+        # Committed offsets per partition when the group stopped committing, if it did.
+        "commit_stalled": commit_stalled,
+        "end_offsets": end_offsets(bootstrap, topics.observations),
         **compare_incidents(reference, seen),
     }
 
@@ -163,7 +200,8 @@ def _check(deadline: float, done: int, expected: int) -> None:
 
 
 def passed(result: dict[str, Any]) -> bool:
-    """No incident event lost, none spurious, none duplicated, and a rebalance took place."""
+    """No incident event lost, none spurious, none duplicated, and a rebalance took place
+    (a commit stall is reported beside this: it costs replay time, not correctness)."""
     return bool(result["rebalanced"]) and not any(
         result[key] for key in ("lost", "spurious", "duplicated")
     )

@@ -26,7 +26,9 @@ from prometheus_client import CollectorRegistry
 from pipeline.bench.data import ObservationMix, service_ref
 from pipeline.bench.kafka_io import (
     GroupProgress,
-    StatusReader,
+    IncidentRecord,
+    StatusRecord,
+    TopicReader,
     consume_ceiling,
     delete_run,
     last_timestamp,
@@ -41,7 +43,7 @@ from pipeline.schema import Kind, Status
 from pipeline.settings import DEFAULT_LIVE_STATES, Settings, TopicNames
 from pipeline.sinks.influx import InfluxSink
 from pipeline.status import SilencePolicy, StatusTracker
-from pipeline.timeutil import parse_rfc3339
+from pipeline.timeutil import format_rfc3339, parse_rfc3339
 from pipeline.topics import ensure_topics
 from pipeline.validation import parse_observation
 from pipeline.worker.live_states import LiveStates
@@ -496,7 +498,8 @@ def latency(
     flip_every: int = 10,
     silent_services: int = 8,
 ) -> dict[str, Any]:
-    """Evidence produced → status change seen on the status topic, at a steady ``rate``.
+    """Evidence produced → status change seen on the status topic (and, for a flip to down,
+    → incident detected on the incidents topic), at a steady ``rate``.
 
     Every ``flip_every``-th message is a status report toggling one of 64 flip services
     between up and down; its
@@ -510,7 +513,10 @@ def latency(
         background_services = max(50, min(2_000, int(rate * 3)))
     topics = bench.namespace("lat")
     ensure_topics(bench.base.kafka_bootstrap, topics.all(), partitions=bench.base.partitions)
-    reader = StatusReader(bench.base.kafka_bootstrap, topics.status).start()
+    reader = TopicReader(bench.base.kafka_bootstrap, topics.status, StatusRecord.parse).start()
+    incident_reader = TopicReader(
+        bench.base.kafka_bootstrap, topics.incidents, IncidentRecord.parse
+    ).start()
     worker = bench.worker(
         "latency", topics, f"{bench.run}-lat", default_interval=bench.base.default_interval
     )
@@ -519,6 +525,8 @@ def latency(
     quiet = [service_ref(i, namespace="quiet") for i in range(silent_services)]
     producer = KafkaProducer(bootstrap_servers=bench.base.kafka_bootstrap, linger_ms=1)
     send_at: dict[str, float] = {}
+    # A "down" flip opens an incident that started at the flip's event time.
+    down_sent: dict[tuple[str, float], float] = {}
     quiet_sent: dict[str, float] = {}
     sent = 0
     try:
@@ -570,6 +578,10 @@ def latency(
                         kind=Kind.STATUS_REPORT,
                     )
                     send_at[event_id] = stamp
+                    if target is Status.DOWN:
+                        # The incident's start is the event time as the worker parses it.
+                        started = parse_rfc3339(format_rfc3339(stamp))
+                        down_sent[(ref.service_id, round(started, 3))] = stamp
                 else:
                     ref = service_ref(sent % background_services, namespace="lat")
                     obs = mix.observation(
@@ -608,15 +620,27 @@ def latency(
         def complete() -> bool:
             seen = {r.event_id for r in reader.records}
             unknown = {r.service_id for r in reader.records if r.status == "unknown"}
-            return set(send_at) <= seen and quiet_ids <= unknown
+            opened = {
+                (r.service_id, round(r.started_at, 3))
+                for r in incident_reader.records
+                if r.event == "detected"
+            }
+            return set(send_at) <= seen and quiet_ids <= unknown and set(down_sent) <= opened
 
-        _wait(complete, 30.0, "flip and silence status changes", fail=False)
+        _wait(complete, 30.0, "flip and silence status changes, flip incidents", fail=False)
     finally:
         producer.close(timeout=30)
         worker.stop()
         reader.stop()
+        incident_reader.stop()
     by_event = {r.event_id: r for r in reader.records if r.event_id}
     latencies = [by_event[e].seen_at - t for e, t in send_at.items() if e in by_event]
+    detected = {
+        (r.service_id, round(r.started_at, 3)): r.seen_at
+        for r in incident_reader.records
+        if r.event == "detected"
+    }
+    to_incident = [detected[key] - t for key, t in down_sent.items() if key in detected]
     silence: list[float] = []
     silence_vs_event: list[float] = []
     for record in reader.records:
@@ -632,6 +656,8 @@ def latency(
         "background_services": background_services,
         "evidence_to_status_s": summarise(latencies),
         "missing_status_changes": len(send_at) - len(latencies),
+        "evidence_to_incident_s": summarise(to_incident),
+        "missing_incidents": len(down_sent) - len(to_incident),
         "silence_delay_past_deadline_s": summarise(silence),
         "silence_deadline_after_evidence_s": summarise(silence_vs_event),
         "silence_missing": len(quiet_sent) - len(silence),

@@ -155,31 +155,40 @@ def create_app(
     def owned_partitions(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
+    def apply(events: list[faust.EventT[Any]]) -> Outputs:
+        outputs = Outputs()
+        for event in events:
+            message = event.message
+            if message.topic == topics.commands:
+                _command(processor, live, event.value, outputs)
+            else:
+                processor.handle(
+                    event.value,
+                    live,
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    out=outputs,
+                )
+        processor.flush(live)
+        return outputs
+
     # Batches: each changed service is written to its table (and changelog) once per batch,
     # and the batch's events are acknowledged after its state and outputs are handed to the
-    # producer, so a crash replays the batch instead of losing it.
+    # producer, so a crash replays the batch instead of losing it. CW_BATCH_MAX=1 processes
+    # event by event instead (faust acknowledges each when the next is taken).
     @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        if settings.batch_max <= 1:
+            async for event in stream.events():
+                await send(apply([event]))
+                yield None
+            return
         batches = cast("faust.Stream[Any]", stream).take_events(  # StreamT's stub lacks it
             settings.batch_max, within=settings.batch_within
         )
         async for events in batches:
-            outputs = Outputs()
-            for event in events:
-                message = event.message
-                if message.topic == topics.commands:
-                    _command(processor, live, event.value, outputs)
-                else:
-                    processor.handle(
-                        event.value,
-                        live,
-                        topic=message.topic,
-                        partition=message.partition,
-                        offset=message.offset,
-                        out=outputs,
-                    )
-            processor.flush(live)
-            await send(outputs)
+            await send(apply(list(events)))
             yield None
 
     @app.agent(ledger_topic)

@@ -68,6 +68,8 @@ def test_tiny_benchmark_end_to_end(bench_stack: Settings, bench_output: Path) ->
     assert latency["missing_status_changes"] == 0
     assert 0 < latency["evidence_to_status_s"]["p50"] <= latency["evidence_to_status_s"]["max"]
     assert latency["silence_delay_past_deadline_s"]["count"] > 0
+    assert latency["evidence_to_incident_s"]["count"] > 0
+    assert latency["missing_incidents"] == 0
 
     points = res["state"]["points"]
     assert points, "no state-size point"
