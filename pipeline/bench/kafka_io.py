@@ -239,7 +239,7 @@ class IncidentRecord:
             seen_at=seen_at,
             event=data["event"],
             incident_id=incident["incident_id"],
-            service_id=incident["service_id"],
+            service_id=incident["service"]["service_id"],
             started_at=float(incident["started_at"]),
         )
 

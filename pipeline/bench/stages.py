@@ -580,8 +580,8 @@ def latency(
                     send_at[event_id] = stamp
                     if target is Status.DOWN:
                         # The incident's start is the event time as the worker parses it.
-                        started = parse_rfc3339(format_rfc3339(stamp))
-                        down_sent[(ref.service_id, round(started, 3))] = stamp
+                        opened_at = parse_rfc3339(format_rfc3339(stamp))
+                        down_sent[(ref.service_id, round(opened_at, 3))] = stamp
                 else:
                     ref = service_ref(sent % background_services, namespace="lat")
                     obs = mix.observation(
@@ -633,6 +633,9 @@ def latency(
         worker.stop()
         reader.stop()
         incident_reader.stop()
+    for failed in (reader, incident_reader):
+        if failed.error is not None:
+            raise RuntimeError(f"reader for {failed.topic} failed") from failed.error
     by_event = {r.event_id: r for r in reader.records if r.event_id}
     latencies = [by_event[e].seen_at - t for e, t in send_at.items() if e in by_event]
     detected = {
