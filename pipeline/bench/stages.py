@@ -525,8 +525,9 @@ def latency(
     quiet = [service_ref(i, namespace="quiet") for i in range(silent_services)]
     producer = KafkaProducer(bootstrap_servers=bench.base.kafka_bootstrap, linger_ms=1)
     send_at: dict[str, float] = {}
-    # A "down" flip opens an incident that started at the flip's event time.
+    # A flip service's first "down" opens an incident that started at the flip's event time.
     down_sent: dict[tuple[str, float], float] = {}
+    opened_for: set[str] = set()
     quiet_sent: dict[str, float] = {}
     sent = 0
     try:
@@ -578,8 +579,11 @@ def latency(
                         kind=Kind.STATUS_REPORT,
                     )
                     send_at[event_id] = stamp
-                    if target is Status.DOWN:
-                        # The incident's start is the event time as the worker parses it.
+                    if target is Status.DOWN and ref.service_id not in opened_for:
+                        # Only a service's first outage opens an incident ("detected"); its
+                        # later flips within minutes reopen that one (flapping). The
+                        # incident's start is the event time as the worker parses it.
+                        opened_for.add(ref.service_id)
                         opened_at = parse_rfc3339(format_rfc3339(stamp))
                         down_sent[(ref.service_id, round(opened_at, 3))] = stamp
                 else:

@@ -129,9 +129,9 @@ class InfluxSink:
         with self._lock:
             if len(self._buffer) >= self._max_buffer:
                 self._buffer.popleft()
-                self._metrics.sink_points.labels(SINK_NAME, "dropped").inc()
+                self._metrics.child(self._metrics.sink_points, SINK_NAME, "dropped").inc()
             self._buffer.append(point)
-            self._metrics.sink_buffered.labels(SINK_NAME).set(len(self._buffer))
+            self._metrics.child(self._metrics.sink_buffered, SINK_NAME).set(len(self._buffer))
 
     def __len__(self) -> int:
         return len(self._buffer)

@@ -181,8 +181,8 @@ class ObservationProcessor:
     def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
         key = monitor.state.service_id.encode()
         for change in result.status_changes:
-            self.metrics.status_changes.labels(
-                change.sector, change.current.value, change.reason
+            self.metrics.child(
+                self.metrics.status_changes, change.sector, change.current.value, change.reason
             ).inc()
             out.status.append((key, orjson.dumps(change.to_dict())))
             if self.sink is not None:
@@ -196,7 +196,9 @@ class ObservationProcessor:
             )
         for event in result.incident_events:
             incident = event.incident
-            self.metrics.incident_events.labels(incident.service.sector, event.kind).inc()
+            self.metrics.child(
+                self.metrics.incident_events, incident.service.sector, event.kind
+            ).inc()
             out.incidents.append((key, orjson.dumps(event.to_dict())))
             out.ledger.append((b"ledger", orjson.dumps(ledger_incident_record(event))))
             if self.sink is not None:
@@ -211,7 +213,9 @@ class ObservationProcessor:
                 restored_at=incident.restored_at,
             )
         for anomaly in result.anomalies:
-            self.metrics.kpi_anomalies.labels(monitor.state.sector, anomaly.metric).inc()
+            self.metrics.child(
+                self.metrics.kpi_anomalies, monitor.state.sector, anomaly.metric
+            ).inc()
             out.anomalies.append((key, orjson.dumps(anomaly.to_dict())))
 
     def _reject(
@@ -226,7 +230,7 @@ class ObservationProcessor:
         offset: int | None,
         now: float,
     ) -> None:
-        self.metrics.rejected.labels(reason).inc()
+        self.metrics.child(self.metrics.rejected, reason).inc()
         out.deadletter.append(
             (
                 None,
