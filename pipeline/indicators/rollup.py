@@ -19,10 +19,10 @@ roll-up is what dominated the worker's cost, and it says nothing new.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.incidents.maintenance import MaintenanceCalendar
+from pipeline.incidents.maintenance import MaintenanceCalendar, MaintenanceWindow
 from pipeline.incidents.model import Incident, ServiceRef
 from pipeline.indicators.ieee1366 import interruptions_from_incidents, reliability
 from pipeline.indicators.sectors import nors_outages, transport_effect_minutes
@@ -68,6 +68,20 @@ def _key(ref: ServiceRef, dimension: str) -> str:
     }[dimension]
 
 
+@dataclass(slots=True)
+class _Group:
+    """One key of one dimension: what its rows need, gathered once per roll-up. Only the
+    "notable" services (with incidents or maintenance windows) are visited per window; the
+    quiet ones all share one availability, so they are only counted."""
+
+    size: int = 0
+    notable: list[str] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
+    energy_served: int = 0
+    has_telecom: bool = False
+    has_transport: bool = False
+
+
 def rollup(
     incidents: Sequence[Incident],
     services: Iterable[ServiceRef],
@@ -78,44 +92,62 @@ def rollup(
     service_rows: Collection[str] | None = None,
 ) -> list[IndicatorValue]:
     """All indicators for every group and window ending at ``now``; per-service rows only
-    for ``service_rows`` when given (groups still count every service)."""
+    for ``service_rows`` when given (groups still count every service).
+
+    Cost: one pass over the services per dimension, then per window only the services with
+    incidents or maintenance windows (a million mostly quiet services is seconds, not
+    minutes, per roll-up)."""
     inventory = {s.service_id: s for s in services}
     for i in incidents:
         inventory.setdefault(i.service_id, i.service)
-    by_service: dict[str, list[Incident]] = {sid: [] for sid in inventory}
+    by_service: dict[str, list[Incident]] = {}
     for i in incidents:
-        by_service[i.service_id].append(i)
+        by_service.setdefault(i.service_id, []).append(i)
     cal = calendar or MaintenanceCalendar()
+    maintenance: dict[str, list[MaintenanceWindow]] = {}
+    for window in cal.windows():
+        maintenance.setdefault(window.service_id, []).append(window)
+    groups = {
+        dim: _groups(inventory, dim, by_service, maintenance, service_rows) for dim in dimensions
+    }
+    notable = [sid for sid in inventory if sid in by_service or sid in maintenance]
     rows: list[IndicatorValue] = []
     for label, length in windows.items():
         start = now - length
         quiet = availability([], start, now)
-        avail = {}
-        for sid in inventory:
-            incs, maint = by_service[sid], cal.windows(sid)
-            avail[sid] = availability(incs, start, now, maint) if incs or maint else quiet
+        avail = {
+            sid: availability(by_service.get(sid, ()), start, now, maintenance.get(sid, ()))
+            for sid in notable
+        }
         for dim in dimensions:
-            groups: dict[str, list[str]] = {}
-            for sid, ref in inventory.items():
-                if dim == "service" and service_rows is not None and sid not in service_rows:
-                    continue
-                groups.setdefault(_key(ref, dim), []).append(sid)
-            for key, sids in sorted(groups.items()):
-                incs = [i for sid in sids for i in by_service[sid]]
-                refs = [inventory[sid] for sid in sids]
-
+            for key, group in sorted(groups[dim].items()):
+                incs = group.incidents
+                quiet_count = group.size - len(group.notable)
+                special = [avail[sid] for sid in group.notable]
                 values: list[tuple[str, float | None]] = [
                     (
                         "availability_incl_maintenance",
-                        mean_availability(avail[s].including_maintenance for s in sids),
+                        _mean(
+                            [a.including_maintenance for a in special],
+                            quiet.including_maintenance,
+                            quiet_count,
+                        ),
                     ),
                     (
                         "availability_excl_maintenance",
-                        mean_availability(avail[s].excluding_maintenance for s in sids),
+                        _mean(
+                            [a.excluding_maintenance for a in special],
+                            quiet.excluding_maintenance,
+                            quiet_count,
+                        ),
                     ),
-                    ("downtime_s", sum(avail[s].down_s for s in sids)),
-                    ("maintenance_downtime_s", sum(avail[s].maintenance_down_s for s in sids)),
-                    ("incidents_per_30d", incident_frequency(incs, len(sids), start, now)),
+                    ("downtime_s", sum(a.down_s for a in special) + quiet_count * quiet.down_s),
+                    (
+                        "maintenance_downtime_s",
+                        sum(a.maintenance_down_s for a in special)
+                        + quiet_count * quiet.maintenance_down_s,
+                    ),
+                    ("incidents_per_30d", incident_frequency(incs, group.size, start, now)),
                     (
                         "open_incidents",
                         float(sum(1 for i in incs if i.is_open and not i.maintenance)),
@@ -128,13 +160,46 @@ def rollup(
                     for stat, val in summ.to_dict().items():
                         values.append((f"{name}_{stat}" + ("" if stat == "count" else "_s"), val))
                 rows.extend(IndicatorValue(n, dim, key, label, v) for n, v in values)
-                rows.extend(_sector_rows(incs, refs, start, now, label, dim, key))
+                rows.extend(_sector_rows(group, start, now, label, dim, key))
     return rows
 
 
+def _groups(
+    inventory: Mapping[str, ServiceRef],
+    dim: str,
+    by_service: Mapping[str, list[Incident]],
+    maintenance: Mapping[str, list[MaintenanceWindow]],
+    service_rows: Collection[str] | None,
+) -> dict[str, _Group]:
+    groups: dict[str, _Group] = {}
+    for sid, ref in inventory.items():
+        if dim == "service" and service_rows is not None and sid not in service_rows:
+            continue
+        key = _key(ref, dim)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group()
+        group.size += 1
+        if ref.sector == "energy":
+            group.energy_served += ref.customers_served or 0
+        group.has_telecom = group.has_telecom or ref.sector == "telecom"
+        group.has_transport = group.has_transport or ref.sector == "transport"
+        if sid in by_service or sid in maintenance:
+            group.notable.append(sid)
+            group.incidents.extend(by_service.get(sid, ()))
+    return groups
+
+
+def _mean(values: Sequence[float | None], quiet: float | None, quiet_count: int) -> float | None:
+    """:func:`mean_availability` over ``values`` plus ``quiet_count`` copies of ``quiet``."""
+    if quiet is None or quiet_count == 0:
+        return mean_availability(values)
+    known = [v for v in values if v is not None]
+    return (sum(known) + quiet * quiet_count) / (len(known) + quiet_count)
+
+
 def _sector_rows(
-    incs: list[Incident],
-    refs: list[ServiceRef],
+    group: _Group,
     start: float,
     now: float,
     label: str,
@@ -142,7 +207,8 @@ def _sector_rows(
     key: str,
 ) -> list[IndicatorValue]:
     rows: list[IndicatorValue] = []
-    energy_served = sum(r.customers_served or 0 for r in refs if r.sector == "energy")
+    incs = group.incidents
+    energy_served = group.energy_served
     if energy_served > 0:
         energy = [i for i in incs if i.service.sector == "energy"]
         rel = reliability(
@@ -156,7 +222,7 @@ def _sector_rows(
             ("maifi", rel.maifi),
         ):
             rows.append(IndicatorValue(name, dim, key, label, val))
-    if any(r.sector == "telecom" for r in refs):
+    if group.has_telecom:
         tele = [i for i in incs if i.service.sector == "telecom" and start <= i.started_at < now]
         nors = nors_outages(tele, now)
         rows.append(
@@ -167,7 +233,7 @@ def _sector_rows(
                 "nors_reportable_outages", dim, key, label, float(sum(n.reportable for n in nors))
             )
         )
-    if any(r.sector == "transport" for r in refs):
+    if group.has_transport:
         minutes = transport_effect_minutes(
             [i for i in incs if i.service.sector == "transport"], start, now
         )
