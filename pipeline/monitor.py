@@ -249,13 +249,10 @@ class Monitoring:
             return 0.0
         return self.tracker.stored_silence_deadline(stored["state"])
 
-    def needs_check(self, stored: dict[str, Any], now: float) -> bool:
-        """Whether :meth:`check` could change anything now, for a stored monitor dict."""
-        return _due(self.stored_check_deadline(stored), now)
-
     def monitor_needs_check(self, monitor: ServiceMonitor, now: float) -> bool:
-        """:meth:`needs_check` for a live monitor (the offline replay keeps objects)."""
-        return _due(self.check_deadline(monitor), now)
+        """Whether :meth:`check` could change anything now (the offline replay's filter)."""
+        deadline = self.check_deadline(monitor)
+        return deadline is not None and now >= deadline
 
     def acknowledge(
         self, monitor: ServiceMonitor, *, at: float, method: str, by: str
@@ -371,7 +368,3 @@ class Monitoring:
         if change is not None:
             result.status_changes.append(change)
         return [verdict]
-
-
-def _due(deadline: float | None, now: float) -> bool:
-    return deadline is not None and now >= deadline

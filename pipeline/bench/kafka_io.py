@@ -182,6 +182,40 @@ def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> floa
         consumer.close()
 
 
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The end offset of every partition of ``topic``."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or set())
+        ends = consumer.end_offsets([SyncTopicPartition(topic, p) for p in partitions])
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+    finally:
+        consumer.close()
+
+
+def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[bytes]:
+    """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or set())
+        assignment = [SyncTopicPartition(topic, p) for p in partitions]
+        if not assignment:
+            return []
+        consumer.assign(assignment)
+        consumer.seek_to_beginning(*assignment)
+        ends: dict[Any, int] = consumer.end_offsets(assignment)
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read {len(values)} records of {topic} in {timeout:.0f} s")
+            for batch in consumer.poll(timeout_ms=500).values():
+                values.extend(record.value for record in batch)
+        return values
+    finally:
+        consumer.close()
+
+
 def delete_run(bootstrap: str, run: str, groups: Sequence[str]) -> list[str]:
     """Delete every topic whose name starts with ``run`` and the given consumer groups."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-bench")

@@ -26,12 +26,10 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer
-from kafka import TopicPartition as SyncTopicPartition
 from prometheus_client import CollectorRegistry
 
-from pipeline.bench.kafka_io import GroupProgress, produce_bare
-from pipeline.bench.stages import QUIET_INTERVAL_S, BenchRun, Records
+from pipeline.bench.kafka_io import GroupProgress, end_offsets, produce_bare, read_topic
+from pipeline.bench.stages import PROCESSOR_BATCH, QUIET_INTERVAL_S, BenchRun, Records
 from pipeline.metrics import WorkerMetrics
 from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.status import SilencePolicy
@@ -50,7 +48,7 @@ def _incident_key(value: bytes) -> IncidentKey:
     return (str(event["incident"]["incident_id"]), str(event["event"]))
 
 
-def reference_incidents(records: Records, *, batch: int = 2_000) -> Counter[IncidentKey]:
+def reference_incidents(records: Records, *, batch: int = PROCESSOR_BATCH) -> Counter[IncidentKey]:
     """Incident events of one uninterrupted in-process processor over ``records``."""
     monitoring = Monitoring(MonitorParams(silence=SilencePolicy(default_interval=QUIET_INTERVAL_S)))
     processor = ObservationProcessor(monitoring, WorkerMetrics(CollectorRegistry()))
@@ -62,40 +60,6 @@ def reference_incidents(records: Records, *, batch: int = 2_000) -> Counter[Inci
         if offset % batch == batch - 1:
             processor.flush(live)
     return found
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """The end offset of every partition of ``topic``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or set())
-        ends = consumer.end_offsets([SyncTopicPartition(topic, p) for p in partitions])
-        return {tp.partition: int(offset) for tp, offset in ends.items()}
-    finally:
-        consumer.close()
-
-
-def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[bytes]:
-    """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or set())
-        assignment = [SyncTopicPartition(topic, p) for p in partitions]
-        if not assignment:
-            return []
-        consumer.assign(assignment)
-        consumer.seek_to_beginning(*assignment)
-        ends: dict[Any, int] = consumer.end_offsets(assignment)
-        values: list[bytes] = []
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"read {len(values)} records of {topic} in {timeout:.0f} s")
-            for batch in consumer.poll(timeout_ms=500).values():
-                values.extend(record.value for record in batch)
-        return values
-    finally:
-        consumer.close()
 
 
 def compare_incidents(

@@ -42,9 +42,7 @@ from typing import Any
 import orjson
 
 from pipeline.monitor import Monitoring, ServiceMonitor
-
-#: Decoded monitors kept live; beyond this the least recently used are decoded again.
-DEFAULT_CAPACITY = 100_000
+from pipeline.settings import DEFAULT_LIVE_STATES
 
 
 @dataclass(slots=True)
@@ -65,7 +63,7 @@ class LiveStates:
         store: MutableMapping[str, Any],
         monitoring: Monitoring,
         *,
-        capacity: int = DEFAULT_CAPACITY,
+        capacity: int = DEFAULT_LIVE_STATES,
     ) -> None:
         self.store = store
         self.monitoring = monitoring

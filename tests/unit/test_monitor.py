@@ -125,7 +125,9 @@ def test_state_stored_by_an_older_worker_is_upgraded() -> None:
     legacy = ServiceState("svc", "op", "energy", "UA", Status.UP, T0, T0, 10.0, 2).to_dict()
     del legacy["reason"]
     monitoring = Monitoring(MonitorParams())
-    assert monitoring.needs_check(legacy, T0 + 30)
+    deadline = monitoring.stored_check_deadline(legacy)
+    assert deadline is not None
+    assert deadline <= T0 + 30
     monitor = ServiceMonitor.from_dict(legacy, MonitorParams())
     assert monitor.state.status is Status.UP
     assert monitoring.check(monitor, now=T0 + 30).status_changes
