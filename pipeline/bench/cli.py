@@ -131,6 +131,21 @@ def bench_group() -> None:
     "(faust reads its settings from env vars, e.g. PRODUCER_LINGER, BROKER_COMMIT_EVERY).",
 )
 @click.option(
+    "--stage-timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Longest a worker stage (worker, variant, scaleout, rebalance) may take, in seconds.",
+)
+@click.option(
+    "--stall-after",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds without committed progress that count as a commit stall; the stage then "
+    "follows the workers' counters (see docs/benchmarks.md).",
+)
+@click.option(
     "--py-spy/--no-py-spy",
     "sample_worker",
     default=False,
@@ -149,6 +164,8 @@ def run_command(
     keep_topics: bool,
     log_level: str,
     variant_env: tuple[str, ...],
+    stage_timeout: float,
+    stall_after: float,
     sample_worker: bool,
 ) -> None:
     """Run the benchmark stages in one invocation and write a JSON result."""
@@ -168,6 +185,8 @@ def run_command(
         keep_topics=keep_topics,
         log_level=log_level,
         sample_worker=sample_worker,
+        stage_timeout=stage_timeout,
+        stall_after=stall_after,
         variant_env=dict(item.split("=", 1) for item in variant_env if "=" in item),
     )
     click.echo(json.dumps(result["summary"], indent=2))
@@ -189,6 +208,8 @@ def run_bench(
     stream: TextIO | None = None,
     sample_worker: bool = False,
     variant_env: dict[str, str] | None = None,
+    stage_timeout: float = 900.0,
+    stall_after: float = 60.0,
 ) -> dict[str, Any]:
     """The whole benchmark; returns the result dict (also written to ``output``)."""
     from pipeline.bench import stages as st
@@ -207,7 +228,13 @@ def run_bench(
         )
     base = replace(base, silence_check_interval=float(os.environ.get("CW_SILENCE_CHECK_S", 1.0)))
     progress = Progress(stream)
-    bench = st.BenchRun(base=base, progress=progress, workdir=state_dir() / "bench")
+    bench = st.BenchRun(
+        base=base,
+        progress=progress,
+        workdir=state_dir() / "bench",
+        stage_timeout=stage_timeout,
+        stall_after=stall_after,
+    )
     bench.workdir = bench.workdir / bench.run
     result: dict[str, Any] = {
         "run": bench.run,
@@ -221,6 +248,8 @@ def run_bench(
             "stages": stages,
             "kafka": base.kafka_bootstrap,
             "silence_check_interval_s": base.silence_check_interval,
+            "stage_timeout_s": stage_timeout,
+            "stall_after_s": stall_after,
         },
         "results": {},
     }
@@ -337,6 +366,12 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         "rebalance_happened": get("rebalance", "rebalanced"),
         "rebalance_replayed": get("rebalance", "replayed"),
         "rebalance_commit_stalled": get("rebalance", "commit_stalled"),
+        # Worker stages whose group stopped committing (offsets then ran on counters).
+        "commit_stalled_stages": [
+            stage
+            for stage in ("worker", "variant", "scaleout", "rebalance")
+            if get(stage, "commit_stalled")
+        ],
         "latency_s": lat.get("evidence_to_status_s"),
         "latency_to_incident_s": lat.get("evidence_to_incident_s"),
         "silence_delay_past_deadline_s": lat.get("silence_delay_past_deadline_s"),

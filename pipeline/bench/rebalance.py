@@ -21,6 +21,7 @@ none more often (a replay after the rebalance re-emitting an event: a duplicate 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -28,8 +29,10 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
+from pipeline.bench.completion import Completion, wait_through
 from pipeline.bench.kafka_io import GroupProgress, end_offsets, produce_bare, read_topic
 from pipeline.bench.stages import PROCESSOR_BATCH, QUIET_INTERVAL_S, BenchRun, Records
+from pipeline.bench.workers import BenchWorker
 from pipeline.metrics import WorkerMetrics
 from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.status import SilencePolicy
@@ -38,9 +41,6 @@ from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor
 
 IncidentKey = tuple[str, str]
-
-#: Fewer committed offsets than this in ``stall_after`` seconds counts as a commit stall.
-STALL_PROGRESS = 100
 
 
 def _incident_key(value: bytes) -> IncidentKey:
@@ -85,17 +85,15 @@ def rebalance_check(
     records: Records,
     *,
     join_after: float = 0.3,
-    timeout: float = 900.0,
     extra_env: dict[str, str] | None = None,
     label: str = "rebalance",
-    stall_after: float = 90.0,
 ) -> dict[str, Any]:
     """Worker A alone, worker B joins after ``join_after`` of the topic is committed; the
     incidents topic is then compared with :func:`reference_incidents`. A group that stops
-    committing for ``stall_after`` seconds is reported (``commit_stalled``: the committed
-    offsets per partition then), not waited for; ``processed_by_worker`` says whether the
-    observations were processed all the same (faust can stop committing a partition after a
-    rebalance while its agent goes on: the offsets then lag, and a restart replays)."""
+    committing for ``bench.stall_after`` seconds is reported (``commit_stalled``: the
+    committed offsets per partition then) and followed by the workers' counters instead
+    (faust can stop committing a partition after a rebalance while its agent goes on: the
+    offsets then lag, and a restart replays; see :mod:`pipeline.bench.completion`)."""
     topics = bench.namespace(label)
     bootstrap = bench.base.kafka_bootstrap
     ensure_topics(bootstrap, topics.all(), partitions=bench.base.partitions)
@@ -114,28 +112,24 @@ def rebalance_check(
     )
     group = GroupProgress(bootstrap, app_id, topics.observations)
     expected = len(records)
-    joined_at_committed = 0
-    commit_stalled: dict[int, int] | None = None
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + bench.stage_timeout
+
+    def through(workers: list[BenchWorker], target: int) -> Completion:
+        return wait_through(
+            group,
+            workers,
+            target,
+            total=expected,
+            deadline=deadline,
+            progress=bench.progress,
+            stall_after=bench.stall_after,
+        )
+
     try:
         first.start().wait_ready()
-        while (done := group.committed()) < join_after * expected:
-            _check(deadline, done, expected)
-            bench.progress.update(done, expected)
-            time.sleep(0.2)
-        joined_at_committed = done
+        alone = through([first], math.ceil(join_after * expected))
         second.start().wait_ready()
-        progressed_at, progressed_to = time.monotonic(), done
-        while (done := group.committed()) < expected:
-            _check(deadline, done, expected)
-            bench.progress.update(done, expected)
-            if done - progressed_to >= STALL_PROGRESS:
-                progressed_at, progressed_to = time.monotonic(), done
-            elif time.monotonic() - progressed_at > stall_after:
-                commit_stalled = group.by_partition()
-                break
-            time.sleep(0.5)
-        bench.progress.update(done, expected, force=True)
+        together = through([first, second], expected)
         processed = [first.sample().processed, second.sample().processed]
     finally:
         group.close()
@@ -144,7 +138,7 @@ def rebalance_check(
     seen = Counter(_incident_key(v) for v in read_topic(bootstrap, topics.incidents))
     return {
         "observations": expected,
-        "second_joined_at_committed": joined_at_committed,
+        "second_joined_at_committed": alone.committed,
         "processed_by_worker": processed,
         # Observations handled twice: after the rebalance, the new owner resumes from the
         # last committed offset, so some of the old owner's work is replayed.
@@ -152,15 +146,10 @@ def rebalance_check(
         # Both must have done some of the work, or there was no rebalance to check.
         "rebalanced": all(count > 0 for count in processed),
         # Committed offsets per partition when the group stopped committing, if it did.
-        "commit_stalled": commit_stalled,
+        "commit_stalled": together.stalled_offsets or alone.stalled_offsets,
         "end_offsets": end_offsets(bootstrap, topics.observations),
         **compare_incidents(reference, seen),
     }
-
-
-def _check(deadline: float, done: int, expected: int) -> None:
-    if time.monotonic() > deadline:
-        raise TimeoutError(f"rebalance run committed {done}/{expected} before the deadline")
 
 
 def passed(result: dict[str, Any]) -> bool:

@@ -23,6 +23,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
+from pipeline.bench.completion import wait_through
 from pipeline.bench.data import ObservationMix, service_ref
 from pipeline.bench.kafka_io import (
     GroupProgress,
@@ -91,6 +92,10 @@ class BenchRun:
     progress: Progress
     workdir: Path
     run: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:10]}")
+    #: Longest a worker stage may wait for its group to get through the topic.
+    stage_timeout: float = 900.0
+    #: Seconds without committed progress that count as a commit stall (see completion).
+    stall_after: float = 60.0
     workers: list[BenchWorker] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
 
@@ -205,7 +210,6 @@ def worker_throughput(
     expected: int,
     *,
     workers: int,
-    timeout: float = 900.0,
     sample_worker: bool = False,
     label: str | None = None,
     extra_env: dict[str, str] | None = None,
@@ -213,7 +217,8 @@ def worker_throughput(
     """Workers in one fresh consumer group over the pre-filled topic; time until all consumed.
 
     Progress comes from the group's committed offsets (scraping /metrics would cost the
-    worker more than the work: every service is a labelled series); the end is the timestamp
+    worker more than the work: every service is a labelled series), or after a commit stall
+    from the workers' counters (see :mod:`pipeline.bench.completion`); the end is the timestamp
     of the newest changelog record, i.e. when the last observation was applied. Elapsed time
     runs from the first worker's readiness, so with two workers it includes the rebalance.
     """
@@ -232,7 +237,7 @@ def worker_throughput(
     group = GroupProgress(bench.base.kafka_bootstrap, app_id, bench.topics.observations)
     for proc in procs:
         proc.start()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + bench.stage_timeout
     try:
         # Poll every worker each round (no short-circuit): a worker's readiness time is when
         # we first see it, and the first one ready may finish a small topic alone.
@@ -248,13 +253,15 @@ def worker_throughput(
             else None
         )
         cpu0 = [p.cpu() for p in procs]
-        done = 0
-        while done < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"workers committed {done}/{expected} in {timeout:.0f} s")
-            time.sleep(0.5)
-            done = group.committed()
-            bench.progress.update(done, expected)
+        completion = wait_through(
+            group,
+            procs,
+            expected,
+            total=expected,
+            deadline=deadline,
+            progress=bench.progress,
+            stall_after=bench.stall_after,
+        )
         noticed = time.time()
         cpu = [p.cpu() - c for p, c in zip(procs, cpu0, strict=True)]
         rss = [p.rss() for p in procs]
@@ -264,7 +271,6 @@ def worker_throughput(
         group.close()
         for proc in procs:
             proc.stop()
-    bench.progress.update(done, expected, force=True)
     changelog = f"{app_id}-service-state-changelog"
     finished = last_timestamp(bench.base.kafka_bootstrap, changelog) or noticed
     elapsed = finished - first_ready
@@ -284,6 +290,8 @@ def worker_throughput(
         "obs_per_cpu_s": expected / sum(cpu) if sum(cpu) else None,
         "rss_bytes": rss,
         "py_spy": sampled,
+        # Committed offsets per partition when the group stopped committing, if it did.
+        "commit_stalled": completion.stalled_offsets,
     }
 
 

@@ -22,6 +22,11 @@ pytestmark = [pytest.mark.bench, pytest.mark.integration]
 OBSERVATIONS = 2_000
 
 
+def _tail(stderr: bytes | str | None) -> str:
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr or ""
+    return text[-4000:]
+
+
 def _positive(value: Any) -> bool:
     return isinstance(value, int | float) and value > 0
 
@@ -37,10 +42,17 @@ def test_tiny_benchmark_end_to_end(bench_stack: Settings, bench_output: Path) ->
         "--state-sizes", "400",
         "--profile-observations", "1000",
         "--output", str(bench_output),
+        # A hung stage fails with its own message long before the subprocess timeout, and a
+        # faust commit stall (see pipeline.bench.completion) costs 20 s, not a hang.
+        "--stage-timeout", "240",
+        "--stall-after", "20",
     ]  # fmt: skip
     env = {**os.environ, "CW_KAFKA_BOOTSTRAP": bench_stack.kafka_bootstrap}
-    done = subprocess.run(argv, env=env, capture_output=True, timeout=900, check=False)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-4000:]
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, timeout=900, check=False)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"bench run hung; its stderr ended with:\n{_tail(exc.stderr)}")
+    assert done.returncode == 0, _tail(done.stderr)
 
     result = json.loads(bench_output.read_text())
     summary = result["summary"]
