@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,22 @@ pytestmark = [pytest.mark.bench, pytest.mark.integration]
 OBSERVATIONS = 2_000
 
 
-def _tail(stderr: bytes | str | None) -> str:
-    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr or ""
-    return text[-4000:]
+def _run(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run the bench; if it hangs, make it dump every thread's stack (faulthandler on
+    SIGABRT) so the failure says where it stood, not only that it took too long."""
+    with subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, stderr = proc.communicate(timeout=60)
+            pytest.fail(f"bench run hung; its stderr ended with:\n{stderr.decode()[-8000:]}")
+        return proc.returncode, stderr.decode(errors="replace")
 
 
 def _positive(value: Any) -> bool:
@@ -33,7 +47,7 @@ def _positive(value: Any) -> bool:
 
 def test_tiny_benchmark_end_to_end(bench_stack: Settings, bench_output: Path) -> None:
     argv = [
-        sys.executable, "-m", "pipeline.bench.cli", "run",
+        "-m", "pipeline.bench.cli", "run",
         "--observations", str(OBSERVATIONS),
         "--services", "200",
         "--latency-seconds", "3",
@@ -42,17 +56,14 @@ def test_tiny_benchmark_end_to_end(bench_stack: Settings, bench_output: Path) ->
         "--state-sizes", "400",
         "--profile-observations", "1000",
         "--output", str(bench_output),
-        # A hung stage fails with its own message long before the subprocess timeout, and a
+        # A hung stage fails with its own message long before the run's timeout, and a
         # faust commit stall (see pipeline.bench.completion) costs 20 s, not a hang.
         "--stage-timeout", "240",
         "--stall-after", "20",
     ]  # fmt: skip
     env = {**os.environ, "CW_KAFKA_BOOTSTRAP": bench_stack.kafka_bootstrap}
-    try:
-        done = subprocess.run(argv, env=env, capture_output=True, timeout=900, check=False)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"bench run hung; its stderr ended with:\n{_tail(exc.stderr)}")
-    assert done.returncode == 0, _tail(done.stderr)
+    returncode, stderr = _run(argv, env, timeout=900)
+    assert returncode == 0, stderr[-4000:]
 
     result = json.loads(bench_output.read_text())
     summary = result["summary"]
