@@ -29,10 +29,8 @@ from typing import Any
 import orjson
 from prometheus_client import CollectorRegistry
 
-from pipeline.bench.completion import Completion, wait_through
 from pipeline.bench.kafka_io import GroupProgress, end_offsets, produce_bare, read_topic
 from pipeline.bench.stages import PROCESSOR_BATCH, QUIET_INTERVAL_S, BenchRun, Records
-from pipeline.bench.workers import BenchWorker
 from pipeline.metrics import WorkerMetrics
 from pipeline.monitor import Monitoring, MonitorParams
 from pipeline.status import SilencePolicy
@@ -113,23 +111,14 @@ def rebalance_check(
     group = GroupProgress(bootstrap, app_id, topics.observations)
     expected = len(records)
     deadline = time.monotonic() + bench.stage_timeout
-
-    def through(workers: list[BenchWorker], target: int) -> Completion:
-        return wait_through(
-            group,
-            workers,
-            target,
-            total=expected,
-            deadline=deadline,
-            progress=bench.progress,
-            stall_after=bench.stall_after,
-        )
-
     try:
         first.start().wait_ready()
-        alone = through([first], math.ceil(join_after * expected))
+        joined_at = math.ceil(join_after * expected)
+        alone = bench.wait_through(group, [first], joined_at, total=expected, deadline=deadline)
         second.start().wait_ready()
-        together = through([first, second], expected)
+        together = bench.wait_through(
+            group, [first, second], expected, total=expected, deadline=deadline
+        )
         processed = [first.sample().processed, second.sample().processed]
     finally:
         group.close()

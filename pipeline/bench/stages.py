@@ -23,7 +23,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
-from pipeline.bench.completion import wait_through
+from pipeline.bench.completion import Completion, wait_through
 from pipeline.bench.data import ObservationMix, service_ref
 from pipeline.bench.kafka_io import (
     GroupProgress,
@@ -110,6 +110,27 @@ class BenchRun:
 
     def namespace(self, name: str) -> TopicNames:
         return TopicNames(f"{self.run}-{name}.")
+
+    def wait_through(
+        self,
+        group: GroupProgress,
+        workers: Sequence[BenchWorker],
+        target: int,
+        *,
+        total: int,
+        deadline: float,
+    ) -> Completion:
+        """:func:`~pipeline.bench.completion.wait_through` with this run's progress display
+        and ``stall_after``."""
+        return wait_through(
+            group,
+            workers,
+            target,
+            total=total,
+            deadline=deadline,
+            progress=self.progress,
+            stall_after=self.stall_after,
+        )
 
     def prepare(self) -> None:
         ensure_database(self.base.influx_url, self.influx_bucket)
@@ -253,15 +274,7 @@ def worker_throughput(
             else None
         )
         cpu0 = [p.cpu() for p in procs]
-        completion = wait_through(
-            group,
-            procs,
-            expected,
-            total=expected,
-            deadline=deadline,
-            progress=bench.progress,
-            stall_after=bench.stall_after,
-        )
+        completion = bench.wait_through(group, procs, expected, total=expected, deadline=deadline)
         noticed = time.time()
         cpu = [p.cpu() - c for p, c in zip(procs, cpu0, strict=True)]
         rss = [p.rss() for p in procs]
