@@ -152,6 +152,13 @@ class GroupProgress:
         self._admin.close()
 
 
+def _partitions(consumer: KafkaConsumer, topic: str) -> list[SyncTopicPartition]:
+    """Every partition of ``topic`` in order (none if the topic is not known yet)."""
+    return [
+        SyncTopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
 def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> float | None:
     """Newest record timestamp (epoch s) over all partitions of ``topic``, or None if empty.
 
@@ -160,8 +167,7 @@ def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> floa
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assignment = [SyncTopicPartition(topic, p) for p in sorted(partitions)]
+        assignment = _partitions(consumer, topic)
         if not assignment:
             return None
         consumer.assign(assignment)
@@ -186,8 +192,7 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The end offset of every partition of ``topic``."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or set())
-        ends = consumer.end_offsets([SyncTopicPartition(topic, p) for p in partitions])
+        ends = consumer.end_offsets(_partitions(consumer, topic))
         return {tp.partition: int(offset) for tp, offset in ends.items()}
     finally:
         consumer.close()
@@ -197,8 +202,7 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[byt
     """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or set())
-        assignment = [SyncTopicPartition(topic, p) for p in partitions]
+        assignment = _partitions(consumer, topic)
         if not assignment:
             return []
         consumer.assign(assignment)
@@ -309,11 +313,10 @@ class TopicReader(Generic[R]):
             )
             try:
                 deadline = time.monotonic() + 30
-                partitions = consumer.partitions_for_topic(self.topic)
-                while not partitions and time.monotonic() < deadline:
+                assignment = _partitions(consumer, self.topic)
+                while not assignment and time.monotonic() < deadline:
                     time.sleep(0.2)
-                    partitions = consumer.partitions_for_topic(self.topic)
-                assignment = [SyncTopicPartition(self.topic, p) for p in sorted(partitions or ())]
+                    assignment = _partitions(consumer, self.topic)
                 consumer.assign(assignment)
                 consumer.seek_to_beginning(*assignment)
                 self._ready.set()
