@@ -863,9 +863,8 @@ def dict_size(
         rebuild = time.process_time() - started
         started = time.process_time()
         ticks = 100
-        for tick in range(ticks):
+        for _ in range(ticks):
             processor.check(live, {0})
-            del tick
         tick_cpu = (time.process_time() - started) / ticks
         ring_live = LiveStates(ring_store, processor.monitoring)
         for round_ in range(RECENT_EVENT_IDS + 1):
