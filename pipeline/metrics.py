@@ -108,7 +108,3 @@ class WorkerMetrics:
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return cast(MetricT, child)
-
-    def observation(self, sector: str, kind: str, outcome: str) -> Counter:
-        """The ``continuity_observations_total`` child for one outcome."""
-        return self.child(self.observations, sector, kind, outcome)

@@ -109,7 +109,9 @@ class ObservationProcessor:
                 out, raw, "processing_error", None, repr(exc), topic, partition, offset, now
             )
             return out
-        self.metrics.observation(obs.sector, obs.kind.value, result.outcome).inc()
+        self.metrics.child(
+            self.metrics.observations, obs.sector, obs.kind.value, result.outcome
+        ).inc()
         self.metrics.event_lag.observe(max(0.0, now - obs.observed_at))
         if known_ref is None or monitor.ref != known_ref:
             out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
