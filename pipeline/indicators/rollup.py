@@ -82,6 +82,12 @@ class _Group:
     has_transport: bool = False
 
 
+def notable_services(incidents: Iterable[Incident], calendar: MaintenanceCalendar) -> set[str]:
+    """Services whose indicators can differ from a quiet service's: those with incidents or
+    maintenance windows (a quiet service is simply 100 % available)."""
+    return {i.service_id for i in incidents} | {w.service_id for w in calendar.windows()}
+
+
 def rollup(
     incidents: Sequence[Incident],
     services: Iterable[ServiceRef],
@@ -107,10 +113,11 @@ def rollup(
     maintenance: dict[str, list[MaintenanceWindow]] = {}
     for window in cal.windows():
         maintenance.setdefault(window.service_id, []).append(window)
+    notable_ids = notable_services(incidents, cal)
     groups = {
-        dim: _groups(inventory, dim, by_service, maintenance, service_rows) for dim in dimensions
+        dim: _groups(inventory, dim, by_service, notable_ids, service_rows) for dim in dimensions
     }
-    notable = [sid for sid in inventory if sid in by_service or sid in maintenance]
+    notable = [sid for sid in inventory if sid in notable_ids]
     rows: list[IndicatorValue] = []
     for label, length in windows.items():
         start = now - length
@@ -168,7 +175,7 @@ def _groups(
     inventory: Mapping[str, ServiceRef],
     dim: str,
     by_service: Mapping[str, list[Incident]],
-    maintenance: Mapping[str, list[MaintenanceWindow]],
+    notable: Collection[str],
     service_rows: Collection[str] | None,
 ) -> dict[str, _Group]:
     groups: dict[str, _Group] = {}
@@ -184,7 +191,7 @@ def _groups(
             group.energy_served += ref.customers_served or 0
         group.has_telecom = group.has_telecom or ref.sector == "telecom"
         group.has_transport = group.has_transport or ref.sector == "transport"
-        if sid in by_service or sid in maintenance:
+        if sid in notable:
             group.notable.append(sid)
             group.incidents.extend(by_service.get(sid, ()))
     return groups

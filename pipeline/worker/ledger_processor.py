@@ -28,7 +28,7 @@ from pipeline.detection.correlation import DisruptionCorrelator
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident, ServiceRef
 from pipeline.indicator_metrics import IndicatorGauges
-from pipeline.indicators.rollup import DEFAULT_WINDOWS, rollup
+from pipeline.indicators.rollup import DEFAULT_WINDOWS, notable_services, rollup
 from pipeline.ledger import correlate, retained
 from pipeline.metrics import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink, indicator_point
@@ -116,7 +116,7 @@ class LedgerProcessor:
         # Per-service rows only where they can differ from a quiet service's (absent series:
         # no incident in any window, availability 1); a service that turned quiet gets one
         # last row for the history, and its gauges are removed.
-        notable = {i.service_id for i in keep} | {w.service_id for w in self.calendar.windows()}
+        notable = notable_services(keep, self.calendar)
         fading = self._with_service_rows - notable
         rows = rollup(keep, refs, now, self.windows, self.calendar, service_rows=notable | fading)
         self.gauges.update(r for r in rows if r.dimension != "service" or r.key not in fading)
