@@ -27,16 +27,17 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from prometheus_client import CollectorRegistry
 
 from pipeline.bench.kafka_io import GroupProgress, end_offsets, produce_bare, read_topic
-from pipeline.bench.stages import PROCESSOR_BATCH, QUIET_INTERVAL_S, BenchRun, Records
-from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorParams
-from pipeline.status import SilencePolicy
+from pipeline.bench.stages import (
+    PROCESSOR_BATCH,
+    QUIET_INTERVAL_S,
+    BenchRun,
+    Records,
+    make_processor,
+)
 from pipeline.topics import ensure_topics
 from pipeline.worker.live_states import LiveStates
-from pipeline.worker.processor import ObservationProcessor
 
 IncidentKey = tuple[str, str]
 
@@ -48,9 +49,8 @@ def _incident_key(value: bytes) -> IncidentKey:
 
 def reference_incidents(records: Records, *, batch: int = PROCESSOR_BATCH) -> Counter[IncidentKey]:
     """Incident events of one uninterrupted in-process processor over ``records``."""
-    monitoring = Monitoring(MonitorParams(silence=SilencePolicy(default_interval=QUIET_INTERVAL_S)))
-    processor = ObservationProcessor(monitoring, WorkerMetrics(CollectorRegistry()))
-    live = LiveStates({}, monitoring)
+    processor = make_processor()
+    live = LiveStates({}, processor.monitoring)
     found: Counter[IncidentKey] = Counter()
     for offset, (_key, value) in enumerate(records):
         out = processor.handle(value, live, topic="reference", partition=0, offset=offset)

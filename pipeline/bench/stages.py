@@ -399,20 +399,20 @@ def _short_frame(frame: str) -> str:
 
 
 def make_processor(
-    influx_url: str, sink_capacity: int, *, with_sink: bool = True
-) -> tuple[ObservationProcessor, InfluxDBClient]:
-    """The worker's processor with its InfluxDB sink (never flushed here) and metrics."""
-    client = InfluxDBClient(url=influx_url, token="bench", org="-")
+    client: InfluxDBClient | None = None, sink_capacity: int = 1
+) -> ObservationProcessor:
+    """The worker's processor with its metrics and, given a client, its InfluxDB sink
+    (never flushed here); services get the quiet bench interval."""
     metrics = WorkerMetrics(CollectorRegistry())
     sink = (
         InfluxSink(
             client, bucket="bench/autogen", org="-", metrics=metrics, max_buffer=sink_capacity
         )
-        if with_sink
+        if client is not None
         else None
     )
     monitoring = Monitoring(MonitorParams(silence=SilencePolicy(default_interval=QUIET_INTERVAL_S)))
-    return ObservationProcessor(monitoring, metrics, sink=sink), client
+    return ObservationProcessor(monitoring, metrics, sink=sink)
 
 
 def processor_only(
@@ -423,7 +423,8 @@ def processor_only(
     profile: cProfile.Profile | None = None,
 ) -> dict[str, Any]:
     """``ObservationProcessor.handle`` over the payloads with a plain dict store."""
-    processor, client = make_processor(influx_url, len(records) + 1)
+    client = InfluxDBClient(url=influx_url, token="bench", org="-")
+    processor = make_processor(client, len(records) + 1)
     store: dict[str, Any] = {}
     live = LiveStates(store, processor.monitoring)
     statuses = 0
@@ -826,57 +827,54 @@ def dict_size(
 
     _states, state_bytes = traced(service_states)
     del _states
-    processor, client = make_processor("http://127.0.0.1:1", 1, with_sink=False)
+    processor = make_processor()
     params = processor.monitoring.params
     store: dict[str, Any] = {}
     ring_store: dict[str, Any] = {}
     ring = min(services, 2_000)
-    try:
-        live = LiveStates(store, processor.monitoring, capacity=live_capacity)
+    live = LiveStates(store, processor.monitoring, capacity=live_capacity)
 
-        def first_pass() -> None:
-            for offset, raw in enumerate(raws):
-                processor.handle(raw, live, topic="size", partition=0, offset=offset)
-            processor.flush(live)
-            live.due(now, {0})
+    def first_pass() -> None:
+        for offset, raw in enumerate(raws):
+            processor.handle(raw, live, topic="size", partition=0, offset=offset)
+        processor.flush(live)
+        live.due(now, {0})
 
-        _none, retained = traced(first_pass)
-        _table, table_bytes = traced(lambda: table_copy(store))
-        del _table
-        _live, live_bytes = traced(
-            lambda: [ServiceMonitor.from_dict(orjson.loads(v), params) for v in store.values()]
-        )
-        del _live
+    _none, retained = traced(first_pass)
+    _table, table_bytes = traced(lambda: table_copy(store))
+    del _table
+    _live, live_bytes = traced(
+        lambda: [ServiceMonitor.from_dict(orjson.loads(v), params) for v in store.values()]
+    )
+    del _live
 
-        def export_all() -> ServiceStatusExport:
-            export = ServiceStatusExport(CollectorRegistry())
-            for value in store.values():
-                export.update_stored(orjson.loads(value))
-            return export
+    def export_all() -> ServiceStatusExport:
+        export = ServiceStatusExport(CollectorRegistry())
+        for value in store.values():
+            export.update_stored(orjson.loads(value))
+        return export
 
-        _export, export_bytes = traced(export_all)
-        del _export
-        sample = next(iter(store.values()))
-        rebuilt = LiveStates(store, processor.monitoring, capacity=0)
-        started = time.process_time()
-        rebuilt.due(now, {0})
-        rebuild = time.process_time() - started
-        started = time.process_time()
-        ticks = 100
-        for _ in range(ticks):
-            processor.check(live, {0})
-        tick_cpu = (time.process_time() - started) / ticks
-        ring_live = LiveStates(ring_store, processor.monitoring)
-        for round_ in range(RECENT_EVENT_IDS + 1):
-            batch = mix.first_sightings(0, ring, run=f"ring{round_}", observed_at=now + round_)
-            for offset, (_key, raw) in enumerate(batch):
-                processor.handle(raw, ring_live, topic="size", partition=0, offset=offset)
-            processor.flush(ring_live)
-        _ring, ring_bytes = traced(lambda: table_copy(ring_store))
-        del _ring
-        ring_json = next(iter(ring_store.values()))
-    finally:
-        client.close()  # type: ignore[no-untyped-call]
+    _export, export_bytes = traced(export_all)
+    del _export
+    sample = next(iter(store.values()))
+    rebuilt = LiveStates(store, processor.monitoring, capacity=0)
+    started = time.process_time()
+    rebuilt.due(now, {0})
+    rebuild = time.process_time() - started
+    started = time.process_time()
+    ticks = 100
+    for _ in range(ticks):
+        processor.check(live, {0})
+    tick_cpu = (time.process_time() - started) / ticks
+    ring_live = LiveStates(ring_store, processor.monitoring)
+    for round_ in range(RECENT_EVENT_IDS + 1):
+        batch = mix.first_sightings(0, ring, run=f"ring{round_}", observed_at=now + round_)
+        for offset, (_key, raw) in enumerate(batch):
+            processor.handle(raw, ring_live, topic="size", partition=0, offset=offset)
+        processor.flush(ring_live)
+    _ring, ring_bytes = traced(lambda: table_copy(ring_store))
+    del _ring
+    ring_json = next(iter(ring_store.values()))
     return {
         "services": float(services),
         "live_capacity": float(live_capacity),
