@@ -27,16 +27,16 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from pipeline.schema import Kind, Observation, Status
-from pipeline.timeutil import format_rfc3339
-from pipeline.validation import (
+from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.timeutil import format_rfc3339
+from pipeline.core.validation import (
     DEFAULT_LIMITS,
     ObservationRejected,
     ValidationLimits,
     parse_observation_dict,
 )
 
-#: Reasons a connector may give on top of pipeline.validation.REASONS.
+#: Reasons a connector may give on top of pipeline.core.validation.REASONS.
 CONNECTOR_REASONS: tuple[str, ...] = (
     "malformed_protobuf",
     "malformed_xml",

@@ -22,7 +22,7 @@ from connectors.ingest_server import IngestLimits, make_ingest_app, producer_del
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.timeutil import parse_rfc3339
 
 
 @click.group("connectors")

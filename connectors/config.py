@@ -37,7 +37,7 @@ import yaml
 
 from connectors.base import OptionsError, ServiceSpec
 from connectors.registry import FEED_TYPES, build_options
-from pipeline.schema import DEFAULT_SECTORS
+from pipeline.core.schema import DEFAULT_SECTORS
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")

@@ -32,8 +32,8 @@ from typing import Any
 import orjson
 
 from connectors.base import ServiceSpec, make_event_id
-from pipeline.schema import Observation
-from pipeline.validation import (
+from pipeline.core.schema import Observation
+from pipeline.core.validation import (
     DEFAULT_LIMITS,
     ObservationRejected,
     ValidationLimits,

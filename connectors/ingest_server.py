@@ -32,7 +32,7 @@ from connectors.openapi import OPENAPI
 from connectors.producer import ObservationProducer
 from connectors.ratelimit import RateLimiter
 from connectors.spool import SpoolRecord
-from pipeline.schema import Observation
+from pipeline.core.schema import Observation
 
 Deliver = Callable[[list[Observation]], Awaitable[bool]]
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 
 from connectors.base import Clock, FeedContext, ParseResult, ServiceSpec
 from connectors.config import FeedConfig
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 
 class SilenceWatch:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.base import FeedContext, ParseResult, Rejection
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.timeutil import parse_rfc3339
 
 #: Whole-feed size cap; a feed larger than this is refused, not parsed.
 MAX_FEED_BYTES = 32 * 1024 * 1024

@@ -24,7 +24,7 @@ import orjson
 
 from connectors.base import FeedContext, OptionsError, ParseResult, Rejection
 from connectors.parsers._common import as_count, as_number, load_json, rejected, snippet, too_big
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 
 @dataclass(frozen=True, slots=True)

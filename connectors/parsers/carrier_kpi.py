@@ -26,7 +26,7 @@ from typing import Any
 
 from connectors.base import FeedContext, ParseResult, Rejection, check_choice
 from connectors.parsers._common import as_count, as_time, load_rows, rejected, snippet
-from pipeline.schema import Kind
+from pipeline.core.schema import Kind
 
 _COUNTS = (
     "cells_total",

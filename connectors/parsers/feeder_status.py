@@ -26,7 +26,7 @@ from typing import Any
 
 from connectors.base import FeedContext, ParseResult, Rejection
 from connectors.parsers._common import as_count, as_time, load_rows, rejected, snippet
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 STATES: dict[str, Status] = {
     "energized": Status.UP,

@@ -19,7 +19,7 @@ import orjson
 
 from connectors.base import FeedContext, ParseResult, Rejection, ServiceSpec
 from connectors.parsers._common import as_time, load_json, rejected, snippet, too_big
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 CAPABILITY_TYPES = frozenset({"CapabilityStatement", "Conformance"})
 

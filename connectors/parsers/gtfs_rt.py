@@ -23,7 +23,7 @@ from google.transit import gtfs_realtime_pb2
 
 from connectors.base import FeedContext, OptionsError, ParseResult
 from connectors.parsers._common import rejected, too_big
-from pipeline.schema import STATUS_SEVERITY, Kind, Status
+from pipeline.core.schema import STATUS_SEVERITY, Kind, Status
 
 # Looked up rather than imported: protobuf ships no stubs and the project's mypy override
 # covers google.transit only; this needs neither a type: ignore nor a pyproject change.

@@ -24,7 +24,7 @@ from typing import Any
 
 from connectors.base import FeedContext, OptionsError, ParseResult
 from connectors.parsers._common import rejected
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import orjson
 
 from connectors.base import FeedContext, ParseResult
 from connectors.parsers._common import as_count, as_time, rejected
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 

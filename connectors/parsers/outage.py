@@ -40,7 +40,7 @@ from connectors.parsers._common import (
     rejected,
     snippet,
 )
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 _AES_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p")
 _MAX_INCIDENTS = 20

@@ -23,7 +23,7 @@ from typing import Any
 
 from connectors.base import FeedContext, ParseResult, Rejection
 from connectors.parsers._common import as_number, load_json, rejected, too_big
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(

@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.base import FeedContext, ParseResult, Rejection, ServiceSpec
 from connectors.parsers._common import as_time, load_json, rejected, snippet
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 COMPONENT_STATUS: dict[str, Status] = {
     "operational": Status.UP,

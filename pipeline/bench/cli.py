@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import click
 import structlog
 
-from pipeline.logs import configure_logging
+from pipeline.core.logs import configure_logging
 
 STAGES: tuple[str, ...] = (
     "fill",
@@ -214,9 +214,9 @@ def run_bench(
     """The whole benchmark; returns the result dict (also written to ``output``)."""
     from pipeline.bench import stages as st
     from pipeline.bench.progress import Progress
-    from pipeline.health import check_stack
-    from pipeline.localstack import state_dir
-    from pipeline.settings import Settings
+    from pipeline.config.settings import Settings
+    from pipeline.ops.health import check_stack
+    from pipeline.ops.localstack import state_dir
 
     configure_bench_logging(log_level)
     log = structlog.get_logger(__name__)
@@ -387,7 +387,7 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
 def processor_command(observations: int, services: int, top: int) -> None:
     """No Kafka: the processor alone, then its cProfile top costs (quick, repeatable)."""
     from pipeline.bench import stages as st
-    from pipeline.settings import Settings
+    from pipeline.config.settings import Settings
 
     configure_bench_logging("WARNING")
     influx_url = Settings.from_env(os.environ).influx_url

@@ -1,12 +1,12 @@
 """Canonical observations for benchmarks: a realistic mix over the four sectors.
 
-Built with :class:`~pipeline.schema.Observation` and valid per :mod:`pipeline.validation`.
+Built with :class:`~pipeline.core.schema.Observation` and valid per :mod:`pipeline.core.validation`.
 
 >>> mix = ObservationMix(services=40, seed=1)
 >>> payloads = mix.payloads(200, run="r", start=1_700_000_000.0, span=60.0)
 >>> len(payloads), len({key for key, _ in payloads}) <= 40
 (200, True)
->>> from pipeline.validation import parse_observation
+>>> from pipeline.core.validation import parse_observation
 >>> all(parse_observation(v, now=1_700_000_060.0).service_id == k.decode() for k, v in payloads)
 True
 """
@@ -17,7 +17,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from pipeline.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status
 
 SECTORS: tuple[str, ...] = ("energy", "health", "telecom", "transport")
 REGIONS: tuple[str, ...] = ("UA-30", "UA-46", "UA-51", "UA-63", "UA-12", "UA-18")

@@ -36,7 +36,7 @@ from pipeline.bench.stages import (
     Records,
     make_processor,
 )
-from pipeline.topics import ensure_topics
+from pipeline.ops.topics import ensure_topics
 from pipeline.worker.live_states import LiveStates
 
 IncidentKey = tuple[str, str]

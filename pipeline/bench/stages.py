@@ -37,16 +37,16 @@ from pipeline.bench.kafka_io import (
 )
 from pipeline.bench.progress import Progress
 from pipeline.bench.workers import BenchWorker, free_port
-from pipeline.influx_admin import drop_database, ensure_database
-from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorParams
-from pipeline.schema import Kind, Status
-from pipeline.settings import DEFAULT_LIVE_STATES, Settings, TopicNames
+from pipeline.config.settings import DEFAULT_LIVE_STATES, Settings, TopicNames
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import format_rfc3339, parse_rfc3339
+from pipeline.core.validation import parse_observation
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.monitor import Monitoring, MonitorParams
+from pipeline.monitoring.status import SilencePolicy, StatusTracker
+from pipeline.ops.influx_admin import drop_database, ensure_database
+from pipeline.ops.topics import ensure_topics
 from pipeline.sinks.influx import InfluxSink
-from pipeline.status import SilencePolicy, StatusTracker
-from pipeline.timeutil import format_rfc3339, parse_rfc3339
-from pipeline.topics import ensure_topics
-from pipeline.validation import parse_observation
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor
 
@@ -791,9 +791,9 @@ def dict_size(
     """
     import orjson
 
-    from pipeline.monitor import ServiceMonitor
-    from pipeline.service_metrics import ServiceStatusExport
-    from pipeline.status import RECENT_EVENT_IDS
+    from pipeline.metrics.service_status import ServiceStatusExport
+    from pipeline.monitoring.monitor import ServiceMonitor
+    from pipeline.monitoring.status import RECENT_EVENT_IDS
     from pipeline.worker.live_states import LiveStates
 
     mix = ObservationMix(1, namespace="size")

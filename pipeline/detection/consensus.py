@@ -46,9 +46,9 @@ from typing import Any
 
 from scipy.stats import binom
 
+from pipeline.core.flat import flat_dict
+from pipeline.core.schema import Status
 from pipeline.detection.verdict import Verdict
-from pipeline.flat import flat_dict
-from pipeline.schema import Status
 
 DETECTOR = "consensus"
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.flat import flat_dict
+from pipeline.core.flat import flat_dict
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2.0)  # mean |N(0,1)| = sqrt(2/pi); this turns it into sigma
 _DAY = 86_400.0

@@ -22,9 +22,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.flat import flat_dict
+from pipeline.core.schema import Status
 from pipeline.detection.verdict import Verdict
-from pipeline.flat import flat_dict
-from pipeline.schema import Status
 
 DETECTOR = "level_drop"
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core.schema import Status
 from pipeline.detection.verdict import Verdict
-from pipeline.schema import Status
 
 DETECTOR = "silence"
 

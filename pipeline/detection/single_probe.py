@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.schema import Status
 from pipeline.detection.verdict import Verdict
-from pipeline.schema import Status
 
 DETECTOR = "single_probe"
 

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.flat import flat_dict
+from pipeline.core.flat import flat_dict
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.schema import Status
+from pipeline.core.schema import Status
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.schema import Observation
+from pipeline.core.schema import Observation
 
 
 @dataclass(frozen=True, slots=True)

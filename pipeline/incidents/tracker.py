@@ -22,7 +22,7 @@ Rules, and why:
   starts at the window end.
 
 >>> from pipeline.detection.verdict import Verdict
->>> from pipeline.schema import Status
+>>> from pipeline.core.schema import Status
 >>> tr = IncidentTracker()
 >>> ref = ServiceRef("svc", "op", "telecom", "UA-30")
 >>> [e.kind for e in tr.on_verdict(Verdict("svc", "consensus", Status.DOWN, 130.0, 65.0), ref)]
@@ -44,11 +44,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.flat import flat_dict
+from pipeline.core.schema import Observation, Status
 from pipeline.detection.verdict import Verdict
-from pipeline.flat import flat_dict
 from pipeline.incidents.maintenance import MaintenanceCalendar, MaintenanceWindow
 from pipeline.incidents.model import Incident, IncidentEvent, ServiceRef
-from pipeline.schema import Observation, Status
 
 _SEVERITY = {"degraded": 1, "down": 2}
 

@@ -220,7 +220,7 @@ def replay(scenario: Scenario, params: ReplayParams | None = None) -> Replayer:
 
 
 def replay_as_worker(scenario: Scenario) -> WorkerReplay:
-    """Run a scenario through the worker's own wiring (pipeline.monitor)."""
+    """Run a scenario through the worker's own wiring (pipeline.monitoring.monitor)."""
     runner = WorkerReplay(
         MaintenanceCalendar(scenario.maintenance),
         heartbeat_interval_s=scenario.heartbeat_interval_s,

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.core.schema import Kind, Observation, Status
 from pipeline.incidents.maintenance import MaintenanceWindow
 from pipeline.incidents.model import ServiceRef
 from pipeline.scenarios.model import Scenario, ServiceSpec, TruthIncident
-from pipeline.schema import Kind, Observation, Status
 
 MINUTE = 60.0
 HOUR = 3_600.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.core.schema import Observation
 from pipeline.incidents.maintenance import MaintenanceWindow
 from pipeline.incidents.model import ServiceRef
-from pipeline.schema import Observation
 
 
 @dataclass(frozen=True, slots=True)

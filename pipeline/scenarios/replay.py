@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline.core.schema import Kind, Observation, Status
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus
 from pipeline.detection.correlation import DisruptionCorrelator, Finding, Span
 from pipeline.detection.dedup import RecentIds
@@ -22,7 +23,6 @@ from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident, IncidentEvent
 from pipeline.incidents.tracker import IncidentTracker, TrackerParams
 from pipeline.scenarios.model import ServiceSpec
-from pipeline.schema import Kind, Observation, Status
 
 
 @dataclass(frozen=True, slots=True)

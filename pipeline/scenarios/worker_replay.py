@@ -1,4 +1,4 @@
-"""Replay a scenario through the worker's own wiring (:class:`pipeline.monitor.Monitoring`).
+"""Replay a scenario through the worker's own wiring (``Monitoring``).
 
 :class:`~pipeline.scenarios.replay.Replayer` wires the detectors the way the evaluation was
 designed; this does exactly what a worker does per message and per tick (status tracker with
@@ -9,13 +9,13 @@ that runs in production. Same interface as the Replayer for :func:`evaluation.sc
 
 from __future__ import annotations
 
+from pipeline.core.schema import Observation
 from pipeline.detection.correlation import DisruptionCorrelator, Finding
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
-from pipeline.ledger import correlate
-from pipeline.monitor import Monitoring, MonitorParams, MonitorResult, ServiceMonitor
-from pipeline.schema import Observation
-from pipeline.status import SilencePolicy
+from pipeline.monitoring.monitor import Monitoring, MonitorParams, MonitorResult, ServiceMonitor
+from pipeline.monitoring.status import SilencePolicy
+from pipeline.worker.ledger_records import correlate
 
 
 class WorkerReplay:

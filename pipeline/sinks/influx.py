@@ -19,11 +19,11 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
+from pipeline.core.schema import STATUS_SEVERITY
 from pipeline.incidents.model import IncidentEvent
 from pipeline.indicators.rollup import IndicatorValue
-from pipeline.metrics import WorkerMetrics
-from pipeline.schema import STATUS_SEVERITY
-from pipeline.status import StatusChange
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.status import StatusChange
 
 log = structlog.get_logger(__name__)
 

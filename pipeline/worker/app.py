@@ -18,13 +18,13 @@ import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
-from pipeline.indicator_metrics import IndicatorGauges
-from pipeline.maintenance_config import load_calendar
-from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorParams
-from pipeline.settings import Settings
+from pipeline.config.maintenance import load_calendar
+from pipeline.config.settings import Settings
+from pipeline.metrics.indicators import IndicatorGauges
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.monitor import Monitoring, MonitorParams
+from pipeline.monitoring.status import SilencePolicy
 from pipeline.sinks.influx import InfluxSink
-from pipeline.status import SilencePolicy
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor, Outputs

@@ -1,10 +1,10 @@
 """The ledger's side of the worker: correlation across services and the indicator roll-ups.
 
-Runs on whichever worker owns the one ledger partition (see :mod:`pipeline.ledger`).
+Runs on whichever worker owns the one ledger partition (see :mod:`pipeline.worker.ledger_records`).
 
 >>> from prometheus_client import CollectorRegistry
->>> from pipeline.indicator_metrics import IndicatorGauges
->>> from pipeline.metrics import WorkerMetrics
+>>> from pipeline.metrics.indicators import IndicatorGauges
+>>> from pipeline.metrics.worker import WorkerMetrics
 >>> registry = CollectorRegistry()
 >>> ledger = LedgerProcessor(WorkerMetrics(registry), IndicatorGauges(registry), clock=lambda: 0.0)
 >>> services, incidents, state = {}, {}, {}
@@ -27,11 +27,11 @@ import structlog
 from pipeline.detection.correlation import DisruptionCorrelator
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident, ServiceRef
-from pipeline.indicator_metrics import IndicatorGauges
 from pipeline.indicators.rollup import DEFAULT_WINDOWS, notable_services, rollup
-from pipeline.ledger import correlate, retained
-from pipeline.metrics import WorkerMetrics
+from pipeline.metrics.indicators import IndicatorGauges
+from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink, indicator_point
+from pipeline.worker.ledger_records import correlate, retained
 from pipeline.worker.processor import Outputs
 
 log = structlog.get_logger(__name__)

@@ -1,6 +1,6 @@
 """Live per-service monitors in front of the changelog-backed table, and when each is due.
 
-The table holds every service's :class:`~pipeline.monitor.ServiceMonitor` as JSON bytes
+The table holds every service's :class:`~pipeline.monitoring.monitor.ServiceMonitor` as JSON bytes
 (the durable copy: one changelog record per write). Decoding and re-encoding that whole
 state for every observation was the largest avoidable cost of the worker
 (docs/benchmarks.md), so :class:`LiveStates` keeps:
@@ -15,8 +15,8 @@ state for every observation was the largest avoidable cost of the worker
   rebuilt from the table when the owned partitions or the table size change behind its
   back (recovery, rebalance).
 
->>> from pipeline.monitor import Monitoring, MonitorParams
->>> from pipeline.schema import Kind, Observation
+>>> from pipeline.monitoring.monitor import Monitoring, MonitorParams
+>>> from pipeline.core.schema import Kind, Observation
 >>> monitoring = Monitoring(MonitorParams())
 >>> table: dict[str, bytes] = {}
 >>> live = LiveStates(table, monitoring)
@@ -41,8 +41,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.monitor import Monitoring, ServiceMonitor
-from pipeline.settings import DEFAULT_LIVE_STATES
+from pipeline.config.settings import DEFAULT_LIVE_STATES
+from pipeline.monitoring.monitor import Monitoring, ServiceMonitor
 
 
 @dataclass(slots=True)

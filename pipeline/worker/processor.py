@@ -5,8 +5,8 @@ in; it gets back the records to send, and flushes the changed states once per ba
 keeps every decision testable with plain dicts:
 
 >>> from prometheus_client import CollectorRegistry
->>> from pipeline.metrics import WorkerMetrics
->>> from pipeline.monitor import MonitorParams, Monitoring
+>>> from pipeline.metrics.worker import WorkerMetrics
+>>> from pipeline.monitoring.monitor import MonitorParams, Monitoring
 >>> monitoring = Monitoring(MonitorParams())
 >>> processor = ObservationProcessor(monitoring, WorkerMetrics(CollectorRegistry()),
 ...                                  clock=lambda: 1_700_000_000.0)
@@ -26,18 +26,18 @@ from typing import Any
 import orjson
 import structlog
 
-from pipeline.deadletter import dead_letter_record
-from pipeline.ledger import ledger_incident_record, ledger_service_record
-from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorResult, ServiceMonitor
-from pipeline.sinks.influx import InfluxSink, incident_point, status_point
-from pipeline.status import Outcome
-from pipeline.validation import (
+from pipeline.core.deadletter import dead_letter_record
+from pipeline.core.validation import (
     DEFAULT_LIMITS,
     ObservationRejected,
     ValidationLimits,
     parse_observation,
 )
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.monitor import Monitoring, MonitorResult, ServiceMonitor
+from pipeline.monitoring.status import Outcome
+from pipeline.sinks.influx import InfluxSink, incident_point, status_point
+from pipeline.worker.ledger_records import ledger_incident_record, ledger_service_record
 from pipeline.worker.live_states import LiveStates
 
 log = structlog.get_logger(__name__)

@@ -6,10 +6,10 @@ import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry, start_http_server
 
-from pipeline.influx_admin import ensure_database
-from pipeline.logs import stdlib_logging_config
-from pipeline.settings import Settings
-from pipeline.topics import ensure_topic_layout
+from pipeline.config.settings import Settings
+from pipeline.core.logs import stdlib_logging_config
+from pipeline.ops.influx_admin import ensure_database
+from pipeline.ops.topics import ensure_topic_layout
 from pipeline.worker.app import create_app
 
 log = structlog.get_logger(__name__)

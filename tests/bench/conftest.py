@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.health import check_stack
-from pipeline.localstack import DEPLOY
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.ops.health import check_stack
+from pipeline.ops.localstack import DEPLOY
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
 
 pytestmark = [pytest.mark.bench, pytest.mark.integration]
 

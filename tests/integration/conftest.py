@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from pipeline.health import check_stack
-from pipeline.influx_admin import drop_database, ensure_database
-from pipeline.localstack import DEPLOY, state_dir
-from pipeline.settings import Settings, TopicNames
-from pipeline.topics import ensure_topic_layout
+from pipeline.config.settings import Settings, TopicNames
+from pipeline.ops.health import check_stack
+from pipeline.ops.influx_admin import drop_database, ensure_database
+from pipeline.ops.localstack import DEPLOY, state_dir
+from pipeline.ops.topics import ensure_topic_layout
 from tests.support.stack import WorkerProcess, free_port
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.settings import Settings
-from pipeline.timeutil import format_rfc3339
+from pipeline.config.settings import Settings
+from pipeline.core.timeutil import format_rfc3339
 from tests.support.observations import wire
 from tests.support.stack import WorkerProcess, eventually, metric_sum, produce, read_topic
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
-from pipeline.schema import Kind, Status
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.core.schema import Kind, Status
 from tests.support.observations import make_obs
 from tests.support.stack import WorkerProcess, eventually, produce, prometheus_query, read_topic
 
@@ -106,7 +106,7 @@ def test_simulated_outage_reaches_prometheus_and_influxdb(
 def test_every_dashboard_panel_query_runs_on_the_real_servers(
     settings: Settings, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    from pipeline.grafana import BUCKET_VAR, DASHBOARDS
+    from pipeline.dashboards.grafana import BUCKET_VAR, DASHBOARDS
 
     start_worker()
     service = f"{settings.app_id}.panel"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
-from pipeline.schema import Kind, Status
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.core.schema import Kind, Status
 from tests.support.observations import make_obs
 from tests.support.stack import (
     WorkerProcess,
@@ -75,7 +75,7 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
     # An operator acknowledges through the CLI; the worker owning the service applies it.
     env = {**os.environ, **worker_env(settings)}
     subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "incidents", "ack", mobile, "--by", "noc-team"],
+        [sys.executable, "-m", "pipeline.cli.main", "incidents", "ack", mobile, "--by", "noc-team"],
         env=env,
         check=True,
         capture_output=True,

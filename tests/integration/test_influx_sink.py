@@ -6,11 +6,11 @@ import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
-from pipeline.metrics import WorkerMetrics
-from pipeline.schema import Status
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.core.schema import Status
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.status import StatusChange
 from pipeline.sinks.influx import InfluxSink, status_point
-from pipeline.status import StatusChange
 from tests.support.stack import free_port
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.schema import Status
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.core.schema import Status
 from tests.support.observations import make_obs, wire
 from tests.support.stack import WorkerProcess, eventually, produce
 

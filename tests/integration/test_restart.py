@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pipeline.schema import Kind, Status
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.core.schema import Kind, Status
 from tests.support.observations import make_obs
 from tests.support.stack import WorkerProcess, eventually, metric_sum, produce, read_topic
 

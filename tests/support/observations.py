@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.schema import Kind, Observation, Status
-from pipeline.timeutil import format_rfc3339
+from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.timeutil import format_rfc3339
 
 _ids = itertools.count()
 

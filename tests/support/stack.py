@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from pipeline import localstack
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
+from pipeline.ops import localstack
 
 T = TypeVar("T")
 
@@ -78,7 +78,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker"],
+            [sys.executable, "-m", "pipeline.cli.main", "worker"],
             env={**os.environ, **worker_env(self.settings)},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 
 from pipeline.bench.kafka_io import IncidentRecord, StatusRecord
+from pipeline.core.schema import Status
 from pipeline.incidents.model import Incident, IncidentEvent, ServiceRef
-from pipeline.schema import Status
-from pipeline.status import StatusChange
+from pipeline.monitoring.status import StatusChange
 
 
 def test_incident_record_reads_an_incident_event() -> None:

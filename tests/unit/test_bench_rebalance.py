@@ -7,7 +7,7 @@ from collections import Counter
 
 from pipeline.bench.data import ObservationMix, service_ref
 from pipeline.bench.rebalance import compare_incidents, passed, reference_incidents
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 
 def outage_records() -> list[tuple[bytes, bytes]]:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from pipeline.grafana import DASHBOARDS, dashboard_json
-from pipeline.localstack import REPO
+from pipeline.dashboards.grafana import DASHBOARDS, dashboard_json
+from pipeline.ops.localstack import REPO
 
 
 def test_committed_dashboards_match_the_code() -> None:

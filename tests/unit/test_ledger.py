@@ -6,13 +6,13 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from pipeline.config.maintenance import parse_calendar
 from pipeline.incidents.model import Incident, IncidentEvent, ServiceRef
-from pipeline.indicator_metrics import IndicatorGauges, known_indicator_names
 from pipeline.indicators.rollup import rollup
-from pipeline.ledger import ledger_incident_record, ledger_service_record
-from pipeline.maintenance_config import parse_calendar
-from pipeline.metrics import WorkerMetrics
+from pipeline.metrics.indicators import IndicatorGauges, known_indicator_names
+from pipeline.metrics.worker import WorkerMetrics
 from pipeline.worker.ledger_processor import LedgerProcessor
+from pipeline.worker.ledger_records import ledger_incident_record, ledger_service_record
 
 NOW = 1_700_000_000.0
 

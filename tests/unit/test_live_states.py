@@ -4,9 +4,9 @@ from typing import Any
 
 import orjson
 
-from pipeline.monitor import Monitoring, MonitorParams, ServiceMonitor
-from pipeline.schema import Kind
-from pipeline.status import SilencePolicy
+from pipeline.core.schema import Kind
+from pipeline.monitoring.monitor import Monitoring, MonitorParams, ServiceMonitor
+from pipeline.monitoring.status import SilencePolicy
 from pipeline.worker.live_states import LiveStates
 from tests.support.observations import make_obs
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from pipeline.core.schema import Kind, Observation, Status
 from pipeline.incidents.maintenance import MaintenanceCalendar, MaintenanceWindow
-from pipeline.monitor import Monitoring, MonitorParams, MonitorResult, ServiceMonitor
-from pipeline.schema import Kind, Observation, Status
-from pipeline.status import SilencePolicy
+from pipeline.monitoring.monitor import Monitoring, MonitorParams, MonitorResult, ServiceMonitor
+from pipeline.monitoring.status import SilencePolicy
 from tests.support.observations import make_obs
 
 T0 = 1_700_000_000.0
@@ -120,7 +120,7 @@ def test_monitor_round_trips_through_a_dict() -> None:
 
 
 def test_state_stored_by_an_older_worker_is_upgraded() -> None:
-    from pipeline.status import ServiceState
+    from pipeline.monitoring.status import ServiceState
 
     legacy = ServiceState("svc", "op", "energy", "UA", Status.UP, T0, T0, 10.0, 2).to_dict()
     del legacy["reason"]

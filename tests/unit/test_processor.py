@@ -7,10 +7,10 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pipeline.metrics import WorkerMetrics
-from pipeline.monitor import Monitoring, MonitorParams
-from pipeline.status import SilencePolicy
-from pipeline.timeutil import format_rfc3339
+from pipeline.core.timeutil import format_rfc3339
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.monitor import Monitoring, MonitorParams
+from pipeline.monitoring.status import SilencePolicy
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor
 from tests.support.observations import wire

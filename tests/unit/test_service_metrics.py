@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pipeline.service_metrics import ServiceStatusExport
+from pipeline.metrics.service_status import ServiceStatusExport
 
 
 def test_state_set_has_one_series_per_status_and_follows_updates() -> None:

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from pipeline.schema import Status
-from pipeline.simulator import DEMO_SERVICES, DemoSimulator
-from pipeline.status import status_from_observation
-from pipeline.validation import parse_observation
+from pipeline.core.schema import Status
+from pipeline.core.validation import parse_observation
+from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
+from pipeline.monitoring.status import status_from_observation
 
 
 def test_every_simulated_observation_is_valid() -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.schema import Kind, Status
-from pipeline.status import (
+from pipeline.core.schema import Kind, Status
+from pipeline.monitoring.status import (
     Outcome,
     ServiceState,
     SilencePolicy,

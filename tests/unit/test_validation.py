@@ -3,8 +3,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipeline.schema import Kind, Observation, Status
-from pipeline.validation import ObservationRejected, ValidationLimits, parse_observation
+from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.validation import ObservationRejected, ValidationLimits, parse_observation
 from tests.support.observations import make_obs, wire
 
 NOW = 1_700_000_000.0
@@ -88,7 +88,7 @@ def test_infinite_value_is_rejected() -> None:
 
 
 def test_non_finite_value_from_a_decoded_dict_is_rejected() -> None:
-    from pipeline.validation import parse_observation_dict
+    from pipeline.core.validation import parse_observation_dict
 
     data = orjson.loads(wire())
     data["value"] = float("nan")

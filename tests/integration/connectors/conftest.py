@@ -3,7 +3,7 @@
 Everything a connector talks to here is real: aiohttp servers on loopback ports the OS hands
 out, ``/usr/sbin/mosquitto``, the local Prometheus and the local Kafka (topics under the
 ``settings`` fixture's fresh prefix).  Observations are read back from Kafka as bytes and
-validated with :func:`pipeline.validation.parse_observation`, the pipeline's own gate.
+validated with :func:`pipeline.core.validation.parse_observation`, the pipeline's own gate.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from connectors.config import DeploymentConfig, load_config
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import Source, run_forever, runners
-from pipeline.schema import Observation
-from pipeline.settings import Settings
-from pipeline.validation import parse_observation
+from pipeline.config.settings import Settings
+from pipeline.core.schema import Observation
+from pipeline.core.validation import parse_observation
 from tests.support.stack import eventually, free_port
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "connectors"

@@ -20,9 +20,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.config import load_config
-from pipeline import localstack
-from pipeline.timeutil import format_rfc3339, parse_rfc3339
-from pipeline.validation import parse_observation
+from pipeline.core.timeutil import format_rfc3339, parse_rfc3339
+from pipeline.core.validation import parse_observation
+from pipeline.ops import localstack
 from tests.support.stack import eventually, free_port, metric_sum, prometheus_query
 
 from .conftest import (
@@ -45,7 +45,7 @@ DEMO = REPO / "connectors" / "examples" / "demo.yaml"
 
 def continuity(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "connectors", *args],
+        [sys.executable, "-m", "pipeline.cli.main", "connectors", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -169,7 +169,7 @@ def test_run_for_real_sends_to_kafka_and_exports_feed_metrics(
     log = (tmp_path / "connectors.log").open("w")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "pipeline.cli", "connectors", "run", str(config),
+            sys.executable, "-m", "pipeline.cli.main", "connectors", "run", str(config),
             "--now", now,
             "--bootstrap-servers", settings.kafka_bootstrap,
             "--topic", settings.topics.observations,
@@ -241,7 +241,7 @@ def test_serve_ingest_accepts_a_demo_operator_push_into_kafka(
     log = log_path.open("w")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "pipeline.cli", "connectors", "serve-ingest", str(DEMO),
+            sys.executable, "-m", "pipeline.cli.main", "connectors", "serve-ingest", str(DEMO),
             "--port", "0",
             "--bootstrap-servers", settings.kafka_bootstrap,
             "--topic", settings.topics.observations,

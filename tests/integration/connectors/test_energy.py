@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from pipeline.schema import Kind, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import (
     FIXTURES,

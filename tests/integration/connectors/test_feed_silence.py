@@ -7,7 +7,7 @@ import time
 import pytest
 
 from connectors.base import ParseResult
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 from .conftest import AppThread, Connectors, Route, operator, service
 

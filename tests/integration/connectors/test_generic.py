@@ -16,9 +16,9 @@ import pytest
 
 from connectors.mqtt import CONNACK, connect_packet, publish_packet, read_packet
 from connectors.runtime import FeedRunner, Source, runners
-from pipeline import localstack
-from pipeline.schema import Kind, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import parse_rfc3339
+from pipeline.ops import localstack
 from tests.support.stack import eventually, free_port, prometheus_query
 
 from .conftest import AppThread, Connectors, Route, fixture_bytes, operator, sent, service

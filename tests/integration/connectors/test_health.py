@@ -7,8 +7,8 @@ import time
 import orjson
 import pytest
 
-from pipeline.schema import Kind, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import AppThread, Connectors, Route, fixture_bytes, operator, sent, service
 

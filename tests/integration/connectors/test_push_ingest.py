@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from connectors.config import DeploymentConfig
 from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver
-from pipeline.timeutil import format_rfc3339
+from pipeline.core.timeutil import format_rfc3339
 
 from .conftest import DEMO_TOKEN, AppThread, Connectors, Unreachable, operator, service
 

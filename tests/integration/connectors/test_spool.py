@@ -8,7 +8,7 @@ from collections import defaultdict
 import orjson
 import pytest
 
-from pipeline.validation import parse_observation
+from pipeline.core.validation import parse_observation
 
 from .conftest import (
     FIXTURES,

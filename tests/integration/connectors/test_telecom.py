@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.schema import Kind, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import (
     FIXTURES,

@@ -9,8 +9,8 @@ import pytest
 from google.transit import gtfs_realtime_pb2
 
 from connectors.runtime import Source, runners
-from pipeline.schema import Kind, Observation, Status
-from pipeline.validation import parse_observation
+from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.validation import parse_observation
 
 from .conftest import AppThread, Connectors, Route, fixture_bytes, operator, sent, service
 

@@ -5,7 +5,7 @@ import json
 import orjson
 
 from connectors.parsers.atlas import AtlasPingOptions, parse_atlas_ping
-from pipeline.schema import Status
+from pipeline.core.schema import Status
 
 from .conftest import context, fixture_bytes, service
 

@@ -5,8 +5,8 @@ import base64
 import orjson
 
 from connectors.base import MAX_ORIGINAL_BYTES, Rejection, make_event_id
-from pipeline.schema import Kind, Observation, Status
-from pipeline.validation import parse_observation
+from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.validation import parse_observation
 
 from .conftest import context, service
 

@@ -5,8 +5,8 @@ import io
 import json
 
 from connectors.parsers.carrier_kpi import CarrierKpiOptions, parse_carrier_kpi
-from pipeline.schema import Kind
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import context, fixture_bytes, service
 

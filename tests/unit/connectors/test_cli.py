@@ -6,8 +6,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from connectors.cli import connectors_group
-from pipeline.timeutil import format_rfc3339
-from pipeline.validation import parse_observation
+from pipeline.core.timeutil import format_rfc3339
+from pipeline.core.validation import parse_observation
 
 from .conftest import FIXTURES
 from .test_config import DEMO

@@ -6,8 +6,8 @@ import io
 import orjson
 
 from connectors.parsers.feeder_status import STATES, parse_feeder_status
-from pipeline.schema import Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import context, fixture_bytes, service
 

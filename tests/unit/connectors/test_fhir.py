@@ -13,8 +13,8 @@ from connectors.parsers.fhir import (
     parse_fhir_endpoints,
     parse_fhir_metadata,
 )
-from pipeline.schema import Kind, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import context, fixture_bytes, service
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from google.transit import gtfs_realtime_pb2
 
 from connectors.parsers.gtfs_rt import GtfsRtOptions, parse_gtfs_rt
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 from .conftest import context, fixture_bytes, service
 

@@ -14,7 +14,7 @@ from connectors.base import FetchInfo, OptionsError
 from connectors.config import FeedConfig
 from connectors.parsers.http_probe import HttpProbeOptions, parse_http_probe
 from connectors.runtime import FeedRunner
-from pipeline.schema import Status
+from pipeline.core.schema import Status
 
 from .conftest import context, service
 

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.ingest import PushRefused, check_push, hash_token
-from pipeline.schema import Observation, Status
-from pipeline.validation import parse_observation
+from pipeline.core.schema import Observation, Status
+from pipeline.core.validation import parse_observation
 
 from .conftest import service
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from connectors.config import load_config
 from connectors.ingest import hash_token
 from connectors.ingest_server import IngestLimits, make_ingest_app
-from pipeline.schema import Observation
+from pipeline.core.schema import Observation
 
 from .test_config import GOOD
 

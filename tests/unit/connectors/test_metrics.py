@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 from connectors.base import ParseResult, Rejection
 from connectors.metrics import FeedMetrics
-from pipeline.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status
 
 
 def _obs(at: float) -> Observation:

@@ -24,7 +24,7 @@ from connectors.mqtt import (
 )
 from connectors.parsers.mqtt_heartbeat import MqttHeartbeatOptions, parse_mqtt_heartbeat
 from connectors.runtime import MqttSource, run_forever
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 from .conftest import context, service
 

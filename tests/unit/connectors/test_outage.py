@@ -11,8 +11,8 @@ import pytest
 
 from connectors.base import OptionsError
 from connectors.parsers.outage import OutageOptions, parse_outage
-from pipeline.schema import Kind, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Kind, Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import context, fixture_bytes, service
 

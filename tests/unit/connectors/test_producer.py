@@ -11,7 +11,7 @@ from connectors.base import ParseResult, Rejection
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.spool import Spool
-from pipeline.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status
 
 
 class FakeDelivery:

@@ -10,7 +10,7 @@ from connectors.parsers.prometheus import (
     parse_prometheus_query,
     parse_prometheus_text,
 )
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 from .conftest import context, fixture_bytes, service
 

@@ -29,8 +29,8 @@ from connectors.parsers.mqtt_heartbeat import parse_mqtt_heartbeat
 from connectors.parsers.outage import OutageOptions, parse_outage
 from connectors.parsers.prometheus import parse_prometheus_query, parse_prometheus_text
 from connectors.parsers.statuspage import parse_statuspage
-from pipeline.schema import Observation
-from pipeline.validation import REASONS, parse_observation
+from pipeline.core.schema import Observation
+from pipeline.core.validation import REASONS, parse_observation
 
 from .conftest import fixture_bytes, service
 

@@ -12,7 +12,7 @@ from connectors.config import FeedConfig
 from connectors.parsers.fhir import FhirMetadataOptions
 from connectors.parsers.statuspage import StatuspageOptions
 from connectors.runtime import FeedRunner, run_forever
-from pipeline.schema import Kind, Status
+from pipeline.core.schema import Kind, Status
 
 from .conftest import FIXTURES, fixture_bytes, service
 

@@ -13,8 +13,8 @@ from connectors.metrics import FeedMetrics
 from connectors.parsers.statuspage import StatuspageOptions
 from connectors.runtime import FeedRunner, run_forever
 from connectors.silence import SilenceWatch
-from pipeline.schema import Kind, Status
-from pipeline.validation import parse_observation
+from pipeline.core.schema import Kind, Status
+from pipeline.core.validation import parse_observation
 
 NOW = 1_700_000_000.0
 PAGE = ServiceSpec("op", "web.page", "telecom", "UA", 120.0)

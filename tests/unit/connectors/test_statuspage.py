@@ -5,8 +5,8 @@ import json
 import orjson
 
 from connectors.parsers.statuspage import COMPONENT_STATUS, parse_statuspage
-from pipeline.schema import Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import Status
+from pipeline.core.timeutil import parse_rfc3339
 
 from .conftest import context, fixture_bytes, service
 

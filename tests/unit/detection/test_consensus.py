@@ -7,10 +7,10 @@ import random
 import orjson
 import pytest
 
+from pipeline.core.schema import Status
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus, binomial_tail
 from pipeline.detection.vantage import VantageHealth
 from pipeline.detection.verdict import Verdict
-from pipeline.schema import Status
 
 VANTAGES = ("fra", "waw", "ams", "kyiv")
 ALL_OK = dict.fromkeys(VANTAGES, True)

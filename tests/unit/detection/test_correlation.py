@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import orjson
 
+from pipeline.core.schema import Status
 from pipeline.detection.correlation import DisruptionCorrelator, Span, concurrent_disruptions
 from pipeline.detection.dedup import RecentIds
 from pipeline.detection.verdict import Verdict
-from pipeline.schema import Status
 
 
 def span(

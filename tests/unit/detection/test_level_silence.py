@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from pipeline.core.schema import Status
 from pipeline.detection.level_drop import LevelDrop, LevelDropParams
 from pipeline.detection.silence import SilenceDetector
-from pipeline.schema import Status
 
 
 def warm(ld: LevelDrop, n: int = 20, value: float = 1000.0) -> None:

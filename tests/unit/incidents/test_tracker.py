@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.core.schema import Kind, Observation, Status
 from pipeline.detection.consensus import ProbeConsensus
 from pipeline.detection.verdict import Verdict
 from pipeline.incidents import (
@@ -20,7 +21,6 @@ from pipeline.incidents import (
     ServiceRef,
     TrackerParams,
 )
-from pipeline.schema import Kind, Observation, Status
 
 REF = ServiceRef("svc", "op", "telecom", "UA-30", customers_served=5_000)
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli_analysis import COMMANDS, detect, evaluate_cmd, parse_timestamp, scenarios
+from pipeline.cli.analysis import COMMANDS, detect, evaluate_cmd, parse_timestamp, scenarios
 from pipeline.detection.kpi import KpiAnomalyDetector
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "analysis"

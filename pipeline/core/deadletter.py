@@ -13,7 +13,7 @@ import base64
 
 import orjson
 
-from pipeline.timeutil import format_rfc3339
+from pipeline.core.timeutil import format_rfc3339
 
 
 def dead_letter_record(

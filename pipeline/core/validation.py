@@ -1,4 +1,4 @@
-"""Validation of untrusted observation bytes into :class:`~pipeline.schema.Observation`.
+"""Validation of untrusted observation bytes into :class:`~pipeline.core.schema.Observation`.
 
 Every refusal is an :class:`ObservationRejected` with a stable machine-readable ``reason``
 (used as a metric label and in dead-letter records) and a human sentence naming the field.
@@ -6,7 +6,7 @@ Every refusal is an :class:`ObservationRejected` with a stable machine-readable 
 >>> parse_observation(b'{"schema": 2}', now=0.0)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-pipeline.validation.ObservationRejected: unsupported_schema: schema: version 2 is not ...
+pipeline.core.validation.ObservationRejected: unsupported_schema: schema: version 2 is not ...
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline.schema import DEFAULT_SECTORS, SCHEMA_VERSION, Kind, Observation, Status
-from pipeline.timeutil import parse_rfc3339
+from pipeline.core.schema import DEFAULT_SECTORS, SCHEMA_VERSION, Kind, Observation, Status
+from pipeline.core.timeutil import parse_rfc3339
 
 _E = TypeVar("_E", Kind, Status)
 

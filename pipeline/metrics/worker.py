@@ -15,7 +15,7 @@ from typing import TypeVar, cast
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from pipeline.service_metrics import ServiceStatusExport
+from pipeline.metrics.service_status import ServiceStatusExport
 
 MetricT = TypeVar("MetricT", bound=MetricWrapperBase)
 

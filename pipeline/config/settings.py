@@ -51,7 +51,7 @@ class TopicNames:
 
     @property
     def ledger(self) -> str:
-        """One-partition topic feeding the global view (see pipeline.ledger)."""
+        """One-partition topic feeding the global view (see pipeline.worker.ledger_records)."""
         return f"{self.prefix}ledger"
 
     def partition_counts(self, partitions: int) -> dict[str, int]:

@@ -25,8 +25,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from pipeline.schema import Status
-from pipeline.status import ServiceState
+from pipeline.core.schema import Status
+from pipeline.monitoring.status import ServiceState
 
 SERVICE_LABELS = ("service_id", "operator_id", "sector", "region")
 _STATUSES = tuple(status.value for status in Status)

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy" / "local"
 
 
@@ -108,4 +108,4 @@ def background_names() -> list[str]:
 
 def python_argv(*args: str) -> list[str]:
     """argv that runs the ``continuity`` CLI with this interpreter."""
-    return [sys.executable, "-m", "pipeline.cli", *args]
+    return [sys.executable, "-m", "pipeline.cli.main", *args]

@@ -8,7 +8,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from pipeline.settings import TopicNames
+from pipeline.config.settings import TopicNames
 
 
 def ensure_topics(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.request
 from dataclasses import dataclass
 
-from pipeline.settings import Settings
+from pipeline.config.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,14 @@ round-trips through a JSON-able dict for the changelog-backed table. :class:`Mon
 holds the parameters and the cross-service context (maintenance calendar, vantage health)
 and folds evidence into a monitor:
 
-* status (``pipeline.status``): reports, heartbeats and silence set it directly; probe and
-  level signals set it only through their detectors, so one flaky probe changes nothing;
+* status (``pipeline.monitoring.status``): reports, heartbeats and silence set it directly; probe
+  and level signals set it only through their detectors, so one flaky probe changes nothing;
 * detectors (``pipeline.detection``): multi-vantage consensus, single-vantage hysteresis,
   level drop for counting signals, KPI anomaly scores for other metrics;
 * incidents (``pipeline.incidents``): every failing or clearing conclusion becomes a verdict
   for the service's incident lifecycle; status changes by reports and silence are verdicts too.
 
->>> from pipeline.schema import Kind, Observation, Status
+>>> from pipeline.core.schema import Kind, Observation, Status
 >>> monitoring = Monitoring(MonitorParams())
 >>> obs = Observation(event_id="e1", operator_id="op", service_id="svc", sector="telecom",
 ...                   region="UA-30", kind=Kind.STATUS_REPORT, observed_at=100.0,
@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline.core.schema import Kind, Observation, Status
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.detection.level_drop import LevelDrop, LevelDropParams
@@ -36,8 +37,7 @@ from pipeline.detection.verdict import Verdict
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import IncidentEvent, ServiceRef
 from pipeline.incidents.tracker import ServiceIncidents, TrackerParams
-from pipeline.schema import Kind, Observation, Status
-from pipeline.status import (
+from pipeline.monitoring.status import (
     Outcome,
     ServiceState,
     SilencePolicy,

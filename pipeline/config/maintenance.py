@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.core.timeutil import parse_rfc3339
 from pipeline.incidents.maintenance import MaintenanceCalendar, MaintenanceWindow
-from pipeline.timeutil import parse_rfc3339
 
 
 def _moment(value: Any, where: str) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.timeutil import format_rfc3339
+from pipeline.core.timeutil import format_rfc3339
 
 SCHEMA_VERSION = 1
 
@@ -111,6 +111,6 @@ class Observation:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Observation:
         """Build from a wire dict, validated (bounds on event time need a clock: see validation)."""
-        from pipeline.validation import parse_observation_dict
+        from pipeline.core.validation import parse_observation_dict
 
         return parse_observation_dict(data, now=None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from pipeline.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status
 
 
 @dataclass(frozen=True, slots=True)

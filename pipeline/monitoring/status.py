@@ -4,7 +4,7 @@ Pure logic: :class:`StatusTracker` takes the previous :class:`ServiceState` (or 
 observation, or a clock reading for the silence check, and returns the new state plus a
 :class:`StatusChange` when the status moved. The faust agent keeps states in a table.
 
->>> from pipeline.schema import Kind, Observation, Status
+>>> from pipeline.core.schema import Kind, Observation, Status
 >>> tracker = StatusTracker(SilencePolicy(default_interval=60.0))
 >>> obs = Observation(event_id="e1", operator_id="op", service_id="svc", sector="energy",
 ...                   region="UA", kind=Kind.HEARTBEAT, observed_at=1000.0, source="t")
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
@@ -105,7 +105,7 @@ class StatusChange:
     customers_affected: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        from pipeline.timeutil import format_rfc3339
+        from pipeline.core.timeutil import format_rfc3339
 
         return {
             "service_id": self.service_id,

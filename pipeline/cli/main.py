@@ -9,10 +9,10 @@ import time
 import click
 
 from connectors.cli import connectors_group
-from pipeline import localstack
 from pipeline.bench.cli import bench_group
-from pipeline.cli_analysis import COMMANDS as ANALYSIS_COMMANDS
-from pipeline.settings import Settings
+from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.config.settings import Settings
+from pipeline.ops import localstack
 
 DEMO_WORKER = "worker-demo"
 DEMO_SIMULATOR = "simulator-demo"
@@ -26,7 +26,7 @@ def _settings() -> Settings:
 @click.option("--log-level", default="INFO", show_default=True, help="Structured log level.")
 def main(log_level: str) -> None:
     """Continuity Watch: verify that civilian critical services keep running."""
-    from pipeline.logs import configure_logging
+    from pipeline.core.logs import configure_logging
 
     configure_logging(log_level)
 
@@ -40,7 +40,7 @@ def up(demo: bool) -> None:
     if not demo:
         return
     settings = _settings()
-    from pipeline.topics import ensure_topic_layout
+    from pipeline.ops.topics import ensure_topic_layout
 
     ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
     worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"))
@@ -80,7 +80,7 @@ def down() -> None:
 @main.command()
 def status() -> None:
     """Say which server of the stack is up and which is down (exit 1 if any is down)."""
-    from pipeline.health import check_stack
+    from pipeline.ops.health import check_stack
 
     results = check_stack(_settings())
     for health in results:
@@ -118,7 +118,7 @@ def simulate(cycle: float, duration: float | None) -> None:
     """Produce the demo operators' observations to Kafka in real time."""
     from kafka import KafkaProducer
 
-    from pipeline.simulator import DEMO_SERVICES, DemoSimulator
+    from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
 
     settings = _settings()
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20)
@@ -148,10 +148,10 @@ def simulate(cycle: float, duration: float | None) -> None:
     show_default=True,
 )
 def dashboards(out: str) -> None:
-    """Generate the Grafana dashboard JSON from pipeline/grafana.py."""
+    """Generate the Grafana dashboard JSON from pipeline/dashboards/grafana.py."""
     from pathlib import Path
 
-    from pipeline.grafana import write_dashboards
+    from pipeline.dashboards.grafana import write_dashboards
 
     for path in write_dashboards(Path(out)):
         click.echo(f"wrote {path}")
@@ -197,7 +197,7 @@ def topics() -> None:
 @topics.command("create")
 def topics_create() -> None:
     """Create all pipeline topics with the configured partition count."""
-    from pipeline.topics import ensure_topic_layout
+    from pipeline.ops.topics import ensure_topic_layout
 
     settings = _settings()
     created = ensure_topic_layout(

@@ -1,0 +1,1 @@
+"""Canonical observation, its validation, dead letters, time and logging: what every part shares."""

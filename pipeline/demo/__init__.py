@@ -1,0 +1,1 @@
+"""The demo: a simulator of operators in the four sectors with injected outages."""

@@ -1,0 +1,1 @@
+"""Prometheus export: worker counters, per-service status series and indicator gauges."""

@@ -1,0 +1,1 @@
+"""Per-service monitoring: status from evidence and silence, with the detectors and incidents."""

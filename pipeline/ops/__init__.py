@@ -1,0 +1,1 @@
+"""Local-stack administration: starting servers, creating topics and databases, health checks."""
