@@ -3,8 +3,13 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipeline.core.schema import Kind, Observation, Status
-from pipeline.core.validation import ObservationRejected, ValidationLimits, parse_observation
+from pipeline.core.schema import Kind, Status
+from pipeline.core.validation import (
+    ObservationRejected,
+    ValidationLimits,
+    parse_observation,
+    parse_observation_dict,
+)
 from tests.support.observations import make_obs, wire
 
 NOW = 1_700_000_000.0
@@ -88,7 +93,6 @@ def test_infinite_value_is_rejected() -> None:
 
 
 def test_non_finite_value_from_a_decoded_dict_is_rejected() -> None:
-    from pipeline.core.validation import parse_observation_dict
 
     data = orjson.loads(wire())
     data["value"] = float("nan")
@@ -115,4 +119,4 @@ def test_validation_without_clock_skips_time_bounds() -> None:
 
 def test_from_dict_is_the_inverse_of_to_dict() -> None:
     obs = make_obs(kind=Kind.KPI, status=None, value=3.0, metric="cells_in_service")
-    assert Observation.from_dict(obs.to_dict()) == obs
+    assert parse_observation_dict(obs.to_dict(), now=None) == obs
