@@ -87,12 +87,16 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
     )
     assert acked[0]["incident"]["ack_by"] == "noc-team"
 
-    findings = [
-        a
-        for a in read_topic(settings, settings.topics.anomalies, at_least=1)
-        if a.get("type") == "concurrent_disruption"
-    ]
-    assert findings, "no concurrent-disruption finding"
+    # The ledger worker correlates on its own cadence, after other anomalies may have landed.
+    findings = eventually(
+        lambda: [
+            a
+            for a in read_topic(settings, settings.topics.anomalies, at_least=1, timeout=5)
+            if a.get("type") == "concurrent_disruption"
+        ],
+        timeout=60,
+        what="a concurrent-disruption finding",
+    )
     assert set(findings[-1]["operators"]) == {"op-grid", "op-mobile"}
     assert len(findings[-1]["incident_ids"]) == 2
 
