@@ -27,7 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status, with_declared_interval
 from pipeline.core.timeutil import format_rfc3339
 from pipeline.core.validation import (
     DEFAULT_LIMITS,
@@ -243,7 +243,9 @@ class FeedContext:
             "unit": unit,
             "customers_served": served,
             "customers_affected": customers_affected,
-            "attrs": attrs or {},
+            # The worker judges silence by the declared interval, so it travels with the
+            # evidence (pipeline.core.schema.EXPECTED_INTERVAL).
+            "attrs": with_declared_interval(attrs, service.expected_interval_s),
         }
         try:
             return parse_observation_dict(candidate, now=self.now, limits=self.limits)

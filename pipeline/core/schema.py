@@ -26,6 +26,34 @@ SCHEMA_VERSION = 1
 #: Sectors known out of the box; deployments may add more (see ValidationLimits.sectors).
 DEFAULT_SECTORS: frozenset[str] = frozenset({"energy", "health", "telecom", "transport"})
 
+#: The one place a service's declared reporting interval travels: ``attrs[EXPECTED_INTERVAL]``
+#: (seconds). Connectors put the configured ``expected_interval_s`` there; the worker judges
+#: the service's silence against it (else against ``CW_DEFAULT_INTERVAL_S``).
+EXPECTED_INTERVAL = "expected_interval_s"
+
+
+def declared_interval(attrs: dict[str, Any]) -> float | None:
+    """The reporting interval an observation declares, if it declares a usable one.
+
+    >>> declared_interval({"expected_interval_s": 300}), declared_interval({})
+    (300.0, None)
+    >>> declared_interval({"expected_interval_s": True}), declared_interval({EXPECTED_INTERVAL: -1})
+    (None, None)
+    """
+    value = attrs.get(EXPECTED_INTERVAL)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def with_declared_interval(attrs: dict[str, Any] | None, interval_s: float) -> dict[str, Any]:
+    """``attrs`` plus the declared interval (the deployment's declaration wins).
+
+    >>> with_declared_interval({"reason": "x"}, 300.0)
+    {'reason': 'x', 'expected_interval_s': 300.0}
+    """
+    return {**(attrs or {}), EXPECTED_INTERVAL: interval_s}
+
 
 class Kind(StrEnum):
     """What sort of evidence an observation is."""

@@ -77,7 +77,12 @@ def test_heartbeat_payloads() -> None:
     assert (plain.kind, plain.status, plain.observed_at) == (Kind.HEARTBEAT, Status.UP, now)
     rich = b'{"ts": 1699999990, "status": "degraded", "seq": 17}'
     [obs] = parse_mqtt_heartbeat(rich, ctx).observations
-    assert (obs.status, obs.observed_at, obs.attrs) == (Status.DEGRADED, now - 10, {"seq": 17})
+    declared = {"expected_interval_s": SITE.expected_interval_s}
+    assert (obs.status, obs.observed_at, obs.attrs) == (
+        Status.DEGRADED,
+        now - 10,
+        {"seq": 17, **declared},
+    )
     bad = parse_mqtt_heartbeat(b'{"status": "fine"}', ctx)
     assert [(r.reason, r.field) for r in bad.rejections] == [("invalid_field", "status")]
     broken = parse_mqtt_heartbeat(b'{"ts": ', ctx)
@@ -176,6 +181,6 @@ def test_heartbeats_through_a_real_mosquitto(mosquitto: int) -> None:
     assert [(o.service_id, o.kind, o.status) for o in observations] == [
         (SITE.service_id, Kind.HEARTBEAT, Status.UP)
     ] * 2
-    assert observations[0].attrs == {"seq": 1}
+    assert observations[0].attrs == {"seq": 1, "expected_interval_s": SITE.expected_interval_s}
     skipped = sum((r.skipped for r in seen), start=ParseResult().skipped)
     assert skipped["retained_message"] == 1

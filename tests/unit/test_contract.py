@@ -1,0 +1,63 @@
+"""The contract between connectors and workers: what one side declares, the other honours.
+
+Each test goes from a deployment config (or a connector's own builders) through the wire
+bytes to the worker's validation and monitoring, the way evidence really travels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.base import FeedContext
+from connectors.config import load_config
+from connectors.ingest import check_push
+from pipeline.core.schema import Kind, Status
+from pipeline.core.validation import parse_observation
+from pipeline.monitoring.monitor import Monitoring, MonitorParams
+from pipeline.monitoring.status import SilencePolicy
+
+NOW = 1_700_000_000.0
+
+CONFIG = """\
+version: 1
+operators:
+  - id: grid-op
+    token_sha256: {token}
+    services:
+      - {{id: grid.slow, sector: energy, region: UA-30, expected_interval_s: 3600}}
+    feeds:
+      - {{id: grid-feed, type: feeder_status, path: feed.csv, service: grid.slow}}
+"""
+
+
+def _config(tmp_path: Path, text: str = CONFIG) -> Path:
+    (tmp_path / "feed.csv").write_text("feeder,status\n")
+    path = tmp_path / "deploy.yaml"
+    path.write_text(text.format(token="0" * 64))
+    return path
+
+
+def _deadline_after_one_report(raw: bytes) -> float | None:
+    """The worker's silence deadline for a service after it received ``raw``."""
+    monitoring = Monitoring(MonitorParams(silence=SilencePolicy(default_interval=60.0)))
+    observation = parse_observation(raw, now=NOW)
+    monitor, _ = monitoring.observe(None, observation, partition=0, now=NOW)
+    return monitoring.tracker.silence_deadline(monitor.state)
+
+
+def test_declared_interval_from_a_feed_reaches_the_worker(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path))
+    service = config.services["grid.slow"]
+    ctx = FeedContext(source="grid-feed", now=NOW, default_service=service)
+    observation = ctx.observe(service, kind=Kind.HEARTBEAT, observed_at=NOW, status=Status.UP)
+    raw = observation.to_json()
+    # Unknown after two declared intervals (2 x 3600 s), not after 2 x the 60 s default.
+    assert _deadline_after_one_report(raw) == NOW + 2 * 3600
+
+
+def test_declared_interval_of_a_pushed_observation_reaches_the_worker(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path))
+    body = b'{"service_id": "grid.slow", "kind": "heartbeat", '
+    body += b'"observed_at": "2023-11-14T22:13:20Z"}'
+    [observation] = check_push(body, "application/json", "grid-op", config.services, now=NOW)
+    assert _deadline_after_one_report(observation.to_json()) == NOW + 2 * 3600
