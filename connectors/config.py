@@ -8,7 +8,7 @@ error carries the file, line and column of the offending value plus its field pa
 Shape (unknown keys are errors: a typo must not silently disable a feed)::
 
     version: 1
-    sectors: [water]            # optional, added to the four built-in sectors
+    sectors: [water]            # optional: lower-case names added to the four built-in ones
     operators:
       - id: aes-ohio
         token_sha256: <64 hex>  # sha256 of the push-ingest API token; never the token
@@ -37,7 +37,7 @@ import yaml
 
 from connectors.base import OptionsError, ServiceSpec
 from connectors.registry import FEED_TYPES, build_options
-from pipeline.core.schema import DEFAULT_SECTORS
+from pipeline.core.schema import DEFAULT_SECTORS, sector_problem
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -243,6 +243,13 @@ class _Checker:
             extra = self.value(top["sectors"][1], "sectors")
             if isinstance(extra, list) and all(isinstance(s, str) and s for s in extra):
                 self.sectors = DEFAULT_SECTORS | frozenset(extra)
+                # The worker's own rule: a declared sector must be one it accepts.
+                for index, name in enumerate(extra):
+                    problem = sector_problem(name)
+                    if problem is not None:
+                        node = top["sectors"][1]
+                        item = node.value[index] if isinstance(node, yaml.SequenceNode) else node
+                        self.error(item, f"sectors[{index}]", problem)
             else:
                 self.error(top["sectors"][1], "sectors", "must be a list of names")
         if "operators" not in top:

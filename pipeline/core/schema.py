@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,8 +24,26 @@ from pipeline.core.timeutil import format_rfc3339
 
 SCHEMA_VERSION = 1
 
-#: Sectors known out of the box; deployments may add more (see ValidationLimits.sectors).
+#: Sectors known out of the box (with sector-specific indicators); a deployment config adds
+#: more under ``sectors:``.
 DEFAULT_SECTORS: frozenset[str] = frozenset({"energy", "health", "telecom", "transport"})
+
+#: The one sector rule, applied by the worker's validation and the connectors' config alike:
+#: any lower-case name. The config additionally requires each of its sectors be built in or
+#: declared, so a config that validates only ever produces sectors the worker accepts.
+SECTOR_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+def sector_problem(sector: str) -> str | None:
+    """Why ``sector`` cannot name a sector, or None when it can.
+
+    >>> sector_problem("water") is None, sector_problem("Water Supply")
+    (True, "'Water Supply' is not a sector name (lower-case letters, digits, '_' or '-')")
+    """
+    if SECTOR_NAME.match(sector):
+        return None
+    return f"{sector!r} is not a sector name (lower-case letters, digits, '_' or '-')"
+
 
 #: The one place a service's declared reporting interval travels: ``attrs[EXPECTED_INTERVAL]``
 #: (seconds). Connectors put the configured ``expected_interval_s`` there; the worker judges

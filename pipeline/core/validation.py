@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline.core.schema import DEFAULT_SECTORS, SCHEMA_VERSION, Kind, Observation, Status
+from pipeline.core.schema import SCHEMA_VERSION, Kind, Observation, Status, sector_problem
 from pipeline.core.timeutil import parse_rfc3339
 
 _E = TypeVar("_E", Kind, Status)
@@ -57,7 +57,6 @@ class ValidationLimits:
     max_age_seconds: float = 366 * 86400.0
     max_id_length: int = 256
     max_attrs_bytes: int = 8 * 1024
-    sectors: frozenset[str] = DEFAULT_SECTORS
 
 
 DEFAULT_LIMITS = ValidationLimits()
@@ -96,10 +95,9 @@ def parse_observation_dict(
             "unsupported_schema", "schema", f"version {schema!r} is not supported (expected 1)"
         )
     text = {name: _required_text(data, name, limits) for name in _REQUIRED_TEXT}
-    if text["sector"] not in limits.sectors:
-        raise ObservationRejected(
-            "invalid_field", "sector", f"{text['sector']!r} is not one of {sorted(limits.sectors)}"
-        )
+    problem = sector_problem(text["sector"])
+    if problem is not None:
+        raise ObservationRejected("invalid_field", "sector", problem)
     kind = _enum(data, "kind", Kind, required=True)
     assert kind is not None
     observed_at = _timestamp(data, now, limits)

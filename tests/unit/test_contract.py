@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from connectors.base import FeedContext
-from connectors.config import load_config
+from connectors.config import load_config, validate_config
 from connectors.ingest import check_push
-from pipeline.core.schema import Kind, Status
-from pipeline.core.validation import parse_observation
+from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.validation import ObservationRejected, parse_observation
 from pipeline.monitoring.monitor import Monitoring, MonitorParams
 from pipeline.monitoring.status import SilencePolicy
+from tests.support.observations import wire
 
 NOW = 1_700_000_000.0
 
@@ -61,3 +64,32 @@ def test_declared_interval_of_a_pushed_observation_reaches_the_worker(tmp_path: 
     body += b'"observed_at": "2023-11-14T22:13:20Z"}'
     [observation] = check_push(body, "application/json", "grid-op", config.services, now=NOW)
     assert _deadline_after_one_report(observation.to_json()) == NOW + 2 * 3600
+
+
+WATER = """\
+version: 1
+sectors: [water]
+operators:
+  - id: utility
+    token_sha256: {token}
+    services:
+      - {{id: water.pumps, sector: water, region: UA-30, expected_interval_s: 300}}
+"""
+
+
+def test_a_sector_the_config_declares_is_accepted_by_the_worker(tmp_path: Path) -> None:
+    config = load_config(_config(tmp_path, WATER))
+    service = config.services["water.pumps"]
+    ctx = FeedContext(source="pumps", now=NOW, default_service=service)
+    observation = ctx.observe(service, kind=Kind.HEARTBEAT, observed_at=NOW)
+    assert isinstance(observation, Observation), observation
+    assert parse_observation(observation.to_json(), now=NOW).sector == "water"
+
+
+def test_config_and_worker_refuse_the_same_sector_names(tmp_path: Path) -> None:
+    bad = "Water Supply"
+    errors = validate_config(_config(tmp_path, WATER.replace("[water]", f"['{bad}']")))
+    config_says = [e.message for e in errors if e.field == "sectors[0]"]
+    with pytest.raises(ObservationRejected) as worker_says:
+        parse_observation(wire(sector=bad), now=NOW)
+    assert (worker_says.value.field, worker_says.value.detail) == ("sector", config_says[0])
