@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from connectors.base import FeedContext
 from connectors.config import load_config, validate_config
 from connectors.ingest import check_push
+from pipeline.core.deadletter import DeadLetter, dead_letter_record
 from pipeline.core.schema import Kind, Observation, Status
 from pipeline.core.validation import ObservationRejected, parse_observation
 from pipeline.monitoring.monitor import Monitoring, MonitorParams
@@ -93,3 +95,19 @@ def test_config_and_worker_refuse_the_same_sector_names(tmp_path: Path) -> None:
     with pytest.raises(ObservationRejected) as worker_says:
         parse_observation(wire(sector=bad), now=NOW)
     assert (worker_says.value.field, worker_says.value.detail) == ("sector", config_says[0])
+
+
+def test_connectors_and_worker_write_one_dead_letter_shape() -> None:
+    ctx = FeedContext(source="feed-1", now=NOW)
+    from_connector = orjson.loads(ctx.reject("malformed_xml", None, "no root", b"<a").to_json())
+    from_worker = orjson.loads(
+        dead_letter_record(
+            b"{", reason="malformed_json", field=None, detail="eof",
+            topic="cw.observations", partition=2, offset=9, at=NOW,
+        )
+    )  # fmt: skip
+    assert from_connector.keys() == from_worker.keys()
+    for wire_form in (from_connector, from_worker):
+        assert DeadLetter.from_dict(wire_form).to_dict() == wire_form
+    assert (from_connector["source"], from_connector["source_offset"]) == ("feed-1", None)
+    assert (from_worker["source"], from_worker["source_offset"]) == ("worker", 9)
