@@ -52,11 +52,14 @@ class DeadLetter:
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    #: How much of ``original`` the record carries; None keeps it whole (the worker's
+    #: input is already bounded by Kafka's message size, and is kept exactly).
+    keep_bytes: int | None = dataclasses.field(default=MAX_ORIGINAL_BYTES, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form; the original is base64 (it may be binary), capped in size."""
         size = self.original_size if self.original_size is not None else len(self.original)
-        kept = self.original[:MAX_ORIGINAL_BYTES]
+        kept = self.original if self.keep_bytes is None else self.original[: self.keep_bytes]
         return {
             "reason": self.reason,
             "field": self.field,
@@ -115,4 +118,5 @@ def dead_letter_record(
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
+        keep_bytes=None,
     ).to_json()
