@@ -166,11 +166,19 @@ def incidents() -> None:
 @click.argument("service_id")
 @click.option("--by", required=True, help="Who acknowledges (person or team).")
 def incidents_ack(service_id: str, by: str) -> None:
-    """Acknowledge SERVICE_ID's open incident (sent to the worker that owns the service)."""
+    """Acknowledge SERVICE_ID's open incident (sent to the worker that owns the service).
+
+    Refused (exit 1) when the workers have no state for SERVICE_ID: it has never sent evidence.
+    """
     import orjson
     from kafka import KafkaProducer
 
+    from pipeline.ops.service_lookup import known_service_or_error
+
     settings = _settings()
+    problem = known_service_or_error(settings, service_id)
+    if problem is not None:
+        raise click.ClickException(problem)
     command = {
         "type": "acknowledge",
         "service_id": service_id,

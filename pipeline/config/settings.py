@@ -74,6 +74,9 @@ class TopicNames:
         )
 
 
+#: The workers' per-service table; its changelog topic is ``<app_id>-service-state-changelog``.
+SERVICE_STATE_TABLE = "service-state"
+
 #: Decoded service states a worker keeps in memory (``CW_LIVE_STATES``).
 DEFAULT_LIVE_STATES = 100_000
 

@@ -19,7 +19,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
-from pipeline.config.settings import Settings
+from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorParams
@@ -113,7 +113,7 @@ def create_app(
     # Service states are JSON bytes encoded by LiveStates (orjson, once per batch), so faust
     # neither re-encodes them nor decodes them on recovery; the changelog records are the
     # same JSON as before.
-    states = table("service-state", settings.partitions, value_type=bytes)
+    states = table(SERVICE_STATE_TABLE, settings.partitions, value_type=bytes)
     ledger_services = table("ledger-services", 1)
     ledger_incidents = table("ledger-incidents", 1)
     ledger_state = table("ledger-state", 1)
