@@ -29,7 +29,7 @@ from connectors.kafka_reach import (
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
-from pipeline.config.settings import Settings
+from pipeline.config.settings import Settings, SettingsError
 from pipeline.core.timeutil import parse_rfc3339
 
 #: Kafka address and topics come from the same settings as the worker's (CW_KAFKA_BOOTSTRAP,
@@ -40,7 +40,10 @@ _DEADLETTER_HELP = "Dead-letter topic. [default: CW_TOPIC_PREFIX + 'deadletter']
 
 
 def _settings() -> Settings:
-    return Settings.from_env(os.environ)
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group("connectors")
@@ -88,8 +91,8 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 @click.option(
     "--spool-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".state/connectors/spool"),
-    show_default=True,
+    default=None,
+    help="Where unacknowledged records wait. [default: CW_SPOOL_DIR, else .state/connectors/spool]",
 )
 @click.option(
     "--metrics-port",
@@ -105,7 +108,7 @@ def run_command(
     bootstrap_servers: str | None,
     topic: str | None,
     deadletter_topic: str | None,
-    spool_dir: Path,
+    spool_dir: Path | None,
     metrics_port: int | None,
 ) -> None:
     """Run CONFIG's feeds; with --dry-run print observations as JSON lines instead.
@@ -128,6 +131,7 @@ def run_command(
         raise SystemExit(1 if rejected else 0)
     settings = _settings()
     bootstrap = bootstrap_servers or settings.kafka_bootstrap
+    spool_dir = spool_dir or Path(settings.spool_dir)
     if not kafka_reachable(bootstrap):
         click.echo(unreachable_message(bootstrap, spool_dir), err=True)
     registry = CollectorRegistry()
@@ -232,8 +236,10 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
 
 @connectors_group.command("serve-ingest")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8480, show_default=True, type=int, help="0: any free port.")
+@click.option("--host", default=None, help="[default: CW_INGEST_HOST, else 127.0.0.1]")
+@click.option(
+    "--port", default=None, type=int, help="0: any free port. [default: CW_INGEST_PORT, else 8480]"
+)
 @click.option("--bootstrap-servers", default=None, help=_BOOTSTRAP_HELP)
 @click.option("--topic", default=None, help=_TOPIC_HELP)
 @click.option("--max-body-bytes", default=1024 * 1024, show_default=True, type=int)
@@ -241,8 +247,8 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
 @click.option("--burst", default=20, show_default=True, type=int)
 def serve_ingest_command(
     config: Path,
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     bootstrap_servers: str | None,
     topic: str | None,
     max_body_bytes: int,
@@ -285,7 +291,12 @@ def serve_ingest_command(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        runner = await _serve(app, host, port, "ingest")
+        runner = await _serve(
+            app,
+            host or settings.ingest_host,
+            settings.ingest_port if port is None else port,
+            "ingest",
+        )
         try:
             await stop.wait()
         finally:

@@ -11,7 +11,8 @@ import click
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
-from pipeline.config.settings import Settings
+from pipeline.cli.settings_cmd import settings_group
+from pipeline.config.settings import Settings, SettingsError
 from pipeline.ops import localstack
 
 DEMO_WORKER = "worker-demo"
@@ -19,7 +20,10 @@ DEMO_SIMULATOR = "simulator-demo"
 
 
 def _settings() -> Settings:
-    return Settings.from_env(os.environ)
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -216,6 +220,7 @@ def topics_create() -> None:
 
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
+main.add_command(settings_group, "settings")
 for _command in ANALYSIS_COMMANDS:
     main.add_command(_command)
 
