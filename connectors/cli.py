@@ -30,7 +30,7 @@ from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
 from pipeline.config.settings import Settings, SettingsError
-from pipeline.core.timeutil import parse_rfc3339
+from pipeline.core.timeutil import parse_rfc3339, plural
 
 #: Kafka address and topics come from the same settings as the worker's (CW_KAFKA_BOOTSTRAP,
 #: CW_TOPIC_PREFIX...); these options only override them for one run.
@@ -168,7 +168,7 @@ async def _dry_run(selected: list[Source]) -> int:
         rejected += len(result.rejections)
         skips = ", ".join(f"{k}={v}" for k, v in sorted(result.skipped.items()))
         click.echo(
-            f"{runner.source_id}: {len(result.observations)} observations, "
+            f"{runner.source_id}: {plural(len(result.observations), 'observation')}, "
             f"{len(result.rejections)} rejected" + (f", skipped {skips}" if skips else ""),
             err=True,
         )

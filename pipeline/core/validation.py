@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import orjson
 
 from pipeline.core.schema import SCHEMA_VERSION, Kind, Observation, Status, sector_problem
-from pipeline.core.timeutil import parse_rfc3339
+from pipeline.core.timeutil import duration_words, parse_rfc3339
 
 _E = TypeVar("_E", Kind, Status)
 
@@ -190,13 +190,19 @@ def _timestamp(data: dict[str, Any], now: float | None, limits: ValidationLimits
     if now is not None:
         if moment - now > limits.max_future_seconds:
             raise ObservationRejected(
-                "future_timestamp", "observed_at", f"{raw} is {moment - now:.0f} s in the future"
+                "future_timestamp",
+                "observed_at",
+                f"{raw} is {duration_words(moment - now)} in the future; at most "
+                f"{duration_words(limits.max_future_seconds)} is accepted (check the sender's "
+                "clock and time zone)",
             )
         if now - moment > limits.max_age_seconds:
             raise ObservationRejected(
                 "stale_timestamp",
                 "observed_at",
-                f"{raw} is older than {limits.max_age_seconds:.0f} s",
+                f"{raw} is {duration_words(now - moment)} old; evidence older than "
+                f"{duration_words(limits.max_age_seconds)} is refused (replaying an old sample "
+                "through the connectors? give its time with --now)",
             )
     return moment
 
