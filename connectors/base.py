@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pipeline.core.deadletter import DeadLetter
+from pipeline.core.identity import ServiceRef
 from pipeline.core.schema import Kind, Observation, Status, with_declared_interval
 from pipeline.core.timeutil import format_rfc3339
 from pipeline.core.validation import (
@@ -59,6 +60,13 @@ class ServiceSpec:
     expected_interval_s: float
     customers_served: int | None = None
     vantages: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> ServiceRef:
+        """The service's identity, as the worker knows it."""
+        return ServiceRef(
+            self.service_id, self.operator_id, self.sector, self.region, self.customers_served
+        )
 
 
 @dataclass(frozen=True, slots=True)
