@@ -88,7 +88,7 @@ FEED_TYPES: Mapping[str, FeedType] = {
             MqttHeartbeatOptions,
             Fetch.SUBSCRIBE,
             "MQTT heartbeats (topic -> service via map)",
-            schemes=("mqtt",),
+            schemes=("mqtt", "mqtts"),
         ),
         FeedType("atlas_ping", parse_atlas_ping, AtlasPingOptions, Fetch.POLL, "RIPE Atlas ping"),
         FeedType(
