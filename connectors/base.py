@@ -16,7 +16,6 @@ observations itself.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import math
@@ -25,9 +24,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import orjson
-
-from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.deadletter import DeadLetter
+from pipeline.core.identity import ServiceRef
+from pipeline.core.schema import Kind, Observation, Status, with_declared_interval
 from pipeline.core.timeutil import format_rfc3339
 from pipeline.core.validation import (
     DEFAULT_LIMITS,
@@ -47,9 +46,6 @@ CONNECTOR_REASONS: tuple[str, ...] = (
     "fetch_failed",
 )
 
-#: Original bytes kept in a dead-letter record; the rest is counted, not copied.
-MAX_ORIGINAL_BYTES = 64 * 1024
-
 Clock = Callable[[], float]
 
 
@@ -65,6 +61,13 @@ class ServiceSpec:
     customers_served: int | None = None
     vantages: tuple[str, ...] = ()
 
+    @property
+    def ref(self) -> ServiceRef:
+        """The service's identity, as the worker knows it."""
+        return ServiceRef(
+            self.service_id, self.operator_id, self.sector, self.region, self.customers_served
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class FetchInfo:
@@ -78,46 +81,15 @@ class FetchInfo:
     tls_not_after: float | None = None  # epoch s, the peer certificate's notAfter
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Input that could not become an observation; one dead-letter record.
+#: Input that could not become an observation: the pipeline's one dead-letter record type.
+Rejection = DeadLetter
 
-    >>> r = Rejection("malformed_json", None, "unexpected end", "feed-1", b"{", 10.0)
-    >>> orjson.loads(r.to_json())["original_b64"]
-    'ew=='
-    """
 
-    reason: str
-    field: str | None
-    detail: str
-    source: str
-    original: bytes = dataclasses.field(repr=False)
-    received_at: float = 0.0
-    original_size: int | None = None
-
-    @classmethod
-    def from_error(
-        cls, exc: ObservationRejected, source: str, original: bytes, received_at: float
-    ) -> Rejection:
-        return cls(exc.reason, exc.field, exc.detail, source, original, received_at)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Dead-letter wire form; the original is base64 (it may be binary) and capped."""
-        size = self.original_size if self.original_size is not None else len(self.original)
-        kept = self.original[:MAX_ORIGINAL_BYTES]
-        return {
-            "reason": self.reason,
-            "field": self.field,
-            "detail": self.detail,
-            "source": self.source,
-            "received_at": format_rfc3339(self.received_at),
-            "original_b64": base64.b64encode(kept).decode("ascii"),
-            "original_size": size,
-            "original_truncated": len(kept) < size,
-        }
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
+def rejection_from_error(
+    exc: ObservationRejected, source: str, original: bytes, rejected_at: float
+) -> Rejection:
+    """The dead letter for an input the pipeline's validation refused."""
+    return Rejection(exc.reason, exc.field, exc.detail, source, original, rejected_at)
 
 
 @dataclass(slots=True)
@@ -243,12 +215,14 @@ class FeedContext:
             "unit": unit,
             "customers_served": served,
             "customers_affected": customers_affected,
-            "attrs": attrs or {},
+            # The worker judges silence by the declared interval, so it travels with the
+            # evidence (pipeline.core.schema.EXPECTED_INTERVAL).
+            "attrs": with_declared_interval(attrs, service.expected_interval_s),
         }
         try:
             return parse_observation_dict(candidate, now=self.now, limits=self.limits)
         except ObservationRejected as exc:
-            return Rejection.from_error(exc, self.source, original, self.now)
+            return rejection_from_error(exc, self.source, original, self.now)
 
 
 Parser = Callable[[bytes, FeedContext, Any], ParseResult]

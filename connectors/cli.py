@@ -6,6 +6,7 @@ The lead mounts :data:`connectors_group` under the root ``continuity`` command.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -19,10 +20,30 @@ from prometheus_client import CollectorRegistry, generate_latest
 from connectors.base import ParseResult
 from connectors.config import ConfigInvalidError, load_config, validate_config
 from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver
+from connectors.kafka_reach import (
+    kafka_reachable,
+    recovered_message,
+    spooling_message,
+    unreachable_message,
+)
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
-from pipeline.core.timeutil import parse_rfc3339
+from pipeline.config.settings import Settings, SettingsError
+from pipeline.core.timeutil import parse_rfc3339, plural
+
+#: Kafka address and topics come from the same settings as the worker's (CW_KAFKA_BOOTSTRAP,
+#: CW_TOPIC_PREFIX...); these options only override them for one run.
+_BOOTSTRAP_HELP = "Kafka bootstrap servers. [default: CW_KAFKA_BOOTSTRAP, else 127.0.0.1:19092]"
+_TOPIC_HELP = "Observations topic. [default: CW_TOPIC_PREFIX + 'observations']"
+_DEADLETTER_HELP = "Dead-letter topic. [default: CW_TOPIC_PREFIX + 'deadletter']"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group("connectors")
@@ -64,14 +85,14 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     callback=_parse_now,
     help="Clock reading (RFC 3339) for replaying old samples; default: the real clock.",
 )
-@click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True)
-@click.option("--topic", default="cw.observations", show_default=True)
-@click.option("--deadletter-topic", default="cw.deadletter", show_default=True)
+@click.option("--bootstrap-servers", default=None, help=_BOOTSTRAP_HELP)
+@click.option("--topic", default=None, help=_TOPIC_HELP)
+@click.option("--deadletter-topic", default=None, help=_DEADLETTER_HELP)
 @click.option(
     "--spool-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".state/connectors/spool"),
-    show_default=True,
+    default=None,
+    help="Where unacknowledged records wait. [default: CW_SPOOL_DIR, else .state/connectors/spool]",
 )
 @click.option(
     "--metrics-port",
@@ -84,10 +105,10 @@ def run_command(
     dry_run: bool,
     feeds: tuple[str, ...],
     now: float | None,
-    bootstrap_servers: str,
-    topic: str,
-    deadletter_topic: str,
-    spool_dir: Path,
+    bootstrap_servers: str | None,
+    topic: str | None,
+    deadletter_topic: str | None,
+    spool_dir: Path | None,
     metrics_port: int | None,
 ) -> None:
     """Run CONFIG's feeds; with --dry-run print observations as JSON lines instead.
@@ -108,17 +129,22 @@ def run_command(
     if dry_run:
         rejected = asyncio.run(_dry_run(selected))
         raise SystemExit(1 if rejected else 0)
+    settings = _settings()
+    bootstrap = bootstrap_servers or settings.kafka_bootstrap
+    spool_dir = spool_dir or Path(settings.spool_dir)
+    if not kafka_reachable(bootstrap):
+        click.echo(unreachable_message(bootstrap, spool_dir), err=True)
     registry = CollectorRegistry()
     metrics = FeedMetrics(registry)
     producer = ObservationProducer.connect(
-        bootstrap_servers,
-        topic=topic,
-        deadletter_topic=deadletter_topic,
+        bootstrap,
+        topic=topic or settings.topics.observations,
+        deadletter_topic=deadletter_topic or settings.topics.deadletter,
         spool_dir=spool_dir,
         metrics=metrics,
     )
     try:
-        asyncio.run(_run(selected, producer, metrics, registry, metrics_port))
+        asyncio.run(_run(selected, producer, metrics, registry, metrics_port, bootstrap))
     finally:
         producer.close()
 
@@ -142,7 +168,7 @@ async def _dry_run(selected: list[Source]) -> int:
         rejected += len(result.rejections)
         skips = ", ".join(f"{k}={v}" for k, v in sorted(result.skipped.items()))
         click.echo(
-            f"{runner.source_id}: {len(result.observations)} observations, "
+            f"{runner.source_id}: {plural(len(result.observations), 'observation')}, "
             f"{len(result.rejections)} rejected" + (f", skipped {skips}" if skips else ""),
             err=True,
         )
@@ -156,6 +182,7 @@ async def _run(
     metrics: FeedMetrics,
     registry: CollectorRegistry,
     metrics_port: int | None,
+    bootstrap: str,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -165,9 +192,19 @@ async def _run(
     if metrics_port is not None:
         runner = await _serve(_metrics_app(registry), "127.0.0.1", metrics_port, "metrics")
 
+    spooling = False
+
     async def sink(source: str, result: ParseResult) -> None:
+        nonlocal spooling
         metrics.observe_result(source, result, time.time())
-        await asyncio.to_thread(producer.send_result, result)
+        delivered = await asyncio.to_thread(producer.send_result, result)
+        # Said once per outage, not per record: the reason nothing reaches the pipeline.
+        if not delivered and not spooling:
+            pending = producer.spool.pending()
+            click.echo(spooling_message(bootstrap, producer.spool.directory, pending), err=True)
+        elif delivered and spooling:
+            click.echo(recovered_message(bootstrap), err=True)
+        spooling = not delivered
 
     try:
         await run_forever(selected, sink, stop)
@@ -199,19 +236,21 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
 
 @connectors_group.command("serve-ingest")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8480, show_default=True, type=int, help="0: any free port.")
-@click.option("--bootstrap-servers", default="127.0.0.1:9092", show_default=True)
-@click.option("--topic", default="cw.observations", show_default=True)
+@click.option("--host", default=None, help="[default: CW_INGEST_HOST, else 127.0.0.1]")
+@click.option(
+    "--port", default=None, type=int, help="0: any free port. [default: CW_INGEST_PORT, else 8480]"
+)
+@click.option("--bootstrap-servers", default=None, help=_BOOTSTRAP_HELP)
+@click.option("--topic", default=None, help=_TOPIC_HELP)
 @click.option("--max-body-bytes", default=1024 * 1024, show_default=True, type=int)
 @click.option("--rate", default=5.0, show_default=True, type=float, help="Requests/s/operator.")
 @click.option("--burst", default=20, show_default=True, type=int)
 def serve_ingest_command(
     config: Path,
-    host: str,
-    port: int,
-    bootstrap_servers: str,
-    topic: str,
+    host: str | None,
+    port: int | None,
+    bootstrap_servers: str | None,
+    topic: str | None,
     max_body_bytes: int,
     rate: float,
     burst: int,
@@ -222,11 +261,21 @@ def serve_ingest_command(
     except ConfigInvalidError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(2) from None
+    settings = _settings()
+    bootstrap = bootstrap_servers or settings.kafka_bootstrap
+    if not kafka_reachable(bootstrap):
+        # Push ingest does not spool: a sender is answered 503 and keeps its data.
+        click.echo(
+            f"Kafka at {bootstrap} is unreachable; pushes are refused with 503 until it "
+            "answers (set CW_KAFKA_BOOTSTRAP or --bootstrap-servers if that is the wrong "
+            "address).",
+            err=True,
+        )
     registry = CollectorRegistry()
     producer = ObservationProducer.connect(
-        bootstrap_servers,
-        topic=topic,
-        deadletter_topic="cw.deadletter",
+        bootstrap,
+        topic=topic or settings.topics.observations,
+        deadletter_topic=settings.topics.deadletter,
         spool_dir=Path(".state/connectors/ingest-spool"),
     )
     app = make_ingest_app(
@@ -242,7 +291,12 @@ def serve_ingest_command(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        runner = await _serve(app, host, port, "ingest")
+        runner = await _serve(
+            app,
+            host or settings.ingest_host,
+            settings.ingest_port if port is None else port,
+            "ingest",
+        )
         try:
             await stop.wait()
         finally:

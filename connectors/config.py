@@ -8,10 +8,10 @@ error carries the file, line and column of the offending value plus its field pa
 Shape (unknown keys are errors: a typo must not silently disable a feed)::
 
     version: 1
-    sectors: [water]            # optional, added to the four built-in sectors
+    sectors: [water]            # optional: lower-case names added to the four built-in ones
     operators:
       - id: aes-ohio
-        token_sha256: <64 hex>  # sha256 of the push-ingest API token; never the token
+        token_sha256: <64 hex>  # sha256 of the push-ingest token (only needed to push)
         services:
           - {id: energy.aes.grid, sector: energy, region: US-OH,
              expected_interval_s: 300, customers_served: 530000, vantages: [dayton-1]}
@@ -37,7 +37,7 @@ import yaml
 
 from connectors.base import OptionsError, ServiceSpec
 from connectors.registry import FEED_TYPES, build_options
-from pipeline.core.schema import DEFAULT_SECTORS
+from pipeline.core.schema import DEFAULT_SECTORS, sector_problem
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -55,6 +55,8 @@ class ConfigError:
     message: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # about the file as a whole: no position to point at
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {self.field}: {self.message}"
 
 
@@ -140,7 +142,7 @@ class _Checker:
         self.path = path
         self.errors: list[ConfigError] = []
         self.sectors: frozenset[str] = DEFAULT_SECTORS
-        self.service_ids: dict[str, str] = {}  # service id -> operator id
+        self.service_ids: dict[str, tuple[str, str]] = {}  # id -> (where declared, operator)
         self.feed_ids: set[str] = set()
         self.operator_ids: set[str] = set()
 
@@ -216,7 +218,7 @@ class _Checker:
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            self.errors.append(ConfigError(str(self.path), 1, 1, "(file)", str(exc)))
+            self.errors.append(ConfigError(str(self.path), 0, 0, "(file)", _unreadable(exc)))
             return None, self.errors
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -243,6 +245,13 @@ class _Checker:
             extra = self.value(top["sectors"][1], "sectors")
             if isinstance(extra, list) and all(isinstance(s, str) and s for s in extra):
                 self.sectors = DEFAULT_SECTORS | frozenset(extra)
+                # The worker's own rule: a declared sector must be one it accepts.
+                for index, name in enumerate(extra):
+                    problem = sector_problem(name)
+                    if problem is not None:
+                        node = top["sectors"][1]
+                        item = node.value[index] if isinstance(node, yaml.SequenceNode) else node
+                        self.error(item, f"sectors[{index}]", problem)
             else:
                 self.error(top["sectors"][1], "sectors", "must be a list of names")
         if "operators" not in top:
@@ -262,9 +271,16 @@ class _Checker:
         keys = self.mapping(node, where, _OPERATOR_KEYS)
         if keys is None:
             return None
-        for required in ("id", "token_sha256", "services"):
+        for required in ("id", "services"):
             if required not in keys:
                 self.error(node, f"{where}.{required}", "is required")
+        if "token_sha256" not in keys and "feeds" not in keys:
+            # Without feeds an operator can only push, and pushing needs a token.
+            self.error(
+                node,
+                f"{where}.token_sha256",
+                "is required for an operator without feeds (it can only push observations)",
+            )
         if "id" not in keys:
             return None
         operator_id = self.text(keys["id"][1], f"{where}.id", _ID)
@@ -296,12 +312,22 @@ class _Checker:
         missing = [k for k in ("id", "sector", "region", "expected_interval_s") if k not in keys]
         for name in missing:
             self.error(node, f"{where}.{name}", "is required")
+        if "id" in keys:
+            # Registered even if the rest is wrong: duplicates and references are checked
+            # in the same pass as everything else, not after the other errors are fixed.
+            service_id = self.text(keys["id"][1], f"{where}.id", _ID)
+            if service_id in self.service_ids:
+                first_where, first_owner = self.service_ids[service_id]
+                self.error(
+                    keys["id"][1],
+                    f"{where}.id",
+                    f"service {service_id!r} declared twice (first at {first_where}, "
+                    f"operator {first_owner!r})",
+                )
+            else:
+                self.service_ids[service_id] = (where, operator_id)
         if missing:
             return None
-        service_id = self.text(keys["id"][1], f"{where}.id", _ID)
-        if service_id in self.service_ids:
-            self.error(keys["id"][1], f"{where}.id", f"service {service_id!r} declared twice")
-        self.service_ids[service_id] = operator_id
         sector = self.text(keys["sector"][1], f"{where}.sector")
         if sector and sector not in self.sectors:
             self.error(
@@ -369,7 +395,14 @@ class _Checker:
             self.error(keys["url"][1], f"{where}.url", f"must be an {allowed} URL")
         path: Path | None = None
         if "path" in keys:
-            path = (self.path.parent / self.text(keys["path"][1], f"{where}.path")).resolve()
+            given = self.text(keys["path"][1], f"{where}.path")
+            path = (self.path.parent / given).resolve()
+            if given and not path.is_file():
+                self.error(
+                    keys["path"][1],
+                    f"{where}.path",
+                    f"no such file: {path} (a path is relative to the config file's directory)",
+                )
         if (url is None) == (path is None):
             self.error(node, f"{where}.url", "give exactly one of url or path")
         elif feed_type is not None and feed_type.needs_url and url is None:
@@ -416,14 +449,20 @@ class _Checker:
     ) -> None:
         if service in own or not service:
             return
-        owner = self.service_ids.get(service)
-        if owner is None:
-            self.error(node, where, f"unknown service {service!r} (declare it under services)")
-        else:
+        declared = self.service_ids.get(service)
+        if declared is None:
             self.error(
                 node,
                 where,
-                f"service {service!r} belongs to operator {owner!r}, not {operator_id!r}",
+                f"unknown service {service!r} (declare it under this operator's services)",
+            )
+        else:
+            declared_at, owner = declared
+            self.error(
+                node,
+                where,
+                f"service {service!r} is declared at {declared_at} under operator {owner!r}; "
+                f"a feed of operator {operator_id!r} may only report on that operator's services",
             )
 
     def options(self, pair: tuple[yaml.Node, yaml.Node] | None, where: str, cls: type[Any]) -> Any:
@@ -442,6 +481,19 @@ class _Checker:
                 )
             self.error(node, f"{where}.{exc.field}", exc.message)
             return None
+
+
+def _unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why the config file cannot be read, in words (no errno)."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file; check the path (continuity connectors validate PATH)"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory; give the YAML file inside it"
+    if isinstance(exc, PermissionError):
+        return "cannot be read: permission denied"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"is not UTF-8 text (byte {exc.start}); save the config as UTF-8"
+    return f"cannot be read: {exc.strerror or exc}"
 
 
 @dataclass(frozen=True, slots=True)

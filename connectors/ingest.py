@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from connectors.base import ServiceSpec, make_event_id
-from pipeline.core.schema import Observation
+from pipeline.core.schema import Observation, with_declared_interval
 from pipeline.core.validation import (
     DEFAULT_LIMITS,
     ObservationRejected,
@@ -219,4 +219,7 @@ def _one(
         except orjson.JSONEncodeError as exc:
             raise ObservationRejected("invalid_field", None, str(exc)) from None
         data["event_id"] = make_event_id(data["source"], spec.service_id, 0.0, content)
+    attrs = data.get("attrs")
+    if attrs is None or isinstance(attrs, dict):  # anything else is rejected just below
+        data["attrs"] = with_declared_interval(attrs, spec.expected_interval_s)
     return parse_observation_dict(data, now=now, limits=limits)

@@ -88,7 +88,7 @@ FEED_TYPES: Mapping[str, FeedType] = {
             MqttHeartbeatOptions,
             Fetch.SUBSCRIBE,
             "MQTT heartbeats (topic -> service via map)",
-            schemes=("mqtt",),
+            schemes=("mqtt", "mqtts"),
         ),
         FeedType("atlas_ping", parse_atlas_ping, AtlasPingOptions, Fetch.POLL, "RIPE Atlas ping"),
         FeedType(
@@ -134,7 +134,30 @@ def build_options(cls: type[Any], values: Mapping[str, Any]) -> Any:
         if key not in known:
             allowed = ", ".join(sorted(known)) or "none"
             raise OptionsError(str(key), f"unknown option (allowed: {allowed})")
-    return cls(**{key: _coerce(key, value, hints[key]) for key, value in values.items()})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return cls(
+        **{
+            key: _coerce(key, _joined(key, value, fields[key].metadata), hints[key])
+            for key, value in values.items()
+        }
+    )
+
+
+def _joined(key: str, value: Any, metadata: Mapping[str, Any]) -> Any:
+    """A text option that is a list of items (``expect_status``) may be written as a YAML
+    number or list: ``200`` and ``[200, "301-302"]`` read as ``"200"`` and ``"200,301-302"``."""
+    separator = metadata.get("list_separator")
+    if separator is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list) and all(
+        isinstance(v, int | str) and not isinstance(v, bool) for v in value
+    ):
+        return separator.join(str(v) for v in value)
+    if isinstance(value, str) and value:
+        return value
+    raise OptionsError(key, f"{value!r} is not accepted; write it as {metadata['example']}")
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:

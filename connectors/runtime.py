@@ -191,12 +191,15 @@ class MqttSource:
         self.feed_type = FEED_TYPES[feed.type]
         self.settings = MqttSettings(
             host=parts.hostname or "127.0.0.1",
-            port=parts.port or 1883,
+            port=parts.port or (8883 if parts.scheme == "mqtts" else 1883),
             topics=tuple(feed.mapping),
             client_id=f"continuity-{feed.feed_id}"[:23],  # MQTT 3.1.1 servers may cap at 23
             keepalive_s=options.keepalive_s,
             username=options.username,
             password=options.password,
+            tls=parts.scheme == "mqtts",
+            ca_file=options.ca_file,
+            protocol=options.mqtt_version,
         )
         self._stop = asyncio.Event()
 

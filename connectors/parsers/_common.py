@@ -149,3 +149,35 @@ def as_time(value: Any) -> float | None:
 def rejected(rejection: Rejection) -> ParseResult:
     """A result holding only this rejection."""
     return ParseResult(rejections=[rejection])
+
+
+def sniff_format(raw: bytes) -> str | None:
+    """What a text payload looks like, for saying what arrived instead of what was expected.
+
+    >>> sniff_format(b'  {"header": {}}'), sniff_format(b"header {\\n  gtfs_realtime_version")
+    ('JSON', 'protobuf text format')
+    >>> sniff_format(b"\\x0a\\x0d") is None
+    True
+    """
+    head = raw[:512].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "JSON"
+    if head[:1] == b"<":
+        return "HTML" if head[:200].lower().find(b"<html") >= 0 else "XML"
+    if head.startswith((b"header {", b"header{", b"entity {")):
+        return "protobuf text format"
+    return None
+
+
+def describe_tag(tag: str) -> str:
+    """An XML element name as written, with its namespace spelled out (never cut).
+
+    >>> describe_tag("{urn:oasis:names:tc:emergency:cap:1.2}alert")
+    '<alert> (namespace urn:oasis:names:tc:emergency:cap:1.2)'
+    >>> describe_tag("Incidents")
+    '<Incidents>'
+    """
+    if tag.startswith("{") and "}" in tag:
+        namespace, _, local = tag[1:].partition("}")
+        return f"<{local}> (namespace {namespace})"
+    return f"<{tag}>"

@@ -15,8 +15,8 @@ user-minutes).  JSON is a list of such objects or ``{"rows": [...]}``.
 >>> svc = ServiceSpec("op", "mobile.kyiv", "telecom", "UA-30", 300.0)
 >>> ctx = FeedContext(source="noc", now=1_700_000_100.0, services={"kyiv": svc})
 >>> raw = b"observed_at,area,cells_total,cells_in_service\\n1700000000,kyiv,120,90\\n"
->>> [(o.metric, o.value, o.attrs) for o in parse_carrier_kpi(raw, ctx).observations]
-[('cells_in_service', 90.0, {'area': 'kyiv', 'cells_total': 120})]
+>>> [(o.metric, o.value, o.attrs["cells_total"]) for o in parse_carrier_kpi(raw, ctx).observations]
+[('cells_in_service', 90.0, 120)]
 """
 
 from __future__ import annotations

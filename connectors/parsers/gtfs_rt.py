@@ -22,7 +22,7 @@ from typing import Any
 from google.transit import gtfs_realtime_pb2
 
 from connectors.base import FeedContext, OptionsError, ParseResult
-from connectors.parsers._common import rejected, too_big
+from connectors.parsers._common import rejected, sniff_format, too_big
 from pipeline.core.schema import STATUS_SEVERITY, Kind, Status
 
 # Looked up rather than imported: protobuf ships no stubs and the project's mypy override
@@ -60,7 +60,14 @@ def parse_gtfs_rt(
     try:
         feed.ParseFromString(raw)
     except (_DecodeError, RuntimeError, ValueError) as exc:
-        return rejected(ctx.reject("malformed_protobuf", None, str(exc) or "decode error", raw))
+        found = sniff_format(raw)
+        detail = (
+            f"this is {found}, not a binary GTFS-RT FeedMessage; point the feed at the "
+            "protobuf URL (often .pb, without ?format=json or debug/text output)"
+            if found
+            else f"not a readable GTFS-RT FeedMessage ({exc or 'decode error'}); truncated?"
+        )
+        return rejected(ctx.reject("malformed_protobuf", None, detail, raw))
     if not feed.header.gtfs_realtime_version:
         return rejected(
             ctx.reject("missing_field", "header.gtfs_realtime_version", "is required", raw)

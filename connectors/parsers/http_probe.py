@@ -19,6 +19,7 @@ The runner performs ``GET url`` and records the outcome in :class:`~connectors.b
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,11 @@ from pipeline.core.schema import Kind, Status
 
 @dataclass(frozen=True, slots=True)
 class HttpProbeOptions:
-    expect_status: str = "200-399"  # "200", "200-299", "200,204,301-302"
+    #: Codes and ranges: "200-399", 200, "200,204,301-302" or [200, 204, "301-302"].
+    expect_status: str = dataclasses.field(
+        default="200-399",
+        metadata={"list_separator": ",", "example": '200, "200-399" or [200, 204, "301-302"]'},
+    )
     expect_body: str | None = None
     degraded_latency_s: float | None = None
     tls_warn_days: float = 14.0
@@ -50,7 +55,8 @@ def _ranges(spec: str) -> list[tuple[int, int]]:
             out.append((int(low), int(high or low)))
     except ValueError:
         raise OptionsError(
-            "expect_status", f"{spec!r}: use codes and ranges like 200-399"
+            "expect_status",
+            f'{spec!r}: use HTTP codes and ranges, e.g. 200, "200-399" or [200, 204, "301-302"]',
         ) from None
     return out
 

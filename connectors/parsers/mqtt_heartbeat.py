@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from connectors.base import FeedContext, ParseResult
+from connectors.base import FeedContext, ParseResult, check_choice
 from connectors.parsers._common import as_count, as_time, rejected
 from pipeline.core.schema import Kind, Status
 
@@ -32,6 +32,12 @@ class MqttHeartbeatOptions:
     keepalive_s: int = 30
     username: str | None = None
     password: str | None = None
+    #: With an ``mqtts://`` url: trust only this CA file (PEM) instead of the system's CAs.
+    ca_file: str | None = None
+    mqtt_version: str = "3.1.1"  # or "5"
+
+    def __post_init__(self) -> None:
+        check_choice("mqtt_version", self.mqtt_version, ("3.1.1", "5"))
 
 
 def parse_mqtt_heartbeat(

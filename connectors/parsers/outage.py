@@ -34,6 +34,7 @@ from connectors.base import (
 from connectors.parsers._common import (
     as_count,
     as_time,
+    describe_tag,
     load_json,
     load_rows,
     load_xml,
@@ -129,7 +130,15 @@ def _aes(raw: bytes, ctx: FeedContext, opts: OutageOptions) -> ParseResult:
     if isinstance(root, Rejection):
         return rejected(root)
     if root.tag != "Incidents":
-        return rejected(ctx.reject("unexpected_format", None, f"root <{root.tag[:40]}>", raw))
+        return rejected(
+            ctx.reject(
+                "unexpected_format",
+                None,
+                f"the root element is {describe_tag(root.tag)}, not <Incidents>: "
+                "format aes_xml expects AES Ohio's outage XML",
+                raw,
+            )
+        )
     stamp_text = (root.findtext("Message/Outageat") or "").strip()
     stamp = _local_time(stamp_text, zone)
     if stamp is None:

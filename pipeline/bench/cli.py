@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -226,7 +225,6 @@ def run_bench(
         raise click.ClickException(
             f"stack not healthy ({down}); run: bash deploy/local/stack.sh up"
         )
-    base = replace(base, silence_check_interval=float(os.environ.get("CW_SILENCE_CHECK_S", 1.0)))
     progress = Progress(stream)
     bench = st.BenchRun(
         base=base,

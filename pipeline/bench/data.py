@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 import zlib
-from dataclasses import dataclass
 
+from pipeline.core.identity import ServiceRef
 from pipeline.core.schema import Kind, Observation, Status
 
 SECTORS: tuple[str, ...] = ("energy", "health", "telecom", "transport")
@@ -49,16 +49,6 @@ _SHAPES: dict[str, tuple[tuple[Kind, str | None, str | None, int], ...]] = {
         (Kind.KPI, "headway", "s", 3),
     ),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRef:
-    """Identity of one synthetic service."""
-
-    service_id: str
-    operator_id: str
-    sector: str
-    region: str
 
 
 def service_ref(index: int, *, namespace: str = "svc") -> ServiceRef:

@@ -17,6 +17,7 @@ from typing import IO
 import click
 import orjson
 
+from pipeline.core.timeutil import plural
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.scenarios.evaluation import DEFAULT_SEEDS, ENGINES, evaluate, format_report
 from pipeline.scenarios.generator import ScenarioConfig, generate
@@ -107,15 +108,25 @@ def detect(input_file: IO[str], chunk: int) -> None:
 @click.option("--hours", type=click.FloatRange(min=1.0), default=48.0, show_default=True)
 def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
     """Generate a labelled synthetic scenario (observations + truth)."""
-    sc = generate(ScenarioConfig(seed=seed, duration_s=hours * 3600.0))
     truth_path = truth or out.with_suffix(".truth.json")
-    with out.open("wb") as fh:
-        for obs in sc.observations:
-            fh.write(obs.to_json() + b"\n")
-    truth_path.write_bytes(orjson.dumps(sc.truth_dict(), option=orjson.OPT_INDENT_2))
+    for path, option in ((out, "--out"), (truth_path, "--truth")):
+        if not path.parent.is_dir():
+            raise click.BadParameter(
+                f"directory {path.parent} does not exist; create it or choose another path",
+                param_hint=option,
+            )
+    sc = generate(ScenarioConfig(seed=seed, duration_s=hours * 3600.0))
+    try:
+        with out.open("wb") as fh:
+            for obs in sc.observations:
+                fh.write(obs.to_json() + b"\n")
+        truth_path.write_bytes(orjson.dumps(sc.truth_dict(), option=orjson.OPT_INDENT_2))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from None
     click.echo(
-        f"{len(sc.observations)} observations -> {out}; {len(sc.truth)} incidents, "
-        f"{len(sc.maintenance)} maintenance windows -> {truth_path}"
+        f"{plural(len(sc.observations), 'observation')} -> {out}; "
+        f"{plural(len(sc.truth), 'incident')}, "
+        f"{plural(len(sc.maintenance), 'maintenance window')} -> {truth_path}"
     )
 
 

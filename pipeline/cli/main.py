@@ -11,7 +11,8 @@ import click
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
-from pipeline.config.settings import Settings
+from pipeline.cli.settings_cmd import settings_group
+from pipeline.config.settings import Settings, SettingsError
 from pipeline.ops import localstack
 
 DEMO_WORKER = "worker-demo"
@@ -19,7 +20,10 @@ DEMO_SIMULATOR = "simulator-demo"
 
 
 def _settings() -> Settings:
-    return Settings.from_env(os.environ)
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -166,11 +170,19 @@ def incidents() -> None:
 @click.argument("service_id")
 @click.option("--by", required=True, help="Who acknowledges (person or team).")
 def incidents_ack(service_id: str, by: str) -> None:
-    """Acknowledge SERVICE_ID's open incident (sent to the worker that owns the service)."""
+    """Acknowledge SERVICE_ID's open incident (sent to the worker that owns the service).
+
+    Refused (exit 1) when the workers have no state for SERVICE_ID: it has never sent evidence.
+    """
     import orjson
     from kafka import KafkaProducer
 
+    from pipeline.ops.service_lookup import known_service_or_error
+
     settings = _settings()
+    problem = known_service_or_error(settings, service_id)
+    if problem is not None:
+        raise click.ClickException(problem)
     command = {
         "type": "acknowledge",
         "service_id": service_id,
@@ -208,6 +220,7 @@ def topics_create() -> None:
 
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
+main.add_command(settings_group, "settings")
 for _command in ANALYSIS_COMMANDS:
     main.add_command(_command)
 

@@ -1,4 +1,5 @@
-"""Worker and stack settings, read once from the environment (``CW_*``) at start-up.
+"""The one settings object of connectors, ingest API, worker, bench and CLI, read once from the
+environment (``CW_*``, see pipeline.config.variables and docs/configuration.md) at start-up.
 
 >>> Settings.from_env({"CW_TOPIC_PREFIX": "t1."}).topics.observations
 't1.observations'
@@ -8,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.config.variables import SETTINGS, SettingsError
+
+__all__ = ["DEFAULT_LIVE_STATES", "SERVICE_STATE_TABLE", "Settings", "SettingsError", "TopicNames"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,9 @@ class TopicNames:
         )
 
 
+#: The workers' per-service table; its changelog topic is ``<app_id>-service-state-changelog``.
+SERVICE_STATE_TABLE = "service-state"
+
 #: Decoded service states a worker keeps in memory (``CW_LIVE_STATES``).
 DEFAULT_LIVE_STATES = 100_000
 
@@ -108,38 +117,23 @@ class Settings:
     maintenance_file: str | None = None
     data_dir: str = ".state/worker"
 
+    #: ``connectors serve-ingest`` address and ``connectors run``'s spool directory.
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8480
+    spool_dir: str = ".state/connectors/spool"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        base = cls()
-        return cls(
-            kafka_bootstrap=env.get(
-                "CW_KAFKA_BOOTSTRAP", f"127.0.0.1:{env.get('CW_KAFKA_PORT', '19092')}"
-            ),
-            topics=TopicNames(env.get("CW_TOPIC_PREFIX", base.topics.prefix)),
-            partitions=int(env.get("CW_PARTITIONS", base.partitions)),
-            app_id=env.get("CW_APP_ID", base.app_id),
-            metrics_host=env.get("CW_METRICS_HOST", base.metrics_host),
-            metrics_port=int(env.get("CW_METRICS_PORT", base.metrics_port)),
-            influx_url=env.get(
-                "CW_INFLUX_URL", f"http://127.0.0.1:{env.get('CW_INFLUX_PORT', '18086')}"
-            ),
-            influx_bucket=env.get("CW_INFLUX_BUCKET", base.influx_bucket),
-            influx_token=env.get("CW_INFLUX_TOKEN", base.influx_token),
-            influx_org=env.get("CW_INFLUX_ORG", base.influx_org),
-            prometheus_url=env.get(
-                "CW_PROMETHEUS_URL", f"http://127.0.0.1:{env.get('CW_PROMETHEUS_PORT', '19090')}"
-            ),
-            default_interval=float(env.get("CW_DEFAULT_INTERVAL_S", base.default_interval)),
-            lateness_allowance=float(env.get("CW_LATENESS_S", base.lateness_allowance)),
-            silence_check_interval=float(
-                env.get("CW_SILENCE_CHECK_S", base.silence_check_interval)
-            ),
-            influx_flush_interval=float(env.get("CW_INFLUX_FLUSH_S", base.influx_flush_interval)),
-            batch_max=int(env.get("CW_BATCH_MAX", base.batch_max)),
-            batch_within=float(env.get("CW_BATCH_WITHIN_S", base.batch_within)),
-            live_states=int(env.get("CW_LIVE_STATES", base.live_states)),
-            indicator_interval=float(env.get("CW_INDICATOR_INTERVAL_S", base.indicator_interval)),
-            correlation_window=float(env.get("CW_CORRELATION_WINDOW_S", base.correlation_window)),
-            maintenance_file=env.get("CW_MAINTENANCE_FILE") or None,
-            data_dir=env.get("CW_WORKER_DATA_DIR", base.data_dir),
-        )
+        """Settings from ``CW_*`` variables (pipeline.config.variables); unset ones keep
+        their defaults. Raises :class:`SettingsError` naming a variable it cannot use."""
+        values: dict[str, Any] = {}
+        for variable in SETTINGS:
+            assert variable.field is not None
+            raw = env.get(variable.name)
+            if raw is None and variable.derive is not None:
+                raw = variable.derive(env)
+            if raw is None:
+                continue
+            value = variable.parse(raw)
+            values[variable.field] = TopicNames(value) if variable.field == "topics" else value
+        return cls(**values)

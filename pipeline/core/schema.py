@@ -13,6 +13,7 @@ inside the pipeline and written as RFC 3339 on the wire.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -23,8 +24,54 @@ from pipeline.core.timeutil import format_rfc3339
 
 SCHEMA_VERSION = 1
 
-#: Sectors known out of the box; deployments may add more (see ValidationLimits.sectors).
+#: Sectors known out of the box (with sector-specific indicators); a deployment config adds
+#: more under ``sectors:``.
 DEFAULT_SECTORS: frozenset[str] = frozenset({"energy", "health", "telecom", "transport"})
+
+#: The one sector rule, applied by the worker's validation and the connectors' config alike:
+#: any lower-case name. The config additionally requires each of its sectors be built in or
+#: declared, so a config that validates only ever produces sectors the worker accepts.
+SECTOR_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+def sector_problem(sector: str) -> str | None:
+    """Why ``sector`` cannot name a sector, or None when it can.
+
+    >>> sector_problem("water") is None, sector_problem("Water Supply")
+    (True, "'Water Supply' is not a sector name (lower-case letters, digits, '_' or '-')")
+    """
+    if SECTOR_NAME.match(sector):
+        return None
+    return f"{sector!r} is not a sector name (lower-case letters, digits, '_' or '-')"
+
+
+#: The one place a service's declared reporting interval travels: ``attrs[EXPECTED_INTERVAL]``
+#: (seconds). Connectors put the configured ``expected_interval_s`` there; the worker judges
+#: the service's silence against it (else against ``CW_DEFAULT_INTERVAL_S``).
+EXPECTED_INTERVAL = "expected_interval_s"
+
+
+def declared_interval(attrs: dict[str, Any]) -> float | None:
+    """The reporting interval an observation declares, if it declares a usable one.
+
+    >>> declared_interval({"expected_interval_s": 300}), declared_interval({})
+    (300.0, None)
+    >>> declared_interval({"expected_interval_s": True}), declared_interval({EXPECTED_INTERVAL: -1})
+    (None, None)
+    """
+    value = attrs.get(EXPECTED_INTERVAL)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def with_declared_interval(attrs: dict[str, Any] | None, interval_s: float) -> dict[str, Any]:
+    """``attrs`` plus the declared interval (the deployment's declaration wins).
+
+    >>> with_declared_interval({"reason": "x"}, 300.0)
+    {'reason': 'x', 'expected_interval_s': 300.0}
+    """
+    return {**(attrs or {}), EXPECTED_INTERVAL: interval_s}
 
 
 class Kind(StrEnum):

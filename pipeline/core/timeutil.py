@@ -32,3 +32,26 @@ def format_rfc3339(epoch_seconds: float) -> str:
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duration_words(seconds: float) -> str:
+    """A duration as a person says it: the largest whole unit, rounded.
+
+    >>> duration_words(366 * 86400), duration_words(90), duration_words(7200), duration_words(1)
+    ('366 days', '2 minutes', '2 hours', '1 second')
+    """
+    for size, unit in ((86400.0, "day"), (3600.0, "hour"), (60.0, "minute")):
+        if abs(seconds) >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    count = round(seconds)
+    return f"{count} second{'' if count == 1 else 's'}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` with ``noun`` in the right number.
+
+    >>> plural(1, "observation"), plural(0, "observation")
+    ('1 observation', '0 observations')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from pipeline.core.schema import DEFAULT_SECTORS, SCHEMA_VERSION, Kind, Observation, Status
-from pipeline.core.timeutil import parse_rfc3339
+from pipeline.core.schema import SCHEMA_VERSION, Kind, Observation, Status, sector_problem
+from pipeline.core.timeutil import duration_words, parse_rfc3339
 
 _E = TypeVar("_E", Kind, Status)
 
@@ -57,7 +57,6 @@ class ValidationLimits:
     max_age_seconds: float = 366 * 86400.0
     max_id_length: int = 256
     max_attrs_bytes: int = 8 * 1024
-    sectors: frozenset[str] = DEFAULT_SECTORS
 
 
 DEFAULT_LIMITS = ValidationLimits()
@@ -96,10 +95,9 @@ def parse_observation_dict(
             "unsupported_schema", "schema", f"version {schema!r} is not supported (expected 1)"
         )
     text = {name: _required_text(data, name, limits) for name in _REQUIRED_TEXT}
-    if text["sector"] not in limits.sectors:
-        raise ObservationRejected(
-            "invalid_field", "sector", f"{text['sector']!r} is not one of {sorted(limits.sectors)}"
-        )
+    problem = sector_problem(text["sector"])
+    if problem is not None:
+        raise ObservationRejected("invalid_field", "sector", problem)
     kind = _enum(data, "kind", Kind, required=True)
     assert kind is not None
     observed_at = _timestamp(data, now, limits)
@@ -192,13 +190,19 @@ def _timestamp(data: dict[str, Any], now: float | None, limits: ValidationLimits
     if now is not None:
         if moment - now > limits.max_future_seconds:
             raise ObservationRejected(
-                "future_timestamp", "observed_at", f"{raw} is {moment - now:.0f} s in the future"
+                "future_timestamp",
+                "observed_at",
+                f"{raw} is {duration_words(moment - now)} in the future; at most "
+                f"{duration_words(limits.max_future_seconds)} is accepted (check the sender's "
+                "clock and time zone)",
             )
         if now - moment > limits.max_age_seconds:
             raise ObservationRejected(
                 "stale_timestamp",
                 "observed_at",
-                f"{raw} is older than {limits.max_age_seconds:.0f} s",
+                f"{raw} is {duration_words(now - moment)} old; evidence older than "
+                f"{duration_words(limits.max_age_seconds)} is refused (replaying an old sample "
+                "through the connectors? give its time with --now)",
             )
     return moment
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline.core.identity import ServiceRef
 from pipeline.core.schema import Kind, Observation, Status
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus
 from pipeline.detection.kpi import KpiAnomalyDetector
@@ -35,7 +36,7 @@ from pipeline.detection.single_probe import SingleProbe, SingleProbeParams
 from pipeline.detection.vantage import VantageHealth
 from pipeline.detection.verdict import Verdict
 from pipeline.incidents.maintenance import MaintenanceCalendar
-from pipeline.incidents.model import IncidentEvent, ServiceRef
+from pipeline.incidents.model import IncidentEvent
 from pipeline.incidents.tracker import ServiceIncidents, TrackerParams
 from pipeline.monitoring.status import (
     Outcome,

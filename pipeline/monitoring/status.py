@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pipeline.core.schema import Kind, Observation, Status
+from pipeline.core.schema import Kind, Observation, Status, declared_interval
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
@@ -161,7 +161,7 @@ class StatusTracker:
         self, state: ServiceState | None, obs: Observation, *, partition: int
     ) -> tuple[ServiceState, StatusChange | None, str]:
         """Apply one observation; returns (new state, change or None, outcome)."""
-        interval = _declared_interval(obs) or (
+        interval = declared_interval(obs.attrs) or (
             state.expected_interval if state else self.policy.default_interval
         )
         asserted = status_from_observation(obs)
@@ -279,13 +279,6 @@ def assert_status(
         return state, None
     new = replace(state, status=status, since=at, reason=reason)
     return new, _change(new, state.status, at, reason, event_id, new.customers_affected)
-
-
-def _declared_interval(obs: Observation) -> float | None:
-    value = obs.attrs.get("expected_interval_s")
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    return None
 
 
 def _change(

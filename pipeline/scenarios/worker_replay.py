@@ -9,13 +9,16 @@ that runs in production. Same interface as the Replayer for :func:`evaluation.sc
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from pipeline.config.settings import Settings
 from pipeline.core.schema import Observation
 from pipeline.detection.correlation import DisruptionCorrelator, Finding
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
-from pipeline.monitoring.monitor import Monitoring, MonitorParams, MonitorResult, ServiceMonitor
-from pipeline.monitoring.status import SilencePolicy
+from pipeline.monitoring.monitor import MonitorResult, ServiceMonitor
 from pipeline.worker.ledger_records import correlate
+from pipeline.worker.wiring import build_monitoring
 
 
 class WorkerReplay:
@@ -29,8 +32,8 @@ class WorkerReplay:
         check_every_s: float = 5.0,
         correlation_window_s: float = 900.0,
     ) -> None:
-        params = MonitorParams(silence=SilencePolicy(default_interval=heartbeat_interval_s))
-        self.monitoring = Monitoring(params, calendar)
+        settings = replace(Settings(), default_interval=heartbeat_interval_s)
+        self.monitoring = build_monitoring(settings, calendar)
         self.monitors: dict[str, ServiceMonitor] = {}
         self.correlator = DisruptionCorrelator(correlation_window_s)
         self.findings: list[Finding] = []

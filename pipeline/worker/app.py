@@ -19,15 +19,14 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
-from pipeline.config.settings import Settings
+from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
-from pipeline.monitoring.monitor import Monitoring, MonitorParams
-from pipeline.monitoring.status import SilencePolicy
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor, Outputs
+from pipeline.worker.wiring import build_processor
 
 log = structlog.get_logger(__name__)
 
@@ -113,7 +112,7 @@ def create_app(
     # Service states are JSON bytes encoded by LiveStates (orjson, once per batch), so faust
     # neither re-encodes them nor decodes them on recovery; the changelog records are the
     # same JSON as before.
-    states = table("service-state", settings.partitions, value_type=bytes)
+    states = table(SERVICE_STATE_TABLE, settings.partitions, value_type=bytes)
     ledger_services = table("ledger-services", 1)
     ledger_incidents = table("ledger-incidents", 1)
     ledger_state = table("ledger-state", 1)
@@ -125,17 +124,8 @@ def create_app(
         else None
     )
     calendar = load_calendar(settings.maintenance_file)
-    monitoring = Monitoring(
-        MonitorParams(
-            silence=SilencePolicy(
-                default_interval=settings.default_interval,
-                lateness_allowance=settings.lateness_allowance,
-            )
-        ),
-        calendar,
-    )
-    processor = ObservationProcessor(monitoring, metrics, clock=clock, sink=sink)
-    live = LiveStates(states, monitoring, capacity=settings.live_states)
+    processor = build_processor(settings, metrics, calendar=calendar, clock=clock, sink=sink)
+    live = LiveStates(states, processor.monitoring, capacity=settings.live_states)
     ledger = LedgerProcessor(
         metrics,
         IndicatorGauges(registry),

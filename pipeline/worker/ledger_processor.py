@@ -24,9 +24,10 @@ from typing import Any
 import orjson
 import structlog
 
+from pipeline.core.identity import ServiceRef
 from pipeline.detection.correlation import DisruptionCorrelator
 from pipeline.incidents.maintenance import MaintenanceCalendar
-from pipeline.incidents.model import Incident, ServiceRef
+from pipeline.incidents.model import Incident
 from pipeline.indicators.rollup import DEFAULT_WINDOWS, notable_services, rollup
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pipeline.core.identity import ServiceRef
 from pipeline.detection.correlation import DisruptionCorrelator, Finding, Span
-from pipeline.incidents.model import Incident, IncidentEvent, ServiceRef
+from pipeline.incidents.model import Incident, IncidentEvent
 
 #: Incident events that change what correlation sees.
 CORRELATED_EVENTS = frozenset({"detected", "restored", "reopened", "updated"})

@@ -87,6 +87,18 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
     )
     assert acked[0]["incident"]["ack_by"] == "noc-team"
 
+    # A service the workers have never heard of: refused, nothing sent.
+    unknown = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "incidents", "ack", f"{run}.nope", "--by", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode == 1, unknown.stdout
+    assert f"unknown service '{run}.nope'" in unknown.stderr
+    assert "sent" not in unknown.stdout
+
     # The ledger worker correlates on its own cadence, after other anomalies may have landed.
     findings = eventually(
         lambda: [
@@ -135,3 +147,17 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
     points = eventually(enough_points, what="incident points in InfluxDB")
     assert points == ["acknowledged", "detected", "detected", "restored"]
     assert read_topic(settings, settings.topics.indicators, at_least=10)
+
+
+def test_ack_without_any_worker_state_says_what_to_start(settings: Settings) -> None:
+    """No worker of this app id ever ran: the CLI says so instead of sending into the void."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli.main", "incidents", "ack", "svc", "--by", "x"],
+        env={**os.environ, **worker_env(settings)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"no worker state on Kafka at {settings.kafka_bootstrap}" in done.stderr
+    assert f"start a worker with CW_APP_ID={settings.app_id}" in done.stderr

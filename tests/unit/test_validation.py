@@ -51,7 +51,7 @@ def test_fields_are_parsed_to_types() -> None:
         (wire(schema=None), "missing_field", "schema"),
         (wire(service_id=None), "missing_field", "service_id"),
         (wire(service_id=""), "invalid_field", "service_id"),
-        (wire(sector="mining"), "invalid_field", "sector"),
+        (wire(sector="Mining!"), "invalid_field", "sector"),
         (wire(kind="guess"), "invalid_field", "kind"),
         (wire(status="fine"), "invalid_field", "status"),
         (wire(observed_at="yesterday"), "invalid_field", "observed_at"),

@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.config import load_config
+from pipeline.config.settings import Settings
 from pipeline.core.timeutil import format_rfc3339, parse_rfc3339
 from pipeline.core.validation import parse_observation
 from pipeline.ops import localstack
@@ -41,6 +42,14 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
 DEMO = REPO / "connectors" / "examples" / "demo.yaml"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that points a process at this test's Kafka and topics."""
+    return {
+        "CW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CW_TOPIC_PREFIX": settings.topics.prefix,
+    }
 
 
 def continuity(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -171,14 +180,12 @@ def test_run_for_real_sends_to_kafka_and_exports_feed_metrics(
         [
             sys.executable, "-m", "pipeline.cli.main", "connectors", "run", str(config),
             "--now", now,
-            "--bootstrap-servers", settings.kafka_bootstrap,
-            "--topic", settings.topics.observations,
-            "--deadletter-topic", settings.topics.deadletter,
             "--spool-dir", str(tmp_path / "cli-spool"),
             "--metrics-port", str(port),
         ],
         stdout=log, stderr=subprocess.STDOUT, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Kafka and topics come from the same CW_* settings the worker reads.
+        env={**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     connector_process.append(proc)
     log.close()
@@ -243,12 +250,12 @@ def test_serve_ingest_accepts_a_demo_operator_push_into_kafka(
         [
             sys.executable, "-m", "pipeline.cli.main", "connectors", "serve-ingest", str(DEMO),
             "--port", "0",
-            "--bootstrap-servers", settings.kafka_bootstrap,
-            "--topic", settings.topics.observations,
         ],
         stdout=log, stderr=subprocess.STDOUT, text=True,
         cwd=tmp_path,  # its spool directory is relative to the working directory
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # PYTHONPATH: this checkout's code, whatever the working directory.
+        env={**os.environ, **settings_env(settings), "PYTHONPATH": str(REPO),
+             "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     connector_process.append(proc)
     log.close()

@@ -4,7 +4,8 @@ import base64
 
 import orjson
 
-from connectors.base import MAX_ORIGINAL_BYTES, Rejection, make_event_id
+from connectors.base import Rejection, make_event_id
+from pipeline.core.deadletter import MAX_ORIGINAL_BYTES
 from pipeline.core.schema import Kind, Observation, Status
 from pipeline.core.validation import parse_observation
 
@@ -66,5 +67,5 @@ def test_rejection_wire_form_keeps_binary_originals_and_caps_their_size() -> Non
     assert kept == blob[:MAX_ORIGINAL_BYTES]
     assert wire["original_size"] == len(blob)
     assert wire["original_truncated"] is True
-    assert wire["received_at"] == "1970-01-01T00:00:05Z"
+    assert wire["rejected_at"] == "1970-01-01T00:00:05Z"
     assert (wire["reason"], wire["source"]) == ("malformed_protobuf", "feed")

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -8,6 +13,7 @@ from click.testing import CliRunner
 from connectors.cli import connectors_group
 from pipeline.core.timeutil import format_rfc3339
 from pipeline.core.validation import parse_observation
+from tests.support.stack import free_port
 
 from .conftest import FIXTURES
 from .test_config import DEMO
@@ -88,3 +94,28 @@ def test_run_refuses_unknown_feed_and_bad_time(tmp_path: Path) -> None:
     bad = CliRunner().invoke(connectors_group, ["run", str(path), "--dry-run", "--now", "noon"])
     assert bad.exit_code == 2
     assert "--now" in bad.stderr
+
+
+def test_run_says_kafka_is_unreachable_and_spools(tmp_path: Path) -> None:
+    """No broker at the configured address: the connector says so, keeps going, spools."""
+    path = _deployment(tmp_path)
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    spool = tmp_path / "spool"
+    env = {**os.environ, "CW_KAFKA_BOOTSTRAP": dead, "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, "-m", "pipeline.cli.main", "connectors", "run", str(path),
+            "--feed", "vehicles", "--spool-dir", str(spool)]  # fmt: skip
+    with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("spooling to" in ln for ln in lines):
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    said = "".join(lines)
+    assert f"Kafka at {dead} is unreachable" in said
+    assert f"Kafka at {dead} did not acknowledge; spooling to {spool}" in said
+    assert (spool / "spool.jsonl").stat().st_size > 0

@@ -121,7 +121,7 @@ def test_good_config_loads_typed_values(tmp_path: Path) -> None:
             "service: mobile.kyiv",
             "operators[0].feeds[0].service",
             "service: mobile.kyiv",
-            "belongs to operator 'mobile'",
+            "is declared at operators[1].services[0] under operator 'mobile'",
         ),
         (
             "service: grid.north.f12",
@@ -205,7 +205,10 @@ def test_missing_pieces_are_reported_together(tmp_path: Path) -> None:
     text = "version: 2\noperators:\n  - id: x\n    services:\n      - id: s\n"
     errors = {(e.field, e.message) for e in validate_config(_write(tmp_path, text))}
     assert ("version", "only version 1 is supported") in errors
-    assert ("operators[0].token_sha256", "is required") in errors
+    assert (
+        "operators[0].token_sha256",
+        "is required for an operator without feeds (it can only push observations)",
+    ) in errors
     assert ("operators[0].services[0].sector", "is required") in errors
     with pytest.raises(ConfigInvalidError) as raised:
         load_config(_write(tmp_path, text))
@@ -250,3 +253,52 @@ def test_subscription_feeds_need_a_broker_url_and_topic_map(tmp_path: Path) -> N
         "        service: grid.north.f12\n", "        map: {sites/f12/heartbeat: grid.north.f12}\n"
     )
     assert validate_config(_write(tmp_path, fixed)) == []
+
+
+VALIDATE = """\
+version: 1
+operators:
+  - id: op-a
+    services:
+      - {id: svc.a, sector: energy, expected_interval_s: 60}
+      - {id: svc.a, sector: energy, region: UA-30, expected_interval_s: 60}
+    feeds:
+      - {id: poll, type: feeder_status, path: gone.csv, service: svc.b}
+  - id: op-b
+    services:
+      - {id: svc.b, sector: energy, region: UA-30, expected_interval_s: 60}
+    feeds:
+      - {id: poll-b, type: feeder_status, path: here.csv, service: svc.b}
+"""
+
+
+def test_validate_reports_everything_in_one_pass(tmp_path: Path) -> None:
+    (tmp_path / "here.csv").write_text("feeder,status\n")
+    path = _write(tmp_path, VALIDATE)
+    errors = {(e.field, e.message) for e in validate_config(path)}
+    assert errors == {
+        # The first declaration lacks a region: still, the duplicate is reported now.
+        ("operators[0].services[0].region", "is required"),
+        (
+            "operators[0].services[1].id",
+            "service 'svc.a' declared twice (first at operators[0].services[0], operator 'op-a')",
+        ),
+        (
+            "operators[0].feeds[0].path",
+            f"no such file: {tmp_path / 'gone.csv'} "
+            "(a path is relative to the config file's directory)",
+        ),
+        (
+            "operators[0].feeds[0].service",
+            "service 'svc.b' is declared at operators[1].services[0] under operator 'op-b'; "
+            "a feed of operator 'op-a' may only report on that operator's services",
+        ),
+    }  # and no token_sha256 is asked of operators that only poll feeds
+
+
+def test_a_missing_config_file_is_said_in_words(tmp_path: Path) -> None:
+    [error] = validate_config(tmp_path / "nope.yaml")
+    assert str(error) == (
+        f"{tmp_path / 'nope.yaml'}: no such file; check the path "
+        "(continuity connectors validate PATH)"
+    )

@@ -1,73 +1,24 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from connectors.base import ParseResult
 from connectors.config import FeedConfig
-from connectors.mqtt import (
-    CONNACK,
-    MqttError,
-    connect_packet,
-    decode_publish,
-    encode_remaining_length,
-    publish_packet,
-    read_packet,
-    subscribe_packet,
-)
 from connectors.parsers.mqtt_heartbeat import MqttHeartbeatOptions, parse_mqtt_heartbeat
 from connectors.runtime import MqttSource, run_forever
-from pipeline.core.schema import Kind, Status
+from pipeline.core.schema import Kind, Observation, Status
+from tests.support.mosquitto import PASSWORD, USER, Broker, broker, configure, running
+from tests.support.mosquitto import publish as _publish
+from tests.support.stack import free_port
 
 from .conftest import context, service
 
 SITE = service("telecom.site-kyiv-1")
-
-
-def _decode_length(data: bytes) -> int:
-    value, shift = 0, 0
-    for byte in data:
-        value += (byte & 0x7F) << shift
-        shift += 7
-    return value
-
-
-@pytest.mark.parametrize("length", [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 268_435_455])
-def test_remaining_length_round_trips_at_the_varint_boundaries(length: int) -> None:
-    encoded = encode_remaining_length(length)
-    assert _decode_length(encoded) == length
-    assert len(encoded) == 1 + (length >= 128) + (length >= 16_384) + (length >= 2_097_152)
-
-
-def test_connect_and_subscribe_packets_follow_the_3_1_1_layout() -> None:
-    packet = connect_packet("cw", 30, "user", "pw")
-    assert packet[0] == 0x10
-    assert packet[2:10] == b"\x00\x04MQTT\x04\xc2"  # level 4; username, password, clean
-    assert packet[10:12] == b"\x00\x1e"  # keep-alive 30 s
-    assert packet.endswith(b"\x00\x02cw\x00\x04user\x00\x02pw")
-    assert subscribe_packet(7, ["a/b"]) == b"\x82\x08\x00\x07\x00\x03a/b\x01"
-
-
-def test_publish_decoding_with_qos_and_retain() -> None:
-    message = decode_publish(0x33, b"\x00\x03a/b\x00\x2ahello")  # QoS 1, retain
-    assert (message.topic, message.payload, message.qos, message.retain, message.packet_id) == (
-        "a/b",
-        b"hello",
-        1,
-        True,
-        42,
-    )
-    with pytest.raises(MqttError):
-        decode_publish(0x30, b"\x00\x09a/b")  # topic length past the end
-    with pytest.raises(MqttError):
-        decode_publish(0x36, b"\x00\x01a")  # QoS 3 does not exist
+SERVICES = {SITE.service_id: SITE}
 
 
 def test_heartbeat_payloads() -> None:
@@ -77,7 +28,12 @@ def test_heartbeat_payloads() -> None:
     assert (plain.kind, plain.status, plain.observed_at) == (Kind.HEARTBEAT, Status.UP, now)
     rich = b'{"ts": 1699999990, "status": "degraded", "seq": 17}'
     [obs] = parse_mqtt_heartbeat(rich, ctx).observations
-    assert (obs.status, obs.observed_at, obs.attrs) == (Status.DEGRADED, now - 10, {"seq": 17})
+    declared = {"expected_interval_s": SITE.expected_interval_s}
+    assert (obs.status, obs.observed_at, obs.attrs) == (
+        Status.DEGRADED,
+        now - 10,
+        {"seq": 17, **declared},
+    )
     bad = parse_mqtt_heartbeat(b'{"status": "fine"}', ctx)
     assert [(r.reason, r.field) for r in bad.rejections] == [("invalid_field", "status")]
     broken = parse_mqtt_heartbeat(b'{"ts": ', ctx)
@@ -86,53 +42,10 @@ def test_heartbeat_payloads() -> None:
     assert [r.reason for r in orphan.rejections] == ["unknown_service"]
 
 
-def _free_port() -> int:
-    # Mosquitto cannot report a port it chose, so ask the OS for one that is free now.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[int]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.skip("needs the mosquitto broker (Debian package mosquitto)")
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    broker = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or broker.poll() is not None:
-                    errors = broker.stderr.read() if broker.stderr else b""
-                    pytest.fail(f"mosquitto did not start: {errors!r}")
-                time.sleep(0.05)
-        yield port
-    finally:
-        broker.terminate()
-        broker.wait(timeout=10)
-        if broker.stderr is not None:
-            broker.stderr.close()
-
-
-async def _publish(port: int, messages: list[tuple[str, bytes, bool]]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(connect_packet("test-publisher", 30))
-    first, _ = await read_packet(reader)
-    assert first == CONNACK
-    for topic, payload, retain in messages:
-        writer.write(publish_packet(topic, payload, retain=retain))
-    writer.write(b"\xe0\x00")
-    await writer.drain()
-    writer.close()
-    await writer.wait_closed()
+    with broker(tmp_path / "broker") as running_broker:
+        yield running_broker.port
 
 
 def test_heartbeats_through_a_real_mosquitto(mosquitto: int) -> None:
@@ -176,6 +89,114 @@ def test_heartbeats_through_a_real_mosquitto(mosquitto: int) -> None:
     assert [(o.service_id, o.kind, o.status) for o in observations] == [
         (SITE.service_id, Kind.HEARTBEAT, Status.UP)
     ] * 2
-    assert observations[0].attrs == {"seq": 1}
+    assert observations[0].attrs == {"seq": 1, "expected_interval_s": SITE.expected_interval_s}
     skipped = sum((r.skipped for r in seen), start=ParseResult().skipped)
     assert skipped["retained_message"] == 1
+
+
+def _feed(url: str, options: MqttHeartbeatOptions, topic: str) -> FeedConfig:
+    return FeedConfig(
+        "mqtt-sites", "op", "mqtt_heartbeat", 30.0, url, None, None, {topic: SITE.service_id},
+        options, 5.0,
+    )  # fmt: skip
+
+
+async def _collect(
+    source: MqttSource, seen: list[Observation], wanted: int, during: Callable[[], Awaitable[None]]
+) -> None:
+    """Run ``source`` into ``seen`` until it holds ``wanted`` observations; ``during`` runs."""
+    stop = asyncio.Event()
+
+    async def sink(_source_id: str, result: ParseResult) -> None:
+        seen.extend(result.observations)
+        if len(seen) >= wanted:
+            stop.set()
+
+    runner = asyncio.create_task(run_forever([source], sink, stop))
+    await during()
+    await asyncio.wait_for(runner, timeout=20)
+
+
+async def _publish_until_seen(
+    target: Broker, topic: str, payload: bytes, seen: Callable[[], bool]
+) -> None:
+    """Publish until the subscriber has it: the subscription settles asynchronously."""
+    for _ in range(100):
+        await _publish(target, [(topic, payload, False)])
+        if seen():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the subscriber never received a message")
+
+
+def test_heartbeats_over_tls_with_a_password(tmp_path: Path) -> None:
+    topic = "sites/kyiv-1/heartbeat"
+    with broker(tmp_path / "tls", tls=True) as secure:
+        assert secure.ca_file is not None
+        options = MqttHeartbeatOptions(
+            keepalive_s=5, username=USER, password=PASSWORD, ca_file=str(secure.ca_file)
+        )
+        source = MqttSource(_feed(f"mqtts://127.0.0.1:{secure.port}", options, topic), SERVICES)
+        got: list[Observation] = []
+
+        async def scenario() -> None:
+            async def during() -> None:
+                await _publish_until_seen(secure, topic, b'{"seq": 3}', lambda: bool(got))
+
+            await _collect(source, got, 1, during)
+
+        asyncio.run(scenario())
+    assert [(o.service_id, o.attrs["seq"]) for o in got][:1] == [(SITE.service_id, 3)]
+
+
+def test_a_wrong_password_is_retried_not_fatal(tmp_path: Path) -> None:
+    """A refused connection is a gap the subscriber retries, never a crash of the runtime."""
+    with broker(tmp_path / "tls", tls=True) as secure:
+        options = MqttHeartbeatOptions(username=USER, password="wrong", ca_file=str(secure.ca_file))
+        feed = _feed(f"mqtts://127.0.0.1:{secure.port}", options, "t")
+        source = MqttSource(feed, SERVICES)
+
+        async def scenario() -> int:
+            stop = asyncio.Event()
+            results: list[ParseResult] = []
+
+            async def sink(_source_id: str, result: ParseResult) -> None:
+                results.append(result)
+
+            runner = asyncio.create_task(run_forever([source], sink, stop))
+            await asyncio.sleep(2.0)  # several refused attempts with backoff
+            assert not runner.done()
+            stop.set()
+            await asyncio.wait_for(runner, timeout=10)
+            return len(results)
+
+        assert asyncio.run(scenario()) == 0
+
+
+def test_the_subscriber_reconnects_after_a_broker_restart(tmp_path: Path) -> None:
+    topic = "sites/kyiv-1/heartbeat"
+    port = free_port()
+    conf, _ = configure(tmp_path / "restart", port, tls=False)
+    target = Broker(port)
+    options = MqttHeartbeatOptions(keepalive_s=5)
+    source = MqttSource(_feed(f"mqtt://127.0.0.1:{port}", options, topic), SERVICES)
+    seqs: list[int] = []
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+
+        async def sink(_source_id: str, result: ParseResult) -> None:
+            seqs.extend(o.attrs["seq"] for o in result.observations)
+            if 2 in seqs:
+                stop.set()
+
+        runner = asyncio.create_task(run_forever([source], sink, stop))
+        with running(conf, port):
+            await _publish_until_seen(target, topic, b'{"seq": 1}', lambda: 1 in seqs)
+        # The broker is gone; the subscriber backs off and comes back when it returns.
+        with running(conf, port):
+            await _publish_until_seen(target, topic, b'{"seq": 2}', lambda: 2 in seqs)
+            await asyncio.wait_for(runner, timeout=20)
+
+    asyncio.run(scenario())
+    assert {1, 2} <= set(seqs)

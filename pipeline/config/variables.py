@@ -1,0 +1,244 @@
+"""Every ``CW_*`` environment variable, in one table: what reads it, its default, what it does.
+
+:class:`~pipeline.config.settings.Settings` is built from the ``settings`` rows of this table
+(connectors, ingest API, worker, bench and CLI all read the same object), and
+``docs/configuration.md`` is generated from all of it (``continuity settings docs``), so the
+reference cannot drift from what the code reads.
+
+>>> by_name("CW_PARTITIONS").parse("12")
+12
+>>> by_name("CW_PARTITIONS").parse("six")
+Traceback (most recent call last):
+...
+pipeline.config.variables.SettingsError: CW_PARTITIONS='six': must be a whole number
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A ``CW_*`` variable whose value cannot be used; the message names it."""
+
+
+def _whole(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: must be a whole number") from None
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: must be a number of seconds") from None
+    if not value > 0:
+        raise SettingsError(f"{name}={raw!r}: must be greater than 0")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """One environment variable.
+
+    ``field`` is the :class:`Settings` field it sets (None: read by the local-stack scripts
+    only); ``kind`` says how its text is read; ``default`` is shown when the Settings default
+    is not what a person sees (derived from another variable, say).
+    """
+
+    name: str
+    help: str
+    field: str | None = None
+    kind: str = "text"  # text | int | seconds | optional
+    default: str | None = None
+    #: The value used when the variable is unset, from other variables (None: the field's).
+    derive: Callable[[Mapping[str, str]], str] | None = None
+
+    def parse(self, raw: str) -> Any:
+        if self.kind == "int":
+            return _whole(self.name, raw)
+        if self.kind == "seconds":
+            return _seconds(self.name, raw)
+        if self.kind == "optional":
+            return raw or None
+        return raw
+
+
+def _kafka(env: Mapping[str, str]) -> str:
+    return f"127.0.0.1:{env.get('CW_KAFKA_PORT', '19092')}"
+
+
+def _influx(env: Mapping[str, str]) -> str:
+    return f"http://127.0.0.1:{env.get('CW_INFLUX_PORT', '18086')}"
+
+
+def _prometheus(env: Mapping[str, str]) -> str:
+    return f"http://127.0.0.1:{env.get('CW_PROMETHEUS_PORT', '19090')}"
+
+
+#: Read into Settings by every Python component.
+SETTINGS: tuple[Variable, ...] = (
+    Variable(
+        "CW_KAFKA_BOOTSTRAP",
+        "Kafka bootstrap servers (host:port, comma-separated) for connectors, ingest API, "
+        "worker, bench and CLI.",
+        "kafka_bootstrap",
+        default="127.0.0.1:19092 (port: CW_KAFKA_PORT)",
+        derive=_kafka,
+    ),
+    Variable(
+        "CW_TOPIC_PREFIX",
+        "Prefix of every topic name (`<prefix>observations`, `<prefix>deadletter`, …).",
+        "topics",
+    ),
+    Variable(
+        "CW_PARTITIONS", "Partitions of each topic the pipeline creates.", "partitions", kind="int"
+    ),
+    Variable(
+        "CW_APP_ID",
+        "Worker consumer group and faust app id; names the state changelog topics.",
+        "app_id",
+    ),
+    Variable("CW_METRICS_HOST", "Address the worker's /metrics endpoint binds.", "metrics_host"),
+    Variable(
+        "CW_METRICS_PORT", "Port of the worker's /metrics endpoint.", "metrics_port", kind="int"
+    ),
+    Variable(
+        "CW_INFLUX_URL",
+        "InfluxDB base URL (history sink).",
+        "influx_url",
+        default="http://127.0.0.1:18086 (port: CW_INFLUX_PORT)",
+        derive=_influx,
+    ),
+    Variable("CW_INFLUX_BUCKET", "InfluxDB bucket (`database/retention`).", "influx_bucket"),
+    Variable("CW_INFLUX_TOKEN", "InfluxDB token (`user:password` for 1.8).", "influx_token"),
+    Variable("CW_INFLUX_ORG", "InfluxDB organisation (`-` for 1.8).", "influx_org"),
+    Variable(
+        "CW_PROMETHEUS_URL",
+        "Prometheus base URL (health checks, the demo's hints).",
+        "prometheus_url",
+        default="http://127.0.0.1:19090 (port: CW_PROMETHEUS_PORT)",
+        derive=_prometheus,
+    ),
+    Variable(
+        "CW_DEFAULT_INTERVAL_S",
+        "Reporting interval assumed for a service whose observations declare none "
+        "(`attrs.expected_interval_s`); silence is judged in multiples of it.",
+        "default_interval",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_LATENESS_S",
+        "Evidence older than a service's newest by more than this is too late to use.",
+        "lateness_allowance",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_SILENCE_CHECK_S",
+        "How often the worker checks services for silence.",
+        "silence_check_interval",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_INFLUX_FLUSH_S",
+        "How often buffered history points are written to InfluxDB.",
+        "influx_flush_interval",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_BATCH_MAX",
+        "Observations per worker batch (1: event by event).",
+        "batch_max",
+        kind="int",
+    ),
+    Variable(
+        "CW_BATCH_WITHIN_S",
+        "Longest wait to fill a batch (latency added at low load).",
+        "batch_within",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_LIVE_STATES",
+        "Decoded service states a worker keeps in memory.",
+        "live_states",
+        kind="int",
+    ),
+    Variable(
+        "CW_INDICATOR_INTERVAL_S",
+        "How often indicators are rolled up and published.",
+        "indicator_interval",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_CORRELATION_WINDOW_S",
+        "Window in which overlapping incidents in one region form a concurrent disruption.",
+        "correlation_window",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_MAINTENANCE_FILE",
+        "YAML calendar of declared maintenance windows (optional).",
+        "maintenance_file",
+        kind="optional",
+    ),
+    Variable("CW_WORKER_DATA_DIR", "Worker's local data directory (faust datadir).", "data_dir"),
+    Variable("CW_INGEST_HOST", "Address `connectors serve-ingest` binds.", "ingest_host"),
+    Variable(
+        "CW_INGEST_PORT",
+        "Port of `connectors serve-ingest` (0: any free port).",
+        "ingest_port",
+        kind="int",
+    ),
+    Variable(
+        "CW_SPOOL_DIR",
+        "Where `connectors run` spools what Kafka does not acknowledge.",
+        "spool_dir",
+    ),
+)
+
+#: Read by the local-stack scripts (deploy/local/) and ``continuity up/down/status``.
+STACK: tuple[Variable, ...] = (
+    Variable(
+        "CW_STATE",
+        "Directory of the local stack's data, logs and pids.",
+        default="<repository>/.state",
+    ),
+    Variable(
+        "CW_CACHE",
+        "Cache of downloads and builds, shared by checkouts.",
+        default="~/.cache/continuity-watch",
+    ),
+    Variable(
+        "CW_REPO",
+        "The checkout's root; set by the scripts themselves, not read.",
+        default="(computed)",
+    ),
+    Variable("CW_KAFKA_VERSION", "Kafka release fetched from Maven Central.", default="4.1.1"),
+    Variable(
+        "CW_KAFKA_PORT",
+        "Kafka broker port (also the default of CW_KAFKA_BOOTSTRAP).",
+        default="19092",
+    ),
+    Variable("CW_KAFKA_CONTROLLER_PORT", "Kafka KRaft controller port.", default="19093"),
+    Variable("CW_KAFKA_HEAP", "Kafka JVM heap.", default="768m"),
+    Variable(
+        "CW_PROMETHEUS_PORT",
+        "Prometheus port (also the default of CW_PROMETHEUS_URL).",
+        default="19090",
+    ),
+    Variable("CW_INFLUX_VERSION", "InfluxDB release built with Go.", default="v1.8.10"),
+    Variable(
+        "CW_INFLUX_PORT", "InfluxDB HTTP port (also the default of CW_INFLUX_URL).", default="18086"
+    ),
+    Variable("CW_INFLUX_RPC_PORT", "InfluxDB backup/RPC port.", default="18088"),
+)
+
+ALL: tuple[Variable, ...] = SETTINGS + STACK
+
+
+def by_name(name: str) -> Variable:
+    return next(v for v in ALL if v.name == name)

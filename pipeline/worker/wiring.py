@@ -1,0 +1,49 @@
+"""One place that builds the per-service machinery from :class:`Settings`.
+
+The worker, the scenario replay (``continuity evaluate --engine worker``) and the bench all
+call these, so they run the same detectors with the same parameters.
+
+>>> from dataclasses import replace
+>>> build_monitoring(replace(Settings(), default_interval=300.0)).params.silence.default_interval
+300.0
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pipeline.config.settings import Settings
+from pipeline.incidents.maintenance import MaintenanceCalendar
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.monitor import Monitoring, MonitorParams
+from pipeline.monitoring.status import SilencePolicy
+from pipeline.sinks.influx import InfluxSink
+from pipeline.worker.processor import ObservationProcessor
+
+
+def monitor_params(settings: Settings) -> MonitorParams:
+    """Detector and lifecycle parameters: the silence policy from settings, the rest defaults."""
+    return MonitorParams(
+        silence=SilencePolicy(
+            default_interval=settings.default_interval,
+            lateness_allowance=settings.lateness_allowance,
+        )
+    )
+
+
+def build_monitoring(settings: Settings, calendar: MaintenanceCalendar | None = None) -> Monitoring:
+    return Monitoring(monitor_params(settings), calendar)
+
+
+def build_processor(
+    settings: Settings,
+    metrics: WorkerMetrics,
+    *,
+    calendar: MaintenanceCalendar | None = None,
+    clock: Callable[[], float] = time.time,
+    sink: InfluxSink | None = None,
+) -> ObservationProcessor:
+    """The worker's per-service processor (its ``monitoring`` is what LiveStates needs)."""
+    monitoring = build_monitoring(settings, calendar)
+    return ObservationProcessor(monitoring, metrics, clock=clock, sink=sink)
