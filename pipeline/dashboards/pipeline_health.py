@@ -168,15 +168,20 @@ def build() -> Board:
     )
     board.add(
         timeseries.Panel()
-        .title("Dead letters per second, by reason")
+        .title("Dead letters per second, by source and reason")
         .with_target(
             promql(
-                "sum by (reason) (rate(continuity_observations_rejected_total[5m]))", "{{reason}}"
+                "sum by (source, reason) ("
+                'label_replace(rate(continuity_observations_rejected_total[5m]), "source", '
+                '"worker", "", "") or label_replace(rate(continuity_feed_rejects_total[5m]), '
+                '"source", "connector", "", ""))',
+                "{{source}} {{reason}}",
             )
         ),
         unit="ops",
-        description="Observations the workers refused (malformed, unauthorised, ...), sent "
-        "to the dead-letter topic with the reason.",
+        description="Records sent to the dead-letter topic with the reason: by the workers "
+        "(malformed, unauthorised, ...) and by the connectors (stale, unparseable, fetch "
+        "failed, ...).",
         width=8,
     )
     board.add(
