@@ -78,7 +78,7 @@ _FEEDS: tuple[tuple[str, str, str, str, str], ...] = (
         "services' expected interval.",
     ),
     (
-        "Spooled records and spool overflow",
+        "Spooled records",
         "sum(continuity_feed_spool_records)",
         "spooled",
         "none",
@@ -200,10 +200,11 @@ def build() -> Board:
     )
     board.add(
         stat.Panel()
-        .title("Sink errors (retried + dropped, 1 h)")
+        .title("Sink errors (retried, dropped or refused, 1 h)")
         .with_target(
             promql(
-                'sum(increase(continuity_sink_points_total{result=~"retried|dropped"}[1h]))'
+                "sum(increase(continuity_sink_points_total"
+                '{result=~"retried|dropped|rejected"}[1h]))'
                 " or sum(increase(continuity_sink_points_total[1h])) * 0",
             )
         )

@@ -97,7 +97,7 @@ def _energy(board: Board) -> None:
     )
     board.add(
         stat.Panel()
-        .title("Energy SAIDI today vs. the Major Event Day threshold")
+        .title("Worst operator SAIDI, last 24 h (Major Event Day candidate)")
         .with_target(
             promql(
                 f'max(continuity_saidi_seconds{{{OPERATOR}, window="24h"}})',
@@ -108,7 +108,8 @@ def _energy(board: Board) -> None:
         unit="s",
         description="The worst operator's SAIDI over the last 24 h. IEEE 1366 flags a Major "
         "Event Day when a day's SAIDI exceeds T_MED = exp(alpha + 2.5 beta) of the operator's "
-        "own history; the pipeline does not yet export T_MED, so red marks one hour here.",
+        "own daily history; T_MED is not exported yet, so this only marks candidates "
+        "(orange over 5 min, red over 1 h).",
         width=8,
     )
 
