@@ -3,7 +3,7 @@ PYTHON ?= python3
 PYTEST_ARGS ?=
 SOURCES := pipeline connectors tests
 
-.PHONY: help install up down status test lint unit integration bench
+.PHONY: help install up down status test lint unit integration bench dashboards
 
 help:
 	@echo "make up      install what is missing, start Kafka/Prometheus/InfluxDB, run the demo"
@@ -11,6 +11,7 @@ help:
 	@echo "make status  say which server is up and which is down"
 	@echo "make test    install what is missing, start the stack if needed, lint and run all tests"
 	@echo "make bench   throughput, latency, state size and scale-out against a same-run ceiling"
+	@echo "make dashboards  regenerate dashboards/json from pipeline/dashboards (committed)"
 
 install:
 	bash deploy/local/install-system.sh
@@ -44,3 +45,6 @@ test: install lint
 bench:
 	bash deploy/local/stack.sh up
 	$(PYTHON) -m pipeline.cli bench run $(BENCH_ARGS)
+
+dashboards:
+	$(PYTHON) -m pipeline.cli dashboards

@@ -51,12 +51,22 @@ def up(demo: bool) -> None:
     localstack.register_scrape_target(
         DEMO_WORKER, f"{settings.metrics_host}:{settings.metrics_port}"
     )
-    sim_log = localstack.start_background(DEMO_SIMULATOR, localstack.python_argv("simulate"))
+    from pipeline.demo.feeds import INGEST_PORT, start_demo_connectors
+
+    sim_log = localstack.start_background(
+        DEMO_SIMULATOR,
+        localstack.python_argv(
+            "simulate", "--history", "900", "--push-url", f"http://127.0.0.1:{INGEST_PORT}"
+        ),
+    )
+    feed_logs = start_demo_connectors(settings)
     click.echo(
         f"""
 Continuity Watch demo is running (stop it with: make down).
   worker log     {worker_log}
   simulator log  {sim_log}
+  connector logs {" ".join(str(log) for log in feed_logs)}
+  dashboards     dashboards/json (mount with dashboards/provisioning; see its README)
   worker metrics http://{settings.metrics_host}:{settings.metrics_port}/metrics
   Prometheus     {settings.prometheus_url}/graph
     try: continuity_service_status{{status="down"}} == 1
@@ -65,9 +75,11 @@ Continuity Watch demo is running (stop it with: make down).
   InfluxDB       {settings.influx_url}  bucket {settings.influx_bucket} (token/org unused locally)
     Flux: from(bucket: "{settings.influx_bucket}") |> range(start: -1h)
             |> filter(fn: (r) => r._measurement == "service_status" and r._field == "status")
-The simulator injects outages every 10 minutes: a feeder (energy), a hospital FHIR endpoint
-(health), a mobile core going silent (telecom) and a tram line (transport). Incidents go to
-cw.incidents, correlation findings to cw.anomalies, indicators to cw.indicators."""
+The simulator runs a generated country (212 services of 15 operators in 8 regions, four
+sectors), replays the last 15 minutes at start and injects outages every 10 minutes:
+feeders (energy), FHIR endpoints (health), mobile cores going silent and KPI spikes
+(telecom), routes with no or reduced service (transport). Incidents go to cw.incidents,
+correlation findings to cw.anomalies, indicators to cw.indicators."""
     )
 
 
@@ -115,22 +127,33 @@ def worker(metrics_port: int | None, app_id: str | None) -> None:
 
 @main.command()
 @click.option(
-    "--cycle", type=float, default=300.0, show_default=True, help="Outage cycle, seconds."
+    "--cycle", type=float, default=600.0, show_default=True, help="Outage cycle, seconds."
 )
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
-def simulate(cycle: float, duration: float | None) -> None:
+@click.option(
+    "--history", type=float, default=0.0, show_default=True,
+    help="Replay this many seconds of past evidence at start (finished incidents to show).",
+)  # fmt: skip
+@click.option("--push-url", default=None, help="Also push via this ingest server (demo token).")
+def simulate(cycle: float, duration: float | None, history: float, push_url: str | None) -> None:
     """Produce the demo operators' observations to Kafka in real time."""
     from kafka import KafkaProducer
 
+    from pipeline.demo.feeds import PUSH_EVERY_S, PUSH_TOKEN, push, push_body
     from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
 
     settings = _settings()
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20)
     started = time.time()
-    simulator = DemoSimulator(DEMO_SERVICES, cycle=cycle, start=started)
+    simulator = DemoSimulator(DEMO_SERVICES, cycle=cycle, start=started - history)
     sent = 0
+    pushes = 0
     try:
         while duration is None or time.time() - started < duration:
+            if push_url and time.time() - started >= pushes * PUSH_EVERY_S:
+                known = pushes % 4 != 3  # once a minute an undeclared service, refused
+                push(f"{push_url}/v1/observations", PUSH_TOKEN, push_body(time.time(), known=known))
+                pushes += 1
             for obs in simulator.tick(time.time()):
                 producer.send(
                     settings.topics.observations, key=obs.service_id.encode(), value=obs.to_json()

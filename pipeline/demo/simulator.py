@@ -1,7 +1,10 @@
-"""A small simulator of operators in the four sectors, with outages injected on a schedule.
+"""The demo's simulator: the generated country's services send evidence on schedule, with
+outages injected at fixed offsets of each cycle (see :mod:`pipeline.demo.catalogue`).
 
 Pure: :meth:`DemoSimulator.tick` turns a clock reading into the observations due by then.
-The demo and tests produce them to Kafka.
+Starting it in the past (``start`` = now - history) replays that history at the first tick,
+so a fresh demo already has finished incidents to show. The demo and tests produce the
+observations to Kafka.
 
 >>> sim = DemoSimulator(DEMO_SERVICES, cycle=300.0, start=0.0)
 >>> sorted({o.sector for o in sim.tick(0.0)})
@@ -11,80 +14,11 @@ The demo and tests produce them to Kafka.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from pipeline.core.schema import Kind, Observation, Status
+from pipeline.demo.catalogue import DEMO_SERVICES, DemoService
 
-
-@dataclass(frozen=True, slots=True)
-class DemoService:
-    """One simulated service and how (and when, within each cycle) it fails."""
-
-    service_id: str
-    operator_id: str
-    sector: str
-    region: str
-    kind: Kind
-    interval: float
-    vantages: tuple[str, ...] = ("vp-1",)
-    customers_served: int | None = None
-    #: Outage window as offsets (s) inside each cycle; None never fails.
-    outage: tuple[float, float] | None = None
-    #: How the outage shows: "report" sends failing evidence, "silence" sends nothing.
-    outage_mode: str = "report"
-
-
-DEMO_SERVICES: tuple[DemoService, ...] = (
-    DemoService(
-        "grid.ua-30.feeder-12",
-        "demo-energy",
-        "energy",
-        "UA-30",
-        Kind.OUTAGE_REPORT,
-        interval=10.0,
-        customers_served=12_000,
-        outage=(60.0, 150.0),
-    ),
-    DemoService(
-        "grid.ua-30.feeder-14",
-        "demo-energy",
-        "energy",
-        "UA-30",
-        Kind.OUTAGE_REPORT,
-        interval=10.0,
-        customers_served=8_500,
-    ),
-    DemoService(
-        "hospital.ee-78.fhir",
-        "demo-health",
-        "health",
-        "EE-78",
-        Kind.PROBE,
-        interval=5.0,
-        vantages=("vp-tallinn", "vp-riga", "vp-helsinki"),
-        outage=(90.0, 140.0),
-    ),
-    DemoService(
-        "mobile.ua-30.core",
-        "demo-telecom",
-        "telecom",
-        "UA-30",
-        Kind.HEARTBEAT,
-        interval=5.0,
-        customers_served=250_000,
-        outage=(70.0, 160.0),
-        outage_mode="silence",
-    ),
-    DemoService(
-        "transit.ee-37.tram-3",
-        "demo-transport",
-        "transport",
-        "EE-37",
-        Kind.STATUS_REPORT,
-        interval=10.0,
-        outage=(200.0, 260.0),
-    ),
-)
+__all__ = ["DEMO_SERVICES", "DemoService", "DemoSimulator"]
 
 
 class DemoSimulator:
@@ -118,20 +52,25 @@ class DemoSimulator:
         if failing and service.outage_mode == "silence":
             return []
         observations = []
-        for vantage in service.vantages:
-            status: Status | None
+        for number, vantage in enumerate(service.vantages):
+            # "partial": only the first vantage sees the failure (its own network trouble).
+            down = failing and (service.outage_mode != "partial" or number == 0)
+            status: Status | None = None
             affected: int | None = None
             value: float | None = None
+            metric: str | None = None
             if service.kind is Kind.OUTAGE_REPORT:
-                status = None
-                affected = (service.customers_served or 0) if failing else 0
-            elif service.kind is Kind.HEARTBEAT:
-                status = None
+                affected = (service.customers_served or 0) if down else 0
+            elif service.kind is Kind.KPI:
+                metric = service.metric or "value"
+                wobble = ((int(at) // int(service.interval)) % 5) * 0.01 * service.baseline
+                value = service.baseline * (25.0 if down else 1.0) + wobble
             elif service.kind is Kind.PROBE:
-                status = Status.DOWN if failing else Status.UP
-                value = None if failing else 0.08
-            else:
-                status = Status.DOWN if failing else Status.UP
+                status = Status.DOWN if down else Status.UP
+                value = None if down else 0.08
+                metric = None if down else "latency"
+            elif service.kind is not Kind.HEARTBEAT:
+                status = Status.DOWN if down else Status.UP
             observations.append(
                 Observation(
                     event_id=_event_id(service.service_id, vantage, at),
@@ -144,12 +83,12 @@ class DemoSimulator:
                     source="demo-simulator",
                     vantage=vantage if service.kind is Kind.PROBE else None,
                     status=status,
-                    metric="latency" if value is not None else None,
+                    metric=metric,
                     value=value,
-                    unit="s" if value is not None else None,
+                    unit=("s" if metric == "latency" else "%") if value is not None else None,
                     customers_served=service.customers_served,
                     customers_affected=affected,
-                    attrs={"expected_interval_s": service.interval},
+                    attrs={"expected_interval_s": service.interval, **service.attrs},
                 )
             )
         return observations

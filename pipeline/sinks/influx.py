@@ -19,11 +19,12 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
-from pipeline.core.schema import STATUS_SEVERITY
+from pipeline.core.schema import STATUS_SEVERITY, Observation
 from pipeline.incidents.model import IncidentEvent
 from pipeline.indicators.rollup import IndicatorValue
 from pipeline.metrics.worker import WorkerMetrics
-from pipeline.monitoring.status import StatusChange
+from pipeline.monitoring.monitor import Anomaly
+from pipeline.monitoring.status import ServiceState, StatusChange
 
 log = structlog.get_logger(__name__)
 
@@ -80,6 +81,43 @@ def incident_point(event: IncidentEvent) -> Point:
     if incident.users_affected is not None:
         point = point.field("users_affected", incident.users_affected)
     return point
+
+
+def evidence_point(obs: Observation) -> Point | None:
+    """One ``evidence`` point per probe result from a named vantage (None for evidence without
+    a vantage): lets a verifier see which vantages saw a service fail, and when."""
+    if obs.vantage is None:
+        return None
+    point = (
+        Point("evidence")
+        .tag("service_id", obs.service_id)
+        .tag("operator_id", obs.operator_id)
+        .tag("sector", obs.sector)
+        .tag("region", obs.region)
+        .tag("vantage", obs.vantage)
+        .tag("kind", obs.kind.value)
+        .time(int(obs.observed_at * 1e9), WritePrecision.NS)
+    )
+    if obs.status is not None:
+        point = point.field("severity", STATUS_SEVERITY[obs.status])
+    if obs.value is not None:
+        point = point.field("value", float(obs.value))
+    return point
+
+
+def anomaly_point(state: ServiceState, anomaly: Anomaly) -> Point:
+    """One ``kpi_anomaly`` point per KPI value that scored as anomalous, at its event time."""
+    return (
+        Point("kpi_anomaly")
+        .tag("service_id", state.service_id)
+        .tag("operator_id", state.operator_id)
+        .tag("sector", state.sector)
+        .tag("region", state.region)
+        .tag("metric", anomaly.metric)
+        .field("score", float(anomaly.score))
+        .field("value", float(anomaly.value))
+        .time(int(anomaly.at * 1e9), WritePrecision.NS)
+    )
 
 
 def indicator_point(row: IndicatorValue, at: float) -> Point:

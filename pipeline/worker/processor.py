@@ -36,7 +36,13 @@ from pipeline.core.validation import (
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorResult, ServiceMonitor
 from pipeline.monitoring.status import Outcome
-from pipeline.sinks.influx import InfluxSink, incident_point, status_point
+from pipeline.sinks.influx import (
+    InfluxSink,
+    anomaly_point,
+    evidence_point,
+    incident_point,
+    status_point,
+)
 from pipeline.worker.ledger_records import ledger_incident_record, ledger_service_record
 from pipeline.worker.live_states import LiveStates
 
@@ -116,6 +122,10 @@ class ObservationProcessor:
         if known_ref is None or monitor.ref != known_ref:
             out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
         self._emit(out, monitor, result)
+        if self.sink is not None and result.outcome == Outcome.APPLIED:
+            evidence = evidence_point(obs)  # probes only: evidence by vantage for drill-downs
+            if evidence is not None:
+                self.sink.add(evidence)
         return out
 
     def flush(self, live: LiveStates) -> int:
@@ -219,6 +229,8 @@ class ObservationProcessor:
                 self.metrics.kpi_anomalies, monitor.state.sector, anomaly.metric
             ).inc()
             out.anomalies.append((key, orjson.dumps(anomaly.to_dict())))
+            if self.sink is not None:
+                self.sink.add(anomaly_point(monitor.state, anomaly))
 
     def _reject(
         self,
