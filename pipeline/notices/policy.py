@@ -96,6 +96,20 @@ class NoticePolicy:
         for _due, key in ready:
             group = state.groups[key]
             signals, group.pending, group.due = group.pending, [], None
+            # A follow-up never overtakes its own opening, still waiting in another group.
+            openings = {
+                s.subject_id: g.due
+                for g in state.groups.values()
+                for s in g.pending
+                if s.kind in OPENING
+            }
+            waiting = [s for s in signals if s.kind not in OPENING and s.subject_id in openings]
+            if waiting:
+                group.pending = waiting
+                group.due = max(openings[s.subject_id] or now for s in waiting)
+                signals = [s for s in signals if s not in waiting]
+                if not signals:
+                    continue
             group.last_sent = now
             kind = signals[0].kind
             labels = {g: signals[0].dimension(g) for g in self.subscriber.group_by}
@@ -128,6 +142,14 @@ class NoticePolicy:
         keys: list[str] | None = None,
     ) -> Notice | None:
         """Build the notice for ``signals`` (or hold them if the rate limit bites)."""
+        # A follow-up of an opening that was held goes where the opening went: the summary.
+        held_openings = {k for k, o in state.open.items() if o.notice_id is None}
+        follow = [s for s in signals if s.kind not in OPENING and s.subject_id in held_openings]
+        if follow:
+            self._hold(state, follow, now)
+            signals = [s for s in signals if s not in follow]
+            if not signals:
+                return None
         keys = keys if keys is not None else [s.key for s in signals]
         nid = notice_id(self.subscriber.subscriber_id, keys)
         items = tuple(self._item(state, s) for s in signals)
@@ -136,10 +158,20 @@ class NoticePolicy:
             state.sent[key] = now
             self._remember(state, signal, nid if admitted else None, now)
         if not admitted:
-            state.held.extend(signals[: max(0, SUMMARY_ITEMS - len(state.held))])
-            state.held_count += len(signals)
+            self._hold(state, signals, now, remembered=True)
             return None
         return Notice(nid, self.subscriber.subscriber_id, kind, now, items, group)
+
+    def _hold(
+        self, state: SubscriberState, signals: list[Signal], now: float, remembered: bool = False
+    ) -> None:
+        """Keep ``signals`` for the window's summary instead of telling them now."""
+        if not remembered:
+            for signal in signals:
+                state.sent[signal.key] = now
+                self._remember(state, signal, None, now)
+        state.held.extend(signals[: max(0, SUMMARY_ITEMS - len(state.held))])
+        state.held_count += len(signals)
 
     def _item(self, state: SubscriberState, signal: Signal) -> Item:
         references: tuple[Reference, ...] = ()
