@@ -40,3 +40,43 @@ def validate_command(file: Path) -> None:
         f"{file}: {len(subscriptions.subscribers)} subscriber(s) valid"
         + (f"; {len(missing)} secret(s) not available here" if missing else "")
     )
+
+
+@click.command("notify")
+@click.option(
+    "--subscriptions",
+    "subscriptions_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CW_SUBSCRIPTIONS_FILE",
+    help="Subscriptions YAML (see `continuity alerts validate`).",
+)
+@click.option("--app-id", default="continuity-notifier", show_default=True, help="Consumer group.")
+@click.option(
+    "--http-port",
+    type=int,
+    default=19465,
+    show_default=True,
+    envvar="CW_NOTIFIER_HTTP_PORT",
+    help="Atom feeds (/feeds/<subscriber>.atom) and /metrics.",
+)
+def notify_command(subscriptions_file: Path, app_id: str, http_port: int) -> None:
+    """Run the notifier: incidents and findings -> notices on every subscriber's channels."""
+    import os
+    from dataclasses import replace
+
+    from pipeline.config.settings import Settings
+    from pipeline.notices.run import run_notifier
+    from pipeline.notices.yamlnodes import ConfigInvalidError
+
+    try:
+        subscriptions = load_subscriptions(subscriptions_file)
+    except ConfigInvalidError as exc:
+        raise click.ClickException(f"invalid subscriptions:\n{exc}") from None
+    for problem in subscriptions.missing_secrets():
+        click.echo(f"warning: {problem}", err=True)
+    settings = replace(Settings.from_env(os.environ), app_id=app_id, metrics_port=http_port)
+    run_notifier(settings, subscriptions)
+
+
+COMMANDS: list[click.Command] = [alerts_group, notify_command]
