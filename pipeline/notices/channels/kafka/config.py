@@ -16,7 +16,7 @@ _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 @dataclass(frozen=True)
 class KafkaConfig:
-    """Produce each notice (keyed by notice id) to ``topic`` on the pipeline's cluster."""
+    """Produce each notice (keyed by subscriber id) to ``topic`` on the pipeline's cluster."""
 
     delivery: Delivery
     topic: str

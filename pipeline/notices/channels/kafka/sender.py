@@ -1,4 +1,8 @@
-"""Produce a notice to a Kafka topic (keyed by notice id) with the notifier's producer."""
+"""Produce a notice to a Kafka topic with the notifier's producer.
+
+Keyed by subscriber id, so one subscriber's notices stay in order on one partition; the
+notice id in the body is the idempotency key.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ class KafkaSender:
     async def send(self, notice: Notice) -> str:
         try:
             await self.produce(
-                self.config.topic, notice.notice_id.encode(), orjson.dumps(notice.to_dict())
+                self.config.topic, notice.subscriber_id.encode(), orjson.dumps(notice.to_dict())
             )
         except Exception as exc:  # the client's errors are many; all are worth a retry
             raise DeliveryError(f"Kafka: {type(exc).__name__}: {exc}"[:300]) from None
