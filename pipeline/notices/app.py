@@ -39,6 +39,9 @@ log = structlog.get_logger(__name__)
 
 #: How often due groups and owed deliveries are looked at (bounds the added latency).
 TICK_S = 0.1
+#: A notifier that dies is replaced after this long (Kafka's default of 60 s would hold
+#: every notice of its partitions for a minute; 10 s tolerates ordinary pauses).
+SESSION_TIMEOUT_S = 10.0
 
 
 def routed_topic_name(settings: Settings) -> str:
@@ -70,6 +73,8 @@ def create_notifier_app(
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=1.0,
     )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
