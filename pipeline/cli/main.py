@@ -10,6 +10,7 @@ import click
 
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
+from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
@@ -245,6 +246,8 @@ main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
 main.add_command(settings_group, "settings")
 for _command in ANALYSIS_COMMANDS:
+    main.add_command(_command)
+for _command in ALERT_COMMANDS:
     main.add_command(_command)
 
 if __name__ == "__main__":

@@ -228,7 +228,9 @@ class ObservationProcessor:
             self.metrics.child(
                 self.metrics.kpi_anomalies, monitor.state.sector, anomaly.metric
             ).inc()
-            out.anomalies.append((key, orjson.dumps(anomaly.to_dict())))
+            # The service's dimensions let notice subscribers match anomalies to their scope.
+            record = {**anomaly.to_dict(), "service": monitor.ref.to_dict()}
+            out.anomalies.append((key, orjson.dumps(record)))
             if self.sink is not None:
                 self.sink.add(anomaly_point(monitor.state, anomaly))
 

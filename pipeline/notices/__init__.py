@@ -1,0 +1,1 @@
+"""Notices for alert subscribers: subscriptions, the pure notice policy, channels, notifier."""

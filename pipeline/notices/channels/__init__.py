@@ -1,0 +1,1 @@
+"""Delivery channels: one subfolder each (config + sender); see :mod:`.registry`."""

@@ -1,0 +1,28 @@
+"""What every channel sender is: ``send(notice)`` returns a detail or raises DeliveryError."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pipeline.notices.notice import Notice
+
+
+class DeliveryError(Exception):
+    """A failed attempt; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, detail: str, *, retryable: bool = True) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retryable = retryable
+
+
+class Sender(Protocol):
+    """One channel of one subscriber."""
+
+    async def send(self, notice: Notice) -> str:
+        """Deliver ``notice``; return what the peer said (e.g. ``HTTP 204``)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

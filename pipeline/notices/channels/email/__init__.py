@@ -1,0 +1,1 @@
+"""E-mail over SMTP (plain text + HTML; STARTTLS and AUTH configurable)."""

@@ -1,0 +1,54 @@
+"""Send a notice over SMTP with aiosmtplib (STARTTLS / implicit TLS / AUTH as configured).
+
+Permanent SMTP refusals (5xx) are not retried; transient ones (4xx) and connection
+problems are.
+"""
+
+from __future__ import annotations
+
+import aiosmtplib
+
+from pipeline.notices.channels.base import DeliveryError
+from pipeline.notices.channels.email.config import EmailConfig
+from pipeline.notices.channels.email.message import render_email
+from pipeline.notices.notice import Notice
+from pipeline.notices.secrets import SecretUnavailableError
+
+
+class EmailSender:
+    def __init__(self, config: EmailConfig) -> None:
+        self.config = config
+
+    async def send(self, notice: Notice) -> str:
+        config = self.config
+        password = None
+        if config.password is not None:
+            try:
+                password = config.password.resolve()
+            except SecretUnavailableError as exc:
+                raise DeliveryError(f"SMTP password unavailable: {exc}", retryable=False) from None
+        message = render_email(notice, config.sender, config.recipients)
+        try:
+            errors, response = await aiosmtplib.send(
+                message,
+                hostname=config.host,
+                port=config.port,
+                start_tls=config.security == "starttls",
+                use_tls=config.security == "tls",
+                username=config.username,
+                password=password,
+                timeout=config.delivery.timeout_s,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"SMTP {exc.code} {exc.message}"[:300], retryable=exc.code < 500
+            ) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}"[:300]) from None
+        if errors:
+            refused = ", ".join(f"{addr} ({code})" for addr, (code, _msg) in errors.items())
+            raise DeliveryError(f"recipients refused: {refused}"[:300], retryable=False)
+        return f"SMTP {response}"[:200]
+
+    async def close(self) -> None:
+        return None

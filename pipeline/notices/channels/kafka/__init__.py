@@ -1,0 +1,1 @@
+"""Kafka: notices as JSON records on a topic, for machine subscribers."""

@@ -1,0 +1,1 @@
+"""MQTT: one topic per sector and region (``<prefix>/<sector>/<region>``)."""

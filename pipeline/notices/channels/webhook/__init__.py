@@ -1,0 +1,1 @@
+"""Signed JSON webhooks (HMAC-SHA256 over timestamp + body)."""
