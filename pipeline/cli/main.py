@@ -11,6 +11,7 @@ import click
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from pipeline.config.settings import Settings
 from pipeline.ops import localstack
 
@@ -209,6 +210,8 @@ def topics_create() -> None:
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
 for _command in ANALYSIS_COMMANDS:
+    main.add_command(_command)
+for _command in PUBLISH_COMMANDS:
     main.add_command(_command)
 
 if __name__ == "__main__":
