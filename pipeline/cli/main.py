@@ -14,6 +14,7 @@ from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
+from pipeline.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from pipeline.ops import localstack
 
 DEMO_WORKER = "worker-demo"
@@ -245,9 +246,7 @@ def topics_create() -> None:
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
 main.add_command(settings_group, "settings")
-for _command in ANALYSIS_COMMANDS:
-    main.add_command(_command)
-for _command in ALERT_COMMANDS:
+for _command in (*ANALYSIS_COMMANDS, *ALERT_COMMANDS, *PUBLISH_COMMANDS):
     main.add_command(_command)
 
 if __name__ == "__main__":
