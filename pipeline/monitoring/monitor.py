@@ -44,6 +44,7 @@ from pipeline.monitoring.status import (
     StatusChange,
     StatusTracker,
     assert_status,
+    status_from_observation,
 )
 
 #: KPI metrics that count something alive: watched for level drops, not scored as anomalies.
@@ -160,6 +161,16 @@ class ServiceMonitor:
         )
 
 
+def _report_restores(obs: Observation, monitor: ServiceMonitor) -> bool:
+    """An operator or outage-map report saying the service is fine, while reports hold an
+    outage open."""
+    return (
+        obs.kind in (Kind.STATUS_REPORT, Kind.OUTAGE_REPORT)
+        and status_from_observation(obs) is Status.UP
+        and REPORT in monitor.incidents.asserting
+    )
+
+
 def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
     """Bring a stored monitor dict written by an older worker up to the current layout.
 
@@ -209,6 +220,19 @@ class Monitoring:
         if change is not None:
             result.status_changes.append(change)
             verdicts.extend(self._status_verdicts(change, previous, obs.event_id))
+        elif outcome == Outcome.APPLIED and _report_restores(obs, monitor):
+            # A late report that restores still restores: it is in order for its own signal
+            # even when newer evidence of other signals already set the status.
+            verdicts.append(
+                Verdict(
+                    obs.service_id,
+                    REPORT,
+                    Status.UP,
+                    obs.observed_at,
+                    obs.observed_at,
+                    (obs.event_id,),
+                )
+            )
         if is_probe:
             verdicts.extend(self._probe(monitor, obs, result))
         elif obs.kind is Kind.KPI and obs.value is not None and outcome == Outcome.APPLIED:

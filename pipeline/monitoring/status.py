@@ -25,6 +25,21 @@ from pipeline.core.schema import Kind, Observation, Status
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
+#: How many signals per service keep their own newest time (the least recent is forgotten).
+MAX_SIGNALS = 32
+
+
+def signal_key(obs: Observation) -> str:
+    """The signal an observation belongs to: evidence is ordered within a signal (kind,
+    source, metric, vantage), never across signals, so a batched KPI or an outage-map report
+    stamped before the newest probe is still in order for its own feed.
+
+    >>> from pipeline.core.schema import Kind, Observation
+    >>> signal_key(Observation(event_id="e", operator_id="o", service_id="s", sector="energy",
+    ...     region="UA", kind=Kind.KPI, observed_at=1.0, source="scada", metric="load_mw"))
+    'kpi|scada|load_mw|'
+    """
+    return f"{obs.kind.value}|{obs.source}|{obs.metric or ''}|{obs.vantage or ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +53,8 @@ class SilencePolicy:
     default_interval: float = 60.0
     unknown_after: float = 2.0
     down_after: float = 4.0
-    #: Evidence this much older than the newest seen for a service is too late to use.
+    #: Evidence this much older than the newest seen for a service is too late to use
+    #: (unless it is the newest of its own signal, see :func:`signal_key`).
     lateness_allowance: float = 300.0
 
 
@@ -60,6 +76,11 @@ class ServiceState:
     recent_event_ids: tuple[str, ...] = field(default_factory=tuple)
     #: What set the current status: "evidence", "silence" or a detector's name.
     reason: str = "evidence"
+    #: Newest event time per signal (:func:`signal_key`): ordering is judged per signal.
+    signals: dict[str, float] = field(default_factory=dict)
+    #: Event time of the newest evidence that asserted a status (a late assertion older than
+    #: it must not override it).
+    asserted_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Written out by hand: dataclasses.asdict deep-copies every field and was the largest
@@ -78,6 +99,8 @@ class ServiceState:
             "customers_affected": self.customers_affected,
             "recent_event_ids": list(self.recent_event_ids),
             "reason": self.reason,
+            "signals": dict(self.signals),
+            "asserted_at": self.asserted_at,
         }
 
     @classmethod
@@ -85,6 +108,7 @@ class ServiceState:
         values = dict(data)
         values["status"] = Status(values["status"])
         values["recent_event_ids"] = tuple(values.get("recent_event_ids", ()))
+        values["signals"] = dict(values.get("signals", {}))
         return cls(**values)
 
 
@@ -165,6 +189,7 @@ class StatusTracker:
             state.expected_interval if state else self.policy.default_interval
         )
         asserted = status_from_observation(obs)
+        key = signal_key(obs)
         if state is None:
             current = asserted or Status.UP
             new = ServiceState(
@@ -180,6 +205,8 @@ class StatusTracker:
                 customers_served=obs.customers_served,
                 customers_affected=obs.customers_affected,
                 recent_event_ids=(obs.event_id,),
+                signals={key: obs.observed_at},
+                asserted_at=obs.observed_at if asserted is not None else None,
             )
             return (
                 new,
@@ -190,13 +217,18 @@ class StatusTracker:
             )
         if obs.event_id in state.recent_event_ids:
             return state, None, Outcome.DUPLICATE
-        if obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance:
-            return state, None, Outcome.LATE
         remembered = (*state.recent_event_ids[-(RECENT_EVENT_IDS - 1) :], obs.event_id)
-        if obs.observed_at < state.last_evidence_at:
-            # Within the lateness allowance but older than what we already applied: newer
-            # evidence already decided the status, so only remember the id.
+        newest_of_signal = state.signals.get(key)
+        too_late = obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance
+        if newest_of_signal is not None and obs.observed_at < newest_of_signal:
+            if too_late:
+                return state, None, Outcome.LATE
+            # Newer evidence of the same signal already spoke: only remember the id.
             return replace(state, recent_event_ids=remembered), None, Outcome.STALE
+        if newest_of_signal is None and too_late:
+            return state, None, Outcome.LATE
+        signals = _remember_signal(state.signals, key, obs.observed_at)
+        in_order = obs.observed_at >= state.last_evidence_at
         served = (
             obs.customers_served if obs.customers_served is not None else state.customers_served
         )
@@ -206,17 +238,31 @@ class StatusTracker:
             else state.customers_affected
         )
         target = asserted
-        if target is None and (state.status is Status.UNKNOWN or state.reason == "silence"):
+        newest_assertion = max(state.since, state.asserted_at or state.since)
+        if not in_order and obs.observed_at < newest_assertion:
+            # In order for its own signal, but newer evidence already asserted the status.
+            target = None
+        if (
+            target is None
+            and in_order
+            and (state.status is Status.UNKNOWN or state.reason == "silence")
+        ):
             # Liveness evidence (a KPI, say) after silence: the service is reporting again.
             target = Status.UP
         new = replace(
             state,
-            last_evidence_at=obs.observed_at,
+            last_evidence_at=max(obs.observed_at, state.last_evidence_at),
             expected_interval=interval,
             partition=partition,
             customers_served=served,
             customers_affected=affected,
             recent_event_ids=remembered,
+            signals=signals,
+            asserted_at=(
+                max(obs.observed_at, state.asserted_at or obs.observed_at)
+                if asserted is not None
+                else state.asserted_at
+            ),
         )
         if target is None or target is state.status:
             return new, None, Outcome.APPLIED
@@ -279,6 +325,14 @@ def assert_status(
         return state, None
     new = replace(state, status=status, since=at, reason=reason)
     return new, _change(new, state.status, at, reason, event_id, new.customers_affected)
+
+
+def _remember_signal(signals: dict[str, float], key: str, at: float) -> dict[str, float]:
+    out = dict(signals)
+    out[key] = max(at, out.get(key, at))
+    if len(out) > MAX_SIGNALS:
+        del out[min(out, key=out.__getitem__)]
+    return out
 
 
 def _declared_interval(obs: Observation) -> float | None:
