@@ -204,11 +204,12 @@ class Monitoring:
     ) -> tuple[ServiceMonitor, MonitorResult]:
         """Apply one validated observation; ``now`` is processing time (for detected_at)."""
         is_probe = obs.kind is Kind.PROBE and obs.status is not None
-        # Probes only prove liveness to the status tracker; whether the service is down is
-        # the detectors' call, so a single failed probe changes nothing by itself.
-        status_obs = replace(obs, status=None) if is_probe else obs
+        # Probes only prove liveness to the status tracker (when they succeed); whether the
+        # service is down is the detectors' call, so a failed probe changes nothing by itself.
         previous = monitor.state if monitor else None
-        state, change, outcome = self.tracker.observe(previous, status_obs, partition=partition)
+        state, change, outcome = self.tracker.observe(
+            previous, obs, partition=partition, asserts=not is_probe
+        )
         result = MonitorResult(outcome=outcome)
         if monitor is None:
             monitor = ServiceMonitor(state=state, incidents=ServiceIncidents(obs.service_id))
@@ -306,7 +307,7 @@ class Monitoring:
             started = change.at
             if detector == SILENCE and previous is not None:
                 # The outage began when the first expected report did not come.
-                started = previous.last_evidence_at + previous.expected_interval
+                started = previous.alive_at + previous.expected_interval
             return [
                 Verdict(
                     change.service_id,
@@ -336,10 +337,13 @@ class Monitoring:
         self.vantage_health.observe(obs.observed_at, vantage, ok)
         if len(monitor.vantages) >= self.params.consensus.min_vantages:
             if monitor.consensus is None:
-                interval = monitor.state.expected_interval
-                monitor.consensus = ProbeConsensus(
-                    obs.service_id, replace(self.params.consensus, interval_s=interval)
-                )
+                # The probe interval is learned from the probes themselves (not the
+                # service's heartbeat interval); a probe may declare it.
+                declared = obs.attrs.get("probe_interval_s")
+                params = self.params.consensus
+                if isinstance(declared, int | float) and declared > 0:
+                    params = replace(params, interval_s=float(declared))
+                monitor.consensus = ProbeConsensus(obs.service_id, params)
             verdict = monitor.consensus.observe(
                 obs.observed_at,
                 vantage,

@@ -22,24 +22,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status
+from pipeline.monitoring.liveness import PUSH, alive_class, is_push_source, learn_interval
+from pipeline.monitoring.signals import remember_signal, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
-#: How many signals per service keep their own newest time (the least recent is forgotten).
-MAX_SIGNALS = 32
-
-
-def signal_key(obs: Observation) -> str:
-    """The signal an observation belongs to: evidence is ordered within a signal (kind,
-    source, metric, vantage), never across signals, so a batched KPI or an outage-map report
-    stamped before the newest probe is still in order for its own feed.
-
-    >>> from pipeline.core.schema import Kind, Observation
-    >>> signal_key(Observation(event_id="e", operator_id="o", service_id="s", sector="energy",
-    ...     region="UA", kind=Kind.KPI, observed_at=1.0, source="scada", metric="load_mw"))
-    'kpi|scada|load_mw|'
-    """
-    return f"{obs.kind.value}|{obs.source}|{obs.metric or ''}|{obs.vantage or ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +68,21 @@ class ServiceState:
     #: Event time of the newest evidence that asserted a status (a late assertion older than
     #: it must not override it).
     asserted_at: float | None = None
+    #: Newest sign of life of the service's liveness class (see ``liveness``); silence is
+    #: measured from it. None in states stored before it existed: last_evidence_at then.
+    last_alive_at: float | None = None
+    #: The service has a push feed: only push evidence is a sign of life.
+    pushes: bool = False
+    #: An interval the service declared (``expected_interval_s``) and the learned typical
+    #: gap between its signs of life; the silence interval is the declared one, else the
+    #: policy default unless the learned one is far slower (``StatusTracker._interval``).
+    declared_interval: float | None = None
+    learned_interval: float | None = None
+
+    @property
+    def alive_at(self) -> float:
+        """Newest sign of life (see :attr:`last_alive_at`)."""
+        return self.last_evidence_at if self.last_alive_at is None else self.last_alive_at
 
     def to_dict(self) -> dict[str, Any]:
         # Written out by hand: dataclasses.asdict deep-copies every field and was the largest
@@ -101,6 +103,10 @@ class ServiceState:
             "reason": self.reason,
             "signals": dict(self.signals),
             "asserted_at": self.asserted_at,
+            "last_alive_at": self.last_alive_at,
+            "pushes": self.pushes,
+            "declared_interval": self.declared_interval,
+            "learned_interval": self.learned_interval,
         }
 
     @classmethod
@@ -182,13 +188,16 @@ class StatusTracker:
         self.policy = policy
 
     def observe(
-        self, state: ServiceState | None, obs: Observation, *, partition: int
+        self, state: ServiceState | None, obs: Observation, *, partition: int, asserts: bool = True
     ) -> tuple[ServiceState, StatusChange | None, str]:
-        """Apply one observation; returns (new state, change or None, outcome)."""
-        interval = _declared_interval(obs) or (
-            state.expected_interval if state else self.policy.default_interval
-        )
-        asserted = status_from_observation(obs)
+        """Apply one observation; returns (new state, change or None, outcome).
+
+        ``asserts``: whether the observation's own status counts (probes do not: their
+        status is the detectors' call; they still count as signs of life when successful).
+        """
+        declared = _declared_interval(obs)
+        asserted = status_from_observation(obs) if asserts else None
+        alive = alive_class(obs)
         key = signal_key(obs)
         if state is None:
             current = asserted or Status.UP
@@ -200,13 +209,16 @@ class StatusTracker:
                 status=current,
                 since=obs.observed_at,
                 last_evidence_at=obs.observed_at,
-                expected_interval=interval,
+                expected_interval=declared or self.policy.default_interval,
                 partition=partition,
                 customers_served=obs.customers_served,
                 customers_affected=obs.customers_affected,
                 recent_event_ids=(obs.event_id,),
                 signals={key: obs.observed_at},
                 asserted_at=obs.observed_at if asserted is not None else None,
+                last_alive_at=obs.observed_at if alive else None,
+                pushes=is_push_source(obs),
+                declared_interval=declared,
             )
             return (
                 new,
@@ -227,7 +239,7 @@ class StatusTracker:
             return replace(state, recent_event_ids=remembered), None, Outcome.STALE
         if newest_of_signal is None and too_late:
             return state, None, Outcome.LATE
-        signals = _remember_signal(state.signals, key, obs.observed_at)
+        signals = remember_signal(state.signals, key, obs.observed_at)
         in_order = obs.observed_at >= state.last_evidence_at
         served = (
             obs.customers_served if obs.customers_served is not None else state.customers_served
@@ -242,17 +254,31 @@ class StatusTracker:
         if not in_order and obs.observed_at < newest_assertion:
             # In order for its own signal, but newer evidence already asserted the status.
             target = None
+        pushes = state.pushes or is_push_source(obs)
+        # Only the service's liveness class is a sign of life: push evidence once it pushes.
+        sign_of_life = alive is not None and (alive == PUSH or not pushes)
+        alive_at, learned = state.last_alive_at, state.learned_interval
+        fresh = sign_of_life and (alive_at is None or obs.observed_at > alive_at)
+        if fresh:
+            if alive_at is not None and (alive == PUSH) == state.pushes:
+                learned = learn_interval(learned, obs.observed_at - alive_at)
+            alive_at = obs.observed_at
         if (
             target is None
-            and in_order
+            and fresh
             and (state.status is Status.UNKNOWN or state.reason == "silence")
         ):
-            # Liveness evidence (a KPI, say) after silence: the service is reporting again.
+            # A sign of life after silence (or a connector's "unknown"): reporting again.
             target = Status.UP
+        declared = declared or state.declared_interval
         new = replace(
             state,
             last_evidence_at=max(obs.observed_at, state.last_evidence_at),
-            expected_interval=interval,
+            expected_interval=declared or self._interval(learned),
+            last_alive_at=alive_at,
+            pushes=pushes,
+            declared_interval=declared,
+            learned_interval=learned,
             partition=partition,
             customers_served=served,
             customers_affected=affected,
@@ -275,16 +301,25 @@ class StatusTracker:
             Outcome.APPLIED,
         )
 
+    def _interval(self, learned: float | None) -> float:
+        """The silence interval of a service that declared none: the policy default, unless
+        the service's usual cadence is so slow (KPIs every 5 min, say) that every ordinary
+        gap would already make it unknown; then its learned cadence."""
+        default = self.policy.default_interval
+        if learned is not None and learned >= self.policy.unknown_after * default:
+            return learned
+        return default
+
     def silence_deadline(self, state: ServiceState) -> float | None:
         """Event time at which silence would next change this service's status."""
-        return self._deadline(state.status, state.last_evidence_at, state.expected_interval)
+        return self._deadline(state.status, state.alive_at, state.expected_interval)
 
     def stored_silence_deadline(self, stored: dict[str, Any]) -> float | None:
         """:meth:`silence_deadline` read off the stored dict, without building the state:
         the periodic check looks at every service and must stay cheap."""
         return self._deadline(
             Status(stored["status"]),
-            float(stored["last_evidence_at"]),
+            float(stored.get("last_alive_at") or stored["last_evidence_at"]),
             float(stored["expected_interval"]),
         )
 
@@ -298,7 +333,7 @@ class StatusTracker:
         self, state: ServiceState, *, now: float
     ) -> tuple[ServiceState, StatusChange | None]:
         """Turn a quiet service unknown, then down; ``now`` is the wall clock in epoch seconds."""
-        quiet_for = now - state.last_evidence_at
+        quiet_for = now - state.alive_at
         if state.status is Status.MAINTENANCE:
             return state, None
         target: Status | None = None
@@ -310,7 +345,7 @@ class StatusTracker:
             return state, None
         # The status changed when the deadline passed, not when we happened to look.
         multiple = self.policy.down_after if target is Status.DOWN else self.policy.unknown_after
-        at = state.last_evidence_at + multiple * state.expected_interval
+        at = state.alive_at + multiple * state.expected_interval
         new = replace(state, status=target, since=at, reason="silence")
         # Silence says nothing of who is affected; a silent service down affects everyone.
         affected = state.customers_served if target is Status.DOWN else None
@@ -325,14 +360,6 @@ def assert_status(
         return state, None
     new = replace(state, status=status, since=at, reason=reason)
     return new, _change(new, state.status, at, reason, event_id, new.customers_affected)
-
-
-def _remember_signal(signals: dict[str, float], key: str, at: float) -> dict[str, float]:
-    out = dict(signals)
-    out[key] = max(at, out.get(key, at))
-    if len(out) > MAX_SIGNALS:
-        del out[min(out, key=out.__getitem__)]
-    return out
 
 
 def _declared_interval(obs: Observation) -> float | None:
