@@ -78,6 +78,8 @@ class ConsensusParams:
     keep: int = 6
     max_vantages: int = 32
     max_evidence: int = 32
+    #: failing rounds the evidence must span before opening (blip policy; 1 = no filter)
+    confirm_rounds: int = 1
 
 
 @lru_cache(maxsize=65_536)
@@ -213,6 +215,10 @@ class ProbeConsensus:
             failing = sorted(
                 (r for v, rs in window.items() for r in rs if not r[1]), key=lambda r: r[0]
             )
+            if p.confirm_rounds > 1:
+                span = self._failing_span(bad)
+                if span < (p.confirm_rounds - 1) * step:
+                    return None  # a blip so far (see pipeline.detection.blips)
             self.down = True
             return Verdict(
                 self.service_id,
@@ -224,6 +230,26 @@ class ProbeConsensus:
                 detail=f"{len(tails)} vantages failing over {w} interval(s), stat={stat:.2e}",
             )
         return None
+
+    def _failing_span(self, bad: frozenset[str]) -> float:
+        """Seconds the current run of failures lasts: back from the newest failure, as long
+        as failures (of any counted vantage) follow each other within one probe interval."""
+        step = self.step
+        fails = sorted(
+            r[0]
+            for v, rs in self.results.items()
+            if v not in bad
+            for r in rs
+            if not r[1] and r[0] > self.floor
+        )
+        if not fails:
+            return 0.0
+        first = fails[-1]
+        for t in reversed(fails[:-1]):
+            if first - t > step:
+                break
+            first = t
+        return fails[-1] - first
 
     def _close_check(self, bad: frozenset[str]) -> Verdict | None:
         p = self.params

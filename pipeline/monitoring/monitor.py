@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status
+from pipeline.detection.blips import BlipPolicy
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.detection.level_drop import LevelDrop, LevelDropParams
@@ -76,6 +77,16 @@ class MonitorParams:
     level_metrics: frozenset[str] = LEVEL_METRICS
     #: KPI points scoring at least this are published as anomalies.
     anomaly_threshold: float = 0.9
+    #: How many failing probe rounds, per sector, before probes may open an incident.
+    blips: BlipPolicy = field(default_factory=BlipPolicy)
+
+    def consensus_for(self, sector: str) -> ConsensusParams:
+        """Consensus parameters with the sector's blip policy."""
+        return replace(self.consensus, confirm_rounds=self.blips.rounds_for(sector))
+
+    def single_probe_for(self, sector: str) -> SingleProbeParams:
+        """Single-vantage hysteresis with the sector's blip policy."""
+        return replace(self.single_probe, open_after=self.blips.rounds_for(sector))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +162,9 @@ class ServiceMonitor:
             if data.get("consensus")
             else None,
             single_probe=(
-                SingleProbe.from_dict(state.service_id, single, params.single_probe)
+                SingleProbe.from_dict(
+                    state.service_id, single, params.single_probe_for(state.sector)
+                )
                 if single
                 else None
             ),
@@ -340,7 +353,7 @@ class Monitoring:
                 # The probe interval is learned from the probes themselves (not the
                 # service's heartbeat interval); a probe may declare it.
                 declared = obs.attrs.get("probe_interval_s")
-                params = self.params.consensus
+                params = self.params.consensus_for(obs.sector)
                 if isinstance(declared, int | float) and declared > 0:
                     params = replace(params, interval_s=float(declared))
                 monitor.consensus = ProbeConsensus(obs.service_id, params)
@@ -353,7 +366,9 @@ class Monitoring:
             )
         else:
             if monitor.single_probe is None:
-                monitor.single_probe = SingleProbe(obs.service_id, self.params.single_probe)
+                monitor.single_probe = SingleProbe(
+                    obs.service_id, self.params.single_probe_for(obs.sector)
+                )
             verdict = monitor.single_probe.observe(obs.observed_at, ok, obs.event_id)
         return self._detector_status(monitor, verdict, result)
 
