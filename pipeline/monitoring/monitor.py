@@ -35,9 +35,11 @@ from pipeline.detection.level_drop import LevelDrop, LevelDropParams
 from pipeline.detection.single_probe import SingleProbe, SingleProbeParams
 from pipeline.detection.vantage import VantageHealth
 from pipeline.detection.verdict import Verdict
+from pipeline.incidents.gaps import mark_evidence_gap
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import IncidentEvent, ServiceRef
 from pipeline.incidents.tracker import ServiceIncidents, TrackerParams
+from pipeline.monitoring.liveness import PUSH, alive_class
 from pipeline.monitoring.status import (
     Outcome,
     ServiceState,
@@ -228,6 +230,9 @@ class Monitoring:
             monitor = ServiceMonitor(state=state, incidents=ServiceIncidents(obs.service_id))
         else:
             monitor.state = state
+        if outcome != Outcome.DUPLICATE and alive_class(obs) == PUSH:
+            # backlog of a stalled feed: the silence may have been a gap in delivery
+            result.incident_events.extend(mark_evidence_gap(monitor.incidents, obs.observed_at))
         if outcome in (Outcome.DUPLICATE, Outcome.LATE):
             return monitor, result
         verdicts: list[Verdict] = []
