@@ -30,7 +30,7 @@ from typing import Any
 from pipeline.core.schema import Kind, Observation, Status
 from pipeline.detection.blips import BlipPolicy
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus
-from pipeline.detection.kpi import KpiAnomalyDetector
+from pipeline.detection.kpi import ALARM_SCORE, KpiAnomalyDetector
 from pipeline.detection.level_drop import LevelDrop, LevelDropParams
 from pipeline.detection.single_probe import SingleProbe, SingleProbeParams
 from pipeline.detection.vantage import VantageHealth
@@ -77,8 +77,9 @@ class MonitorParams:
     level: LevelDropParams = field(default_factory=LevelDropParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
     level_metrics: frozenset[str] = LEVEL_METRICS
-    #: KPI points scoring at least this are published as anomalies.
-    anomaly_threshold: float = 0.9
+    #: KPI points scoring at least this are published as anomalies (a calibrated tail
+    #: probability of 1e-6, one per episode: see pipeline.detection.kpi).
+    anomaly_threshold: float = ALARM_SCORE
     #: How many failing probe rounds, per sector, before probes may open an incident.
     blips: BlipPolicy = field(default_factory=BlipPolicy)
 
