@@ -255,13 +255,22 @@ class StatusTracker:
             # In order for its own signal, but newer evidence already asserted the status.
             target = None
         pushes = state.pushes or is_push_source(obs)
-        # Only the service's liveness class is a sign of life: push evidence once it pushes.
-        sign_of_life = alive is not None and (alive == PUSH or not pushes)
-        alive_at, learned = state.last_alive_at, state.learned_interval
+        # the cadence learned so far belongs to the old class when the service starts pushing
+        learned = state.learned_interval if pushes == state.pushes else None
+        # Only the service's liveness class is a sign of life: push evidence once it pushes
+        # with a known cadence (until then, successful probes still count).
+        sign_of_life = alive is not None and (alive == PUSH or not (pushes and learned))
+        alive_at = state.last_alive_at
         fresh = sign_of_life and (alive_at is None or obs.observed_at > alive_at)
+        if alive == PUSH:
+            last_push = max(
+                (t for k, t in state.signals.items() if not k.startswith("probe|")), default=None
+            )
+            if last_push is not None and obs.observed_at > last_push:
+                learned = learn_interval(learned, obs.observed_at - last_push)
+        elif fresh and not pushes and alive_at is not None:
+            learned = learn_interval(learned, obs.observed_at - alive_at)
         if fresh:
-            if alive_at is not None and (alive == PUSH) == state.pushes:
-                learned = learn_interval(learned, obs.observed_at - alive_at)
             alive_at = obs.observed_at
         if (
             target is None
