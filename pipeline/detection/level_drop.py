@@ -39,6 +39,8 @@ from pipeline.core.schema import Status
 from pipeline.detection.verdict import Verdict
 
 DETECTOR = "level_drop"
+#: How far past the newest normal point the falling trend is carried (seconds).
+TREND_HORIZON_S = 1_800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class LevelDrop:
         self.service_id = service_id
         self.params = params or LevelDropParams()
         self.history: deque[float] = deque(maxlen=self.params.window)
+        self.history_at: deque[float] = deque(maxlen=self.params.window)
         self.state = Status.UP
         self.pending: Status = Status.UP
         self.pending_count = 0
@@ -80,7 +83,15 @@ class LevelDrop:
         median = statistics.median(values)
         half = len(values) // 2
         older, newer = statistics.median(values[:half]), statistics.median(values[half:])
-        trend = newer + (newer - older) / 2.0  # newer half's centre is a quarter window back
+        times = list(self.history_at)
+        if at is not None and len(times) == len(values) and times[half] > times[0]:
+            # carried to now, but at most TREND_HORIZON_S past the newest normal point: an
+            # outage in the fall must not extrapolate the baseline down to nothing
+            t_old, t_new = statistics.median(times[:half]), statistics.median(times[half:])
+            until = min(at, times[-1] + TREND_HORIZON_S)
+            trend = newer + (newer - older) / max(t_new - t_old, 1e-9) * (until - t_new)
+        else:
+            trend = newer + (newer - older) / 2.0  # newer half's centre: a quarter window back
         ref = min(median, max(trend, 0.0))
         if at is not None:
             hour, day = _hour_day(at)
@@ -132,6 +143,7 @@ class LevelDrop:
             )
         if suggested is Status.UP or self.frozen >= p.max_frozen:
             self.history.append(value)
+            self.history_at.append(at)
             self._learn_hour(at, value)
             self.frozen = 0 if suggested is Status.UP else self.frozen
         else:
@@ -155,6 +167,7 @@ class LevelDrop:
             "service_id": self.service_id,
             "params": flat_dict(self.params),
             "history": list(self.history),
+            "history_at": list(self.history_at),
             "state": self.state.value,
             "pending": self.pending.value,
             "pending_count": self.pending_count,
@@ -171,6 +184,7 @@ class LevelDrop:
         """Inverse of :meth:`to_dict`."""
         ld = cls(data["service_id"], LevelDropParams(**data["params"]))
         ld.history.extend(float(v) for v in data["history"])
+        ld.history_at.extend(float(t) for t in data.get("history_at", ()))
         ld.state = Status(data["state"])
         ld.pending = Status(data["pending"])
         ld.pending_count = int(data["pending_count"])

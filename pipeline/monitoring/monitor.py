@@ -224,7 +224,7 @@ class Monitoring:
         # service is down is the detectors' call, so a failed probe changes nothing by itself.
         previous = monitor.state if monitor else None
         state, change, outcome = self.tracker.observe(
-            previous, obs, partition=partition, asserts=not is_probe
+            previous, obs, partition=partition, asserts=not is_probe, now=now
         )
         result = MonitorResult(outcome=outcome)
         if monitor is None:

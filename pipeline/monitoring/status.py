@@ -78,11 +78,19 @@ class ServiceState:
     #: policy default unless the learned one is far slower (``StatusTracker._interval``).
     declared_interval: float | None = None
     learned_interval: float | None = None
+    #: How far behind the clock push evidence usually arrives (batched feeds deliver minutes
+    #: of points at once): silence counts from ``alive_at + delivery_lag``.
+    delivery_lag: float = 0.0
 
     @property
     def alive_at(self) -> float:
         """Newest sign of life (see :attr:`last_alive_at`)."""
         return self.last_evidence_at if self.last_alive_at is None else self.last_alive_at
+
+    @property
+    def quiet_since(self) -> float:
+        """From when missing evidence counts as silence (clock time)."""
+        return self.alive_at + self.delivery_lag
 
     def to_dict(self) -> dict[str, Any]:
         # Written out by hand: dataclasses.asdict deep-copies every field and was the largest
@@ -107,6 +115,7 @@ class ServiceState:
             "pushes": self.pushes,
             "declared_interval": self.declared_interval,
             "learned_interval": self.learned_interval,
+            "delivery_lag": self.delivery_lag,
         }
 
     @classmethod
@@ -188,12 +197,19 @@ class StatusTracker:
         self.policy = policy
 
     def observe(
-        self, state: ServiceState | None, obs: Observation, *, partition: int, asserts: bool = True
+        self,
+        state: ServiceState | None,
+        obs: Observation,
+        *,
+        partition: int,
+        asserts: bool = True,
+        now: float | None = None,
     ) -> tuple[ServiceState, StatusChange | None, str]:
         """Apply one observation; returns (new state, change or None, outcome).
 
         ``asserts``: whether the observation's own status counts (probes do not: their
         status is the detectors' call; they still count as signs of life when successful).
+        ``now``: the clock when it arrived, to learn how late the service's pushes arrive.
         """
         declared = _declared_interval(obs)
         asserted = status_from_observation(obs) if asserts else None
@@ -270,6 +286,10 @@ class StatusTracker:
                 learned = learn_interval(learned, obs.observed_at - last_push)
         elif fresh and not pushes and alive_at is not None:
             learned = learn_interval(learned, obs.observed_at - alive_at)
+        lag = state.delivery_lag
+        if alive == PUSH and now is not None and not _silent(state):
+            # how late pushes arrive (a backlog after a silence is not the cadence)
+            lag = max(now - obs.observed_at, lag * LAG_DECAY, 0.0)
         if fresh:
             alive_at = obs.observed_at
         if (
@@ -288,6 +308,7 @@ class StatusTracker:
             pushes=pushes,
             declared_interval=declared,
             learned_interval=learned,
+            delivery_lag=lag,
             partition=partition,
             customers_served=served,
             customers_affected=affected,
@@ -321,14 +342,15 @@ class StatusTracker:
 
     def silence_deadline(self, state: ServiceState) -> float | None:
         """Event time at which silence would next change this service's status."""
-        return self._deadline(state.status, state.alive_at, state.expected_interval)
+        return self._deadline(state.status, state.quiet_since, state.expected_interval)
 
     def stored_silence_deadline(self, stored: dict[str, Any]) -> float | None:
         """:meth:`silence_deadline` read off the stored dict, without building the state:
         the periodic check looks at every service and must stay cheap."""
         return self._deadline(
             Status(stored["status"]),
-            float(stored.get("last_alive_at") or stored["last_evidence_at"]),
+            float(stored.get("last_alive_at") or stored["last_evidence_at"])
+            + float(stored.get("delivery_lag") or 0.0),
             float(stored["expected_interval"]),
         )
 
@@ -342,7 +364,7 @@ class StatusTracker:
         self, state: ServiceState, *, now: float
     ) -> tuple[ServiceState, StatusChange | None]:
         """Turn a quiet service unknown, then down; ``now`` is the wall clock in epoch seconds."""
-        quiet_for = now - state.alive_at
+        quiet_for = now - state.quiet_since
         if state.status is Status.MAINTENANCE:
             return state, None
         target: Status | None = None
@@ -354,11 +376,19 @@ class StatusTracker:
             return state, None
         # The status changed when the deadline passed, not when we happened to look.
         multiple = self.policy.down_after if target is Status.DOWN else self.policy.unknown_after
-        at = state.alive_at + multiple * state.expected_interval
+        at = state.quiet_since + multiple * state.expected_interval
         new = replace(state, status=target, since=at, reason="silence")
         # Silence says nothing of who is affected; a silent service down affects everyone.
         affected = state.customers_served if target is Status.DOWN else None
         return new, _change(new, state.status, at, "silence", None, affected)
+
+
+#: Per push, the learned delivery lag forgets this much of itself (a late burst fades).
+LAG_DECAY = 0.98
+
+
+def _silent(state: ServiceState) -> bool:
+    return state.status is Status.UNKNOWN or state.reason == "silence"
 
 
 def assert_status(

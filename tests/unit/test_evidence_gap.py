@@ -61,3 +61,18 @@ def test_a_real_silence_is_not_annotated() -> None:
     assert kinds == ["detected", "restored"]
     (incident,) = monitor.incidents.incidents()
     assert not incident.evidence_gap
+
+
+def test_a_feed_delivered_in_batches_is_not_silent_between_batches() -> None:
+    kpis = [
+        make_obs("svc", at=T0 + 60.0 * i, kind=Kind.KPI, status=None, source="scada",
+                 metric="customers_reachable", value=1000.0)
+        for i in range(60)
+    ]  # fmt: skip
+    # every 5 minutes of points arrive together; after T0 + 2400 the feed dies
+    arrivals = [(T0 + 300.0 * (1 + (k.observed_at - T0) // 300.0), k) for k in kpis[:40]]
+    arrivals += [(T0 + 15.0 * i + 1, probe(T0 + 15.0 * i)) for i in range(240)]
+    monitor, kinds = replay(arrivals)
+    assert kinds == ["detected"]  # only when the batches stop coming
+    (incident,) = monitor.incidents.incidents()
+    assert incident.detected_at > T0 + 2700.0
