@@ -8,63 +8,18 @@ to the ``continuity`` group.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import click
 import orjson
 
+from pipeline.cli.kpi_rows import Row, read_rows
+from pipeline.cli.kpi_rows import parse_timestamp as parse_timestamp  # re-exported
 from pipeline.core.timeutil import plural
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.scenarios.evaluation import DEFAULT_SEEDS, ENGINES, evaluate, format_report
 from pipeline.scenarios.generator import ScenarioConfig, generate
-
-#: Epoch numbers above this are milliseconds (1e11 s is the year 5138).
-_MS_THRESHOLD = 1e11
-
-
-def parse_timestamp(text: str) -> float:
-    """Epoch seconds from RFC 3339 / ISO 8601 (no offset = UTC), ``YYYY-MM-DD HH:MM:SS``
-    (UTC), epoch seconds or epoch milliseconds. Raises ValueError otherwise."""
-    raw = text.strip().strip('"')
-    try:
-        number = float(raw)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number):
-            raise ValueError(f"timestamp {text!r} is not finite")
-        return number / 1000.0 if abs(number) >= _MS_THRESHOLD else number
-    candidate = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
-    moment = datetime.fromisoformat(candidate)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # naive times in a backtest CSV are taken as UTC
-    return moment.timestamp()
-
-
-def _rows(stream: IO[str]) -> Iterator[tuple[int, float, float]]:
-    """(line number, timestamp, value) per data row; a first line that does not parse is a
-    header; blank lines are skipped; a bad row stops with its line number."""
-    first = True
-    for lineno, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        parts = [p.strip() for p in line.rstrip("\r\n").split(",")]
-        try:
-            if len(parts) < 2:
-                raise ValueError("expected timestamp,value")
-            ts = parse_timestamp(parts[0])
-            value = float(parts[1].strip('"')) if parts[1].strip('"') else math.nan
-        except ValueError as exc:
-            if first:
-                first = False
-                continue  # header line
-            raise click.ClickException(f"line {lineno}: {exc}") from None
-        first = False
-        yield lineno, ts, value
 
 
 @click.command("detect")
@@ -74,29 +29,51 @@ def _rows(stream: IO[str]) -> Iterator[tuple[int, float, float]]:
     type=click.File("r", encoding="utf-8"),
     default="-",
     show_default="stdin",
-    help="CSV of timestamp,value rows (header optional).",
+    help="CSV of timestamp,value rows (a header line such as 'timestamp,value' is optional).",
 )
 @click.option("--chunk", type=click.IntRange(1), default=4096, show_default=True,
               help="Rows scored per batch (output is flushed after each).")  # fmt: skip
-def detect(input_file: IO[str], chunk: int) -> None:
-    """Score every row of a KPI series in [0, 1], causally, one score per line."""
+@click.option("--timestamps", is_flag=True,
+              help="Echo each row's timestamp: 'timestamp,score' lines.")  # fmt: skip
+def detect(input_file: IO[str], chunk: int, timestamps: bool) -> None:
+    """Score every row of a KPI series, causally, one line per data row.
+
+    The score is 1 - the tail probability of the point under the series' own recent
+    behaviour; >= 0.999999 is an alarm, raised once per episode. A bad row (empty, NaN or
+    non-numeric value, unparseable timestamp, timestamp going back in time) is reported on
+    stderr with its line number, printed as 'nan' and not scored; the run goes on and exits
+    with status 1 at the end.
+    """
     det = KpiAnomalyDetector()
-    ts: list[float] = []
-    vs: list[float] = []
+    pending: list[Row] = []
+    bad = 0
 
     def flush() -> None:
-        if ts:
-            out = det.score_many(ts, vs)
-            click.echo("\n".join(f"{s:.6f}" for s in out.tolist()))
-            ts.clear()
-            vs.clear()
+        good = [r for r in pending if r.problem is None]
+        scores = iter(
+            det.score_many(
+                [r.timestamp or 0.0 for r in good], [r.value or 0.0 for r in good]
+            ).tolist()
+        )
+        lines = []
+        for r in pending:
+            text = "nan" if r.problem is not None else f"{next(scores):.6f}"
+            lines.append(f"{r.raw_timestamp},{text}" if timestamps else text)
+        if lines:
+            click.echo("\n".join(lines))
+        pending.clear()
 
-    for _, t, v in _rows(input_file):
-        ts.append(t)
-        vs.append(v)
-        if len(ts) >= chunk:
+    for row in read_rows(input_file):
+        if row.problem is not None:
+            bad += 1
+            click.echo(f"line {row.lineno}: {row.problem} (not scored)", err=True)
+        pending.append(row)
+        if len(pending) >= chunk:
             flush()
     flush()
+    if bad:
+        click.echo(f"{bad} bad row(s) not scored; fix them and run again", err=True)
+        raise SystemExit(1)
 
 
 @click.command("scenarios")

@@ -24,8 +24,15 @@ Why this shape:
   for most services at once) are ignored entirely while impaired.
 
 Results of the service while it is up are learned (exponential forgetting over ``memory``
-probes); results while down or from impaired vantages are not, so an outage cannot teach the
-detector that failing is normal. Duplicates (same ``event_id``) and results older than the
+probes); results while down or from impaired vantages are not, and neither is a failure
+that another vantage corroborates within one probe interval (an outage nobody detected yet,
+a partial one say, must not teach the detector that failing is normal and hide the next).
+
+*Probe interval*: the windows are probe intervals of the service, learned from the spacing
+of each vantage's own results (``interval_s`` until two results of a vantage are seen), never
+taken from the service's heartbeat interval: 30 s heartbeats and 60 s probes are common.
+
+Duplicates (same ``event_id``) and results older than the
 kept history are ignored; late results inside it are inserted in event-time order.
 
 >>> pc = ProbeConsensus("svc")
@@ -71,6 +78,8 @@ class ConsensusParams:
     keep: int = 6
     max_vantages: int = 32
     max_evidence: int = 32
+    #: failing rounds the evidence must span before opening (blip policy; 1 = no filter)
+    confirm_rounds: int = 1
 
 
 @lru_cache(maxsize=65_536)
@@ -107,6 +116,7 @@ class ProbeConsensus:
         self.results: dict[str, list[_Result]] = {}
         self.weights: dict[str, list[float]] = {}  # vantage -> [failures, successes]
         self.last_fail: dict[str, float] = {}  # fast path: < 2 vantages failing lately
+        self.interval: float | None = None  # learned probe interval (None: params.interval_s)
 
     def baseline(self, vantage: str) -> float:
         """Current failure rate ``p_v`` of the service seen from ``vantage``."""
@@ -135,6 +145,8 @@ class ProbeConsensus:
             rs = self.results[vantage] = []
         if (len(rs) >= p.keep and at < rs[0][0]) or event_id in [r[2] for r in rs]:
             return None  # older than anything we keep, or a duplicate
+        if rs and at > rs[-1][0]:
+            self._learn_interval(at - rs[-1][0])
         bisect.insort(rs, (at, ok, event_id, not self.down and vantage not in bad))
         while len(rs) > p.keep:
             self._learn(vantage, rs.pop(0))
@@ -143,9 +155,32 @@ class ProbeConsensus:
             self.last_fail[vantage] = max(self.last_fail.get(vantage, at), at)
         return self._close_check(bad) if self.down else self._open_check(bad)
 
+    @property
+    def step(self) -> float:
+        """The probe interval the windows are made of."""
+        return self.params.interval_s if self.interval is None else self.interval
+
+    def _learn_interval(self, gap: float) -> None:
+        if self.interval is None:
+            self.interval = gap
+        else:  # a gap of a vantage that was dark for a while is not the cadence
+            self.interval += 0.05 * (min(gap, 2.0 * self.interval) - self.interval)
+
+    def _corroborated(self, vantage: str, at: float) -> bool:
+        """Another vantage failed within one probe interval of ``at``."""
+        step = self.step
+        return any(
+            not r[1] and abs(r[0] - at) <= step
+            for v, rs in self.results.items()
+            if v != vantage
+            for r in rs
+        )
+
     def _learn(self, vantage: str, result: _Result) -> None:
         if not result[3] or self.down:
             return
+        if not result[1] and self._corroborated(vantage, result[0]):
+            return  # a shared failure is about the service, not this vantage's noise
         p = self.params
         w = self.weights.setdefault(vantage, [p.prior_failures, p.prior_successes])
         decay = 1.0 - 1.0 / p.memory
@@ -160,11 +195,12 @@ class ProbeConsensus:
 
     def _open_check(self, bad: frozenset[str]) -> Verdict | None:
         p = self.params
-        lo = max(self.floor, self.latest - p.open_rounds * p.interval_s)
+        step = self.step
+        lo = max(self.floor, self.latest - p.open_rounds * step)
         if sum(1 for v, t in self.last_fail.items() if t > lo and v not in bad) < p.min_vantages:
             return None
         for w in range(1, p.open_rounds + 1):
-            window = self._window(bad, self.latest - w * p.interval_s, self.latest)
+            window = self._window(bad, self.latest - w * step, self.latest)
             tails = []
             for v, rs in window.items():
                 k = sum(1 for r in rs if not r[1])
@@ -179,6 +215,10 @@ class ProbeConsensus:
             failing = sorted(
                 (r for v, rs in window.items() for r in rs if not r[1]), key=lambda r: r[0]
             )
+            if p.confirm_rounds > 1:
+                span = self._failing_span(bad)
+                if span < (p.confirm_rounds - 1) * step:
+                    return None  # a blip so far (see pipeline.detection.blips)
             self.down = True
             return Verdict(
                 self.service_id,
@@ -191,13 +231,34 @@ class ProbeConsensus:
             )
         return None
 
+    def _failing_span(self, bad: frozenset[str]) -> float:
+        """Seconds the current run of failures lasts: back from the newest failure, as long
+        as failures (of any counted vantage) follow each other within one probe interval."""
+        step = self.step
+        fails = sorted(
+            r[0]
+            for v, rs in self.results.items()
+            if v not in bad
+            for r in rs
+            if not r[1] and r[0] > self.floor
+        )
+        if not fails:
+            return 0.0
+        first = fails[-1]
+        for t in reversed(fails[:-1]):
+            if first - t > step:
+                break
+            first = t
+        return fails[-1] - first
+
     def _close_check(self, bad: frozenset[str]) -> Verdict | None:
         p = self.params
         first: list[_Result] = []
         seen: list[_Result] = []
+        step = self.step
         for j in range(p.close_rounds):
-            hi = self.latest - j * p.interval_s
-            window = self._window(bad, hi - p.interval_s, hi)
+            hi = self.latest - j * step
+            window = self._window(bad, hi - step, hi)
             reporting = {v: rs for v, rs in window.items() if rs}
             failing = sum(1 for rs in reporting.values() if any(not r[1] for r in rs))
             if len(reporting) < p.min_vantages or failing > p.close_fail_share * len(reporting):
@@ -228,6 +289,7 @@ class ProbeConsensus:
             "latest": None if self.latest == -math.inf else self.latest,
             "floor": None if self.floor == -math.inf else self.floor,
             "last_fail": dict(self.last_fail),
+            "interval": self.interval,
             "results": {v: [list(r) for r in rs] for v, rs in self.results.items()},
             "weights": {v: list(w) for v, w in self.weights.items()},
         }
@@ -240,6 +302,8 @@ class ProbeConsensus:
         pc.latest = -math.inf if data["latest"] is None else float(data["latest"])
         pc.floor = -math.inf if data["floor"] is None else float(data["floor"])
         pc.last_fail = {v: float(t) for v, t in data["last_fail"].items()}
+        interval = data.get("interval")
+        pc.interval = None if interval is None else float(interval)
         pc.results = {
             v: [(float(t), bool(ok), str(e), bool(lr)) for t, ok, e, lr in rs]
             for v, rs in data["results"].items()

@@ -53,6 +53,12 @@ class Incident:
         """Not restored yet."""
         return self.restored_at is None
 
+    @property
+    def evidence_gap(self) -> bool:
+        """A silence a late backlog showed was a stalled feed (``incidents.gaps``): kept on
+        record, left out of downtime."""
+        return bool(self.attrs.get("evidence_gap"))
+
     def end_or(self, now: float) -> float:
         """Restoration time, or ``now`` while still open."""
         return now if self.restored_at is None else self.restored_at

@@ -114,6 +114,8 @@ class ServiceIncidents:
             self.closed.remove(last)
             self.open, last.restored_at = last, None
             last.reopened += 1
+            for key in ("evidence_gap", "classification", "alive_at"):
+                last.attrs.pop(key, None)  # the silence came back: an outage after all
             self.asserting[v.detector] = v.started_at
             self._merge_evidence(last, v, p)
             return [IncidentEvent("reopened", v.at, last.snapshot())]

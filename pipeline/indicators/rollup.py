@@ -106,6 +106,8 @@ def rollup(
     inventory = {s.service_id: s for s in services}
     for i in incidents:
         inventory.setdefault(i.service_id, i.service)
+    # a silence a late backlog showed was a stalled feed is no downtime (incidents.gaps)
+    incidents = [i for i in incidents if not i.evidence_gap]
     by_service: dict[str, list[Incident]] = {}
     for i in incidents:
         by_service.setdefault(i.service_id, []).append(i)

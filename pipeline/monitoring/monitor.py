@@ -29,15 +29,18 @@ from typing import Any
 
 from pipeline.core.identity import ServiceRef
 from pipeline.core.schema import Kind, Observation, Status
+from pipeline.detection.blips import BlipPolicy
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus
-from pipeline.detection.kpi import KpiAnomalyDetector
+from pipeline.detection.kpi import ALARM_SCORE, KpiAnomalyDetector
 from pipeline.detection.level_drop import LevelDrop, LevelDropParams
 from pipeline.detection.single_probe import SingleProbe, SingleProbeParams
 from pipeline.detection.vantage import VantageHealth
 from pipeline.detection.verdict import Verdict
+from pipeline.incidents.gaps import mark_evidence_gap
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import IncidentEvent
 from pipeline.incidents.tracker import ServiceIncidents, TrackerParams
+from pipeline.monitoring.liveness import PUSH, alive_class
 from pipeline.monitoring.status import (
     Outcome,
     ServiceState,
@@ -45,6 +48,7 @@ from pipeline.monitoring.status import (
     StatusChange,
     StatusTracker,
     assert_status,
+    status_from_observation,
 )
 
 #: KPI metrics that count something alive: watched for level drops, not scored as anomalies.
@@ -74,8 +78,19 @@ class MonitorParams:
     level: LevelDropParams = field(default_factory=LevelDropParams)
     tracker: TrackerParams = field(default_factory=TrackerParams)
     level_metrics: frozenset[str] = LEVEL_METRICS
-    #: KPI points scoring at least this are published as anomalies.
-    anomaly_threshold: float = 0.9
+    #: KPI points scoring at least this are published as anomalies (a calibrated tail
+    #: probability of 1e-6, one per episode: see pipeline.detection.kpi).
+    anomaly_threshold: float = ALARM_SCORE
+    #: How many failing probe rounds, per sector, before probes may open an incident.
+    blips: BlipPolicy = field(default_factory=BlipPolicy)
+
+    def consensus_for(self, sector: str) -> ConsensusParams:
+        """Consensus parameters with the sector's blip policy."""
+        return replace(self.consensus, confirm_rounds=self.blips.rounds_for(sector))
+
+    def single_probe_for(self, sector: str) -> SingleProbeParams:
+        """Single-vantage hysteresis with the sector's blip policy."""
+        return replace(self.single_probe, open_after=self.blips.rounds_for(sector))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +166,9 @@ class ServiceMonitor:
             if data.get("consensus")
             else None,
             single_probe=(
-                SingleProbe.from_dict(state.service_id, single, params.single_probe)
+                SingleProbe.from_dict(
+                    state.service_id, single, params.single_probe_for(state.sector)
+                )
                 if single
                 else None
             ),
@@ -159,6 +176,16 @@ class ServiceMonitor:
             kpis={m: KpiAnomalyDetector.from_dict(d) for m, d in data.get("kpis", {}).items()},
             vantages=set(data.get("vantages", ())),
         )
+
+
+def _report_restores(obs: Observation, monitor: ServiceMonitor) -> bool:
+    """An operator or outage-map report saying the service is fine, while reports hold an
+    outage open."""
+    return (
+        obs.kind in (Kind.STATUS_REPORT, Kind.OUTAGE_REPORT)
+        and status_from_observation(obs) is Status.UP
+        and REPORT in monitor.incidents.asserting
+    )
 
 
 def upgrade_stored(data: dict[str, Any]) -> dict[str, Any]:
@@ -194,22 +221,39 @@ class Monitoring:
     ) -> tuple[ServiceMonitor, MonitorResult]:
         """Apply one validated observation; ``now`` is processing time (for detected_at)."""
         is_probe = obs.kind is Kind.PROBE and obs.status is not None
-        # Probes only prove liveness to the status tracker; whether the service is down is
-        # the detectors' call, so a single failed probe changes nothing by itself.
-        status_obs = replace(obs, status=None) if is_probe else obs
+        # Probes only prove liveness to the status tracker (when they succeed); whether the
+        # service is down is the detectors' call, so a failed probe changes nothing by itself.
         previous = monitor.state if monitor else None
-        state, change, outcome = self.tracker.observe(previous, status_obs, partition=partition)
+        state, change, outcome = self.tracker.observe(
+            previous, obs, partition=partition, asserts=not is_probe, now=now
+        )
         result = MonitorResult(outcome=outcome)
         if monitor is None:
             monitor = ServiceMonitor(state=state, incidents=ServiceIncidents(obs.service_id))
         else:
             monitor.state = state
+        if outcome != Outcome.DUPLICATE and alive_class(obs) == PUSH:
+            # backlog of a stalled feed: the silence may have been a gap in delivery
+            result.incident_events.extend(mark_evidence_gap(monitor.incidents, obs.observed_at))
         if outcome in (Outcome.DUPLICATE, Outcome.LATE):
             return monitor, result
         verdicts: list[Verdict] = []
         if change is not None:
             result.status_changes.append(change)
             verdicts.extend(self._status_verdicts(change, previous, obs.event_id))
+        elif outcome == Outcome.APPLIED and _report_restores(obs, monitor):
+            # A late report that restores still restores: it is in order for its own signal
+            # even when newer evidence of other signals already set the status.
+            verdicts.append(
+                Verdict(
+                    obs.service_id,
+                    REPORT,
+                    Status.UP,
+                    obs.observed_at,
+                    obs.observed_at,
+                    (obs.event_id,),
+                )
+            )
         if is_probe:
             verdicts.extend(self._probe(monitor, obs, result))
         elif obs.kind is Kind.KPI and obs.value is not None and outcome == Outcome.APPLIED:
@@ -283,7 +327,7 @@ class Monitoring:
             started = change.at
             if detector == SILENCE and previous is not None:
                 # The outage began when the first expected report did not come.
-                started = previous.last_evidence_at + previous.expected_interval
+                started = previous.alive_at + previous.expected_interval
             return [
                 Verdict(
                     change.service_id,
@@ -313,10 +357,13 @@ class Monitoring:
         self.vantage_health.observe(obs.observed_at, vantage, ok)
         if len(monitor.vantages) >= self.params.consensus.min_vantages:
             if monitor.consensus is None:
-                interval = monitor.state.expected_interval
-                monitor.consensus = ProbeConsensus(
-                    obs.service_id, replace(self.params.consensus, interval_s=interval)
-                )
+                # The probe interval is learned from the probes themselves (not the
+                # service's heartbeat interval); a probe may declare it.
+                declared = obs.attrs.get("probe_interval_s")
+                params = self.params.consensus_for(obs.sector)
+                if isinstance(declared, int | float) and declared > 0:
+                    params = replace(params, interval_s=float(declared))
+                monitor.consensus = ProbeConsensus(obs.service_id, params)
             verdict = monitor.consensus.observe(
                 obs.observed_at,
                 vantage,
@@ -326,7 +373,9 @@ class Monitoring:
             )
         else:
             if monitor.single_probe is None:
-                monitor.single_probe = SingleProbe(obs.service_id, self.params.single_probe)
+                monitor.single_probe = SingleProbe(
+                    obs.service_id, self.params.single_probe_for(obs.sector)
+                )
             verdict = monitor.single_probe.observe(obs.observed_at, ok, obs.event_id)
         return self._detector_status(monitor, verdict, result)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status, declared_interval
+from pipeline.monitoring.liveness import PUSH, alive_class, is_push_source, learn_interval
+from pipeline.monitoring.signals import remember_signal, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
@@ -38,7 +40,8 @@ class SilencePolicy:
     default_interval: float = 60.0
     unknown_after: float = 2.0
     down_after: float = 4.0
-    #: Evidence this much older than the newest seen for a service is too late to use.
+    #: Evidence this much older than the newest seen for a service is too late to use
+    #: (unless it is the newest of its own signal, see :func:`signal_key`).
     lateness_allowance: float = 300.0
 
 
@@ -60,6 +63,34 @@ class ServiceState:
     recent_event_ids: tuple[str, ...] = field(default_factory=tuple)
     #: What set the current status: "evidence", "silence" or a detector's name.
     reason: str = "evidence"
+    #: Newest event time per signal (:func:`signal_key`): ordering is judged per signal.
+    signals: dict[str, float] = field(default_factory=dict)
+    #: Event time of the newest evidence that asserted a status (a late assertion older than
+    #: it must not override it).
+    asserted_at: float | None = None
+    #: Newest sign of life of the service's liveness class (see ``liveness``); silence is
+    #: measured from it. None in states stored before it existed: last_evidence_at then.
+    last_alive_at: float | None = None
+    #: The service has a push feed: only push evidence is a sign of life.
+    pushes: bool = False
+    #: An interval the service declared (``expected_interval_s``) and the learned typical
+    #: gap between its signs of life; the silence interval is the declared one, else the
+    #: policy default unless the learned one is far slower (``StatusTracker._interval``).
+    declared_interval: float | None = None
+    learned_interval: float | None = None
+    #: How far behind the clock push evidence usually arrives (batched feeds deliver minutes
+    #: of points at once): silence counts from ``alive_at + delivery_lag``.
+    delivery_lag: float = 0.0
+
+    @property
+    def alive_at(self) -> float:
+        """Newest sign of life (see :attr:`last_alive_at`)."""
+        return self.last_evidence_at if self.last_alive_at is None else self.last_alive_at
+
+    @property
+    def quiet_since(self) -> float:
+        """From when missing evidence counts as silence (clock time)."""
+        return self.alive_at + self.delivery_lag
 
     def to_dict(self) -> dict[str, Any]:
         # Written out by hand: dataclasses.asdict deep-copies every field and was the largest
@@ -78,6 +109,13 @@ class ServiceState:
             "customers_affected": self.customers_affected,
             "recent_event_ids": list(self.recent_event_ids),
             "reason": self.reason,
+            "signals": dict(self.signals),
+            "asserted_at": self.asserted_at,
+            "last_alive_at": self.last_alive_at,
+            "pushes": self.pushes,
+            "declared_interval": self.declared_interval,
+            "learned_interval": self.learned_interval,
+            "delivery_lag": self.delivery_lag,
         }
 
     @classmethod
@@ -85,6 +123,7 @@ class ServiceState:
         values = dict(data)
         values["status"] = Status(values["status"])
         values["recent_event_ids"] = tuple(values.get("recent_event_ids", ()))
+        values["signals"] = dict(values.get("signals", {}))
         return cls(**values)
 
 
@@ -158,13 +197,24 @@ class StatusTracker:
         self.policy = policy
 
     def observe(
-        self, state: ServiceState | None, obs: Observation, *, partition: int
+        self,
+        state: ServiceState | None,
+        obs: Observation,
+        *,
+        partition: int,
+        asserts: bool = True,
+        now: float | None = None,
     ) -> tuple[ServiceState, StatusChange | None, str]:
-        """Apply one observation; returns (new state, change or None, outcome)."""
-        interval = declared_interval(obs.attrs) or (
-            state.expected_interval if state else self.policy.default_interval
-        )
-        asserted = status_from_observation(obs)
+        """Apply one observation; returns (new state, change or None, outcome).
+
+        ``asserts``: whether the observation's own status counts (probes do not: their
+        status is the detectors' call; they still count as signs of life when successful).
+        ``now``: the clock when it arrived, to learn how late the service's pushes arrive.
+        """
+        declared = declared_interval(obs.attrs)
+        asserted = status_from_observation(obs) if asserts else None
+        alive = alive_class(obs)
+        key = signal_key(obs)
         if state is None:
             current = asserted or Status.UP
             new = ServiceState(
@@ -175,11 +225,16 @@ class StatusTracker:
                 status=current,
                 since=obs.observed_at,
                 last_evidence_at=obs.observed_at,
-                expected_interval=interval,
+                expected_interval=declared or self.policy.default_interval,
                 partition=partition,
                 customers_served=obs.customers_served,
                 customers_affected=obs.customers_affected,
                 recent_event_ids=(obs.event_id,),
+                signals={key: obs.observed_at},
+                asserted_at=obs.observed_at if asserted is not None else None,
+                last_alive_at=obs.observed_at if alive else None,
+                pushes=is_push_source(obs),
+                declared_interval=declared,
             )
             return (
                 new,
@@ -190,13 +245,18 @@ class StatusTracker:
             )
         if obs.event_id in state.recent_event_ids:
             return state, None, Outcome.DUPLICATE
-        if obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance:
-            return state, None, Outcome.LATE
         remembered = (*state.recent_event_ids[-(RECENT_EVENT_IDS - 1) :], obs.event_id)
-        if obs.observed_at < state.last_evidence_at:
-            # Within the lateness allowance but older than what we already applied: newer
-            # evidence already decided the status, so only remember the id.
+        newest_of_signal = state.signals.get(key)
+        too_late = obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance
+        if newest_of_signal is not None and obs.observed_at < newest_of_signal:
+            if too_late:
+                return state, None, Outcome.LATE
+            # Newer evidence of the same signal already spoke: only remember the id.
             return replace(state, recent_event_ids=remembered), None, Outcome.STALE
+        if newest_of_signal is None and too_late:
+            return state, None, Outcome.LATE
+        signals = remember_signal(state.signals, key, obs.observed_at)
+        in_order = obs.observed_at >= state.last_evidence_at
         served = (
             obs.customers_served if obs.customers_served is not None else state.customers_served
         )
@@ -206,17 +266,59 @@ class StatusTracker:
             else state.customers_affected
         )
         target = asserted
-        if target is None and (state.status is Status.UNKNOWN or state.reason == "silence"):
-            # Liveness evidence (a KPI, say) after silence: the service is reporting again.
+        newest_assertion = max(state.since, state.asserted_at or state.since)
+        if not in_order and obs.observed_at < newest_assertion:
+            # In order for its own signal, but newer evidence already asserted the status.
+            target = None
+        pushes = state.pushes or is_push_source(obs)
+        # the cadence learned so far belongs to the old class when the service starts pushing
+        learned = state.learned_interval if pushes == state.pushes else None
+        # Only the service's liveness class is a sign of life: push evidence once it pushes
+        # with a known cadence (until then, successful probes still count).
+        sign_of_life = alive is not None and (alive == PUSH or not (pushes and learned))
+        alive_at = state.last_alive_at
+        fresh = sign_of_life and (alive_at is None or obs.observed_at > alive_at)
+        if alive == PUSH:
+            last_push = max(
+                (t for k, t in state.signals.items() if not k.startswith("probe|")), default=None
+            )
+            if last_push is not None and obs.observed_at > last_push:
+                learned = learn_interval(learned, obs.observed_at - last_push)
+        elif fresh and not pushes and alive_at is not None:
+            learned = learn_interval(learned, obs.observed_at - alive_at)
+        lag = state.delivery_lag
+        if alive == PUSH and now is not None and not _silent(state):
+            # how late pushes arrive (a backlog after a silence is not the cadence)
+            lag = max(now - obs.observed_at, lag * LAG_DECAY, 0.0)
+        if fresh:
+            alive_at = obs.observed_at
+        if (
+            target is None
+            and fresh
+            and (state.status is Status.UNKNOWN or state.reason == "silence")
+        ):
+            # A sign of life after silence (or a connector's "unknown"): reporting again.
             target = Status.UP
+        declared = declared or state.declared_interval
         new = replace(
             state,
-            last_evidence_at=obs.observed_at,
-            expected_interval=interval,
+            last_evidence_at=max(obs.observed_at, state.last_evidence_at),
+            expected_interval=declared or self._interval(learned),
+            last_alive_at=alive_at,
+            pushes=pushes,
+            declared_interval=declared,
+            learned_interval=learned,
+            delivery_lag=lag,
             partition=partition,
             customers_served=served,
             customers_affected=affected,
             recent_event_ids=remembered,
+            signals=signals,
+            asserted_at=(
+                max(obs.observed_at, state.asserted_at or obs.observed_at)
+                if asserted is not None
+                else state.asserted_at
+            ),
         )
         if target is None or target is state.status:
             return new, None, Outcome.APPLIED
@@ -229,16 +331,26 @@ class StatusTracker:
             Outcome.APPLIED,
         )
 
+    def _interval(self, learned: float | None) -> float:
+        """The silence interval of a service that declared none: the policy default, unless
+        the service's usual cadence is so slow (KPIs every 5 min, say) that every ordinary
+        gap would already make it unknown; then its learned cadence."""
+        default = self.policy.default_interval
+        if learned is not None and learned >= self.policy.unknown_after * default:
+            return learned
+        return default
+
     def silence_deadline(self, state: ServiceState) -> float | None:
         """Event time at which silence would next change this service's status."""
-        return self._deadline(state.status, state.last_evidence_at, state.expected_interval)
+        return self._deadline(state.status, state.quiet_since, state.expected_interval)
 
     def stored_silence_deadline(self, stored: dict[str, Any]) -> float | None:
         """:meth:`silence_deadline` read off the stored dict, without building the state:
         the periodic check looks at every service and must stay cheap."""
         return self._deadline(
             Status(stored["status"]),
-            float(stored["last_evidence_at"]),
+            float(stored.get("last_alive_at") or stored["last_evidence_at"])
+            + float(stored.get("delivery_lag") or 0.0),
             float(stored["expected_interval"]),
         )
 
@@ -252,7 +364,7 @@ class StatusTracker:
         self, state: ServiceState, *, now: float
     ) -> tuple[ServiceState, StatusChange | None]:
         """Turn a quiet service unknown, then down; ``now`` is the wall clock in epoch seconds."""
-        quiet_for = now - state.last_evidence_at
+        quiet_for = now - state.quiet_since
         if state.status is Status.MAINTENANCE:
             return state, None
         target: Status | None = None
@@ -264,11 +376,19 @@ class StatusTracker:
             return state, None
         # The status changed when the deadline passed, not when we happened to look.
         multiple = self.policy.down_after if target is Status.DOWN else self.policy.unknown_after
-        at = state.last_evidence_at + multiple * state.expected_interval
+        at = state.quiet_since + multiple * state.expected_interval
         new = replace(state, status=target, since=at, reason="silence")
         # Silence says nothing of who is affected; a silent service down affects everyone.
         affected = state.customers_served if target is Status.DOWN else None
         return new, _change(new, state.status, at, "silence", None, affected)
+
+
+#: Per push, the learned delivery lag forgets this much of itself (a late burst fades).
+LAG_DECAY = 0.98
+
+
+def _silent(state: ServiceState) -> bool:
+    return state.status is Status.UNKNOWN or state.reason == "silence"
 
 
 def assert_status(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.detection.kpi import ALARM_SCORE
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
 from pipeline.indicators.stats import percentile
@@ -144,7 +145,7 @@ def _overlaps(inc: Incident, t: TruthIncident, end: float) -> bool:
 
 
 def score(
-    scenario: Scenario, runner: Replayer | WorkerReplay, kpi_threshold: float = 0.9
+    scenario: Scenario, runner: Replayer | WorkerReplay, kpi_threshold: float = ALARM_SCORE
 ) -> Evaluation:
     """Compare what ``runner`` found with the scenario's truth."""
     end = scenario.end
@@ -293,7 +294,7 @@ def format_report(ev: Evaluation) -> str:
         f"{ev.maintenance_outages}",
         f"regional events correlated: {ev.regional_recalled}/{ev.regional_events} "
         f"({ev.findings} concurrent-disruption findings)",
-        f"KPI score >= 0.9: {f(d['kpi_flag_rate_in_outages'], '.3f')} of points in outages, "
+        f"KPI alarms: {f(d['kpi_flag_rate_in_outages'], '.3f')} of points in outages, "
         f"{f(d['kpi_flag_rate_outside'], '.4f')} outside",
     ]
     return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""Signals: evidence is ordered within one signal of a service, never across signals."""
+
+from __future__ import annotations
+
+from pipeline.core.schema import Observation
+
+#: How many signals per service keep their own newest time (the least recent is forgotten).
+MAX_SIGNALS = 32
+
+
+def signal_key(obs: Observation) -> str:
+    """The signal an observation belongs to: evidence is ordered within a signal (kind,
+    source, metric, vantage), never across signals, so a batched KPI or an outage-map report
+    stamped before the newest probe is still in order for its own feed.
+
+    >>> from pipeline.core.schema import Kind, Observation
+    >>> signal_key(Observation(event_id="e", operator_id="o", service_id="s", sector="energy",
+    ...     region="UA", kind=Kind.KPI, observed_at=1.0, source="scada", metric="load_mw"))
+    'kpi|scada|load_mw|'
+    """
+    return f"{obs.kind.value}|{obs.source}|{obs.metric or ''}|{obs.vantage or ''}"
+
+
+def remember_signal(signals: dict[str, float], key: str, at: float) -> dict[str, float]:
+    """``signals`` with ``key`` advanced to ``at``, the least recent forgotten past the cap."""
+    out = dict(signals)
+    out[key] = max(at, out.get(key, at))
+    if len(out) > MAX_SIGNALS:
+        del out[min(out, key=out.__getitem__)]
+    return out
