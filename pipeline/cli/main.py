@@ -12,9 +12,9 @@ from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
-from pipeline.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from pipeline.ops import localstack
 
 DEMO_WORKER = "worker-demo"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,12 @@ import orjson
 
 from pipeline.core.timeutil import format_rfc3339, parse_rfc3339
 
-#: Original bytes kept in a dead-letter record; the rest is counted, not copied.
+#: Original bytes a connector keeps in a dead-letter record; the rest is counted, not copied.
 MAX_ORIGINAL_BYTES = 64 * 1024
+
+#: Original bytes the worker keeps: its input is bounded by Kafka's message size, but base64
+#: grows a copy by a third, so a copy of a near-limit record would not fit in its own message.
+WORKER_MAX_ORIGINAL_BYTES = 256 * 1024
 
 #: ``source`` of the records the worker writes (connectors write their feed id).
 WORKER_SOURCE = "worker"
@@ -52,8 +57,8 @@ class DeadLetter:
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
-    #: How much of ``original`` the record carries; None keeps it whole (the worker's
-    #: input is already bounded by Kafka's message size, and is kept exactly).
+    #: How much of ``original`` the record carries; None keeps it whole. A truncated copy
+    #: carries the whole input's size and SHA-256, so it can still be matched to its source.
     keep_bytes: int | None = dataclasses.field(default=MAX_ORIGINAL_BYTES, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +77,11 @@ class DeadLetter:
             "original_b64": base64.b64encode(kept).decode("ascii"),
             "original_size": size,
             "original_truncated": len(kept) < size,
+            **(
+                {"original_sha256": hashlib.sha256(self.original).hexdigest()}
+                if len(kept) < len(self.original)
+                else {}
+            ),
         }
 
     def to_json(self) -> bytes:
@@ -106,8 +116,18 @@ def dead_letter_record(
     partition: int | None,
     offset: int | None,
     at: float,
+    max_original: int = WORKER_MAX_ORIGINAL_BYTES,
 ) -> bytes:
-    """JSON bytes of the worker's record for ``raw`` read at ``topic``/``partition``/``offset``."""
+    """JSON bytes of the worker's record for ``raw`` read at ``topic``/``partition``/``offset``.
+
+    The input is kept exactly up to ``max_original`` bytes; a longer one is truncated and the
+    record carries ``original_truncated``, ``original_size`` and ``original_sha256``.
+
+    >>> record = orjson.loads(dead_letter_record(b"abcdef", reason="oversize", field=None,
+    ...     detail="", topic="t", partition=0, offset=1, at=0.0, max_original=2))
+    >>> record["original_b64"], record["original_truncated"], record["original_size"]
+    ('YWI=', True, 6)
+    """
     return DeadLetter(
         reason,
         field,
@@ -118,5 +138,5 @@ def dead_letter_record(
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
-        keep_bytes=None,
+        keep_bytes=max_original,
     ).to_json()

@@ -61,6 +61,11 @@ class ValidationLimits:
 
 DEFAULT_LIMITS = ValidationLimits()
 
+#: Customers or users of one service: more than ten times the world's population is an error.
+MAX_COUNT = 100_000_000_000
+#: Integers anywhere must fit InfluxDB's (and most consumers') signed 64 bits.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 _REQUIRED_TEXT = ("event_id", "operator_id", "service_id", "sector", "region", "source")
 
 
@@ -116,6 +121,12 @@ def parse_observation_dict(
         raise ObservationRejected("invalid_field", "attrs", "must be an object")
     if attrs and len(orjson.dumps(attrs)) > limits.max_attrs_bytes:
         raise ObservationRejected("oversize", "attrs", f"exceeds {limits.max_attrs_bytes} bytes")
+    _check_integers(attrs, "attrs")
+    users = attrs.get("users_affected")
+    if isinstance(users, int) and not isinstance(users, bool) and not 0 <= users <= MAX_COUNT:
+        raise ObservationRejected(
+            "invalid_field", "attrs.users_affected", f"must be between 0 and {MAX_COUNT}"
+        )
     reports_outage = kind is Kind.OUTAGE_REPORT and affected is not None
     if status is None and value is None and kind is not Kind.HEARTBEAT and not reports_outage:
         # Without any of these the observation asserts nothing we could act on.
@@ -227,4 +238,21 @@ def _optional_count(data: dict[str, Any], name: str) -> int | None:
         raise ObservationRejected("invalid_field", name, "must be a whole number")
     if value < 0:
         raise ObservationRejected("invalid_field", name, "must not be negative")
+    if value > MAX_COUNT:
+        raise ObservationRejected("invalid_field", name, f"{value} exceeds {MAX_COUNT}")
     return value
+
+
+def _check_integers(value: object, path: str) -> None:
+    """Every integer inside ``value`` (objects and arrays, any depth) fits in int64."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ObservationRejected(
+                "invalid_field", path, "integer outside the signed 64-bit range"
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_integers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_integers(item, f"{path}[{index}]")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -25,6 +25,7 @@ from pipeline.indicators.rollup import IndicatorValue
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Anomaly
 from pipeline.monitoring.status import ServiceState, StatusChange
+from pipeline.sinks.influx_write import raise_refusal, write_isolating_refusals
 
 log = structlog.get_logger(__name__)
 
@@ -186,7 +187,8 @@ class InfluxSink:
                     ]
                 if not batch:
                     break
-                if not self._write_with_retries(batch):
+                refused = self._write_with_retries(batch)
+                if refused is None:
                     with self._lock:
                         # Put the batch back in front, keeping order, for the next flush.
                         self._buffer.extendleft(reversed(batch))
@@ -194,16 +196,16 @@ class InfluxSink:
                             self._buffer.popleft()
                             self._metrics.sink_points.labels(SINK_NAME, "dropped").inc()
                     break
-                written += len(batch)
-                self._metrics.sink_points.labels(SINK_NAME, "written").inc(len(batch))
+                written += len(batch) - refused
+                self._metrics.sink_points.labels(SINK_NAME, "written").inc(len(batch) - refused)
             self._metrics.sink_buffered.labels(SINK_NAME).set(len(self._buffer))
         return written
 
-    def _write_with_retries(self, batch: list[Point]) -> bool:
+    def _write_with_retries(self, batch: list[Point]) -> int | None:
+        """Points refused for good, or None when InfluxDB could not be reached."""
         for attempt in range(1, self._retries + 1):
             try:
-                self._write.write(bucket=self._bucket, org=self._org, record=batch)
-                return True
+                refused = write_isolating_refusals(self._write_checked, batch)
             except Exception as exc:
                 self._metrics.sink_points.labels(SINK_NAME, "retried").inc(len(batch))
                 log.warning(
@@ -211,4 +213,19 @@ class InfluxSink:
                 )
                 if attempt < self._retries:
                     self._sleep(self._backoff * 2 ** (attempt - 1))
-        return False
+                continue
+            # A refused point would be refused forever: count it and let the rest through.
+            for point, reason in refused:
+                log.error(
+                    "influx_point_refused", point=point.to_line_protocol()[:300], reason=reason
+                )
+            self._metrics.sink_points.labels(SINK_NAME, "rejected").inc(len(refused))
+            return len(refused)
+        return None
+
+    def _write_checked(self, batch: Sequence[Point]) -> None:
+        try:
+            self._write.write(bucket=self._bucket, org=self._org, record=list(batch))
+        except Exception as exc:
+            raise_refusal(exc)
+            raise

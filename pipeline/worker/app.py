@@ -15,17 +15,19 @@ from typing import Any, cast
 import faust
 import orjson
 import structlog
+from aiokafka.errors import MessageSizeTooLargeError
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
 from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
+from pipeline.core.deadletter import dead_letter_record
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
-from pipeline.worker.processor import ObservationProcessor, Outputs
+from pipeline.worker.processor import Outputs
 from pipeline.worker.wiring import build_processor
 
 log = structlog.get_logger(__name__)
@@ -138,7 +140,21 @@ def create_app(
     async def send(outputs: Outputs) -> None:
         for name, topic in out_topics.items():
             for key, value in getattr(outputs, name):
-                await topic.send(key=key, value=value)
+                try:
+                    await topic.send(key=key, value=value)
+                except MessageSizeTooLargeError as exc:  # an output must not stop the stream
+                    log.error("output_too_large", topic=topic.get_topic_name(), size=len(value))
+                    note = dead_letter_record(
+                        value,
+                        reason="output_too_large",
+                        field=None,
+                        detail=str(exc),
+                        topic=topic.get_topic_name(),
+                        partition=None,
+                        offset=None,
+                        at=clock(),
+                    )
+                    await out_topics["deadletter"].send(key=None, value=note)
         for _key, value in outputs.ledger:
             await ledger_topic.send(key=b"ledger", value=value, partition=LEDGER_PARTITION)
 
@@ -149,16 +165,15 @@ def create_app(
         outputs = Outputs()
         for event in events:
             message = event.message
-            if message.topic == topics.commands:
-                _command(processor, live, event.value, outputs)
-            else:
-                processor.handle(
-                    event.value,
-                    live,
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    out=outputs,
+            topic, partition, offset = message.topic, message.partition, message.offset
+            handle = processor.command if topic == topics.commands else processor.handle
+            try:
+                handle(
+                    event.value, live, topic=topic, partition=partition, offset=offset, out=outputs
+                )
+            except Exception as exc:  # one record must never stop its partition
+                processor.fail(
+                    event.value, exc, topic=topic, partition=partition, offset=offset, out=outputs
                 )
         processor.flush(live)
         return outputs
@@ -213,15 +228,3 @@ def create_app(
             await asyncio.get_running_loop().run_in_executor(None, sink.flush)
 
     return app
-
-
-def _command(processor: ObservationProcessor, live: LiveStates, value: bytes, out: Outputs) -> None:
-    try:
-        command = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        log.warning("command_malformed")
-        return
-    if not isinstance(command, dict) or command.get("type") != "acknowledge":
-        log.warning("command_unknown", command=str(command)[:200])
-        return
-    processor.acknowledge(live, command, out)

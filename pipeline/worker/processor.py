@@ -21,11 +21,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 import structlog
 
+from pipeline.core.commands import CommandRejected, parse_command
 from pipeline.core.deadletter import dead_letter_record
 from pipeline.core.validation import (
     DEFAULT_LIMITS,
@@ -83,7 +83,7 @@ class ObservationProcessor:
 
     def handle(
         self,
-        raw: bytes,
+        raw: bytes | None,
         live: LiveStates,
         *,
         topic: str,
@@ -95,6 +95,19 @@ class ObservationProcessor:
         The changed state is written by the next :meth:`flush`."""
         out = Outputs() if out is None else out
         now = self.clock()
+        if raw is None:  # a tombstone or a producer bug: nothing to validate
+            self._reject(
+                out,
+                b"",
+                "null_value",
+                None,
+                "the record has no value",
+                topic,
+                partition,
+                offset,
+                now,
+            )
+            return out
         try:
             obs = parse_observation(raw, now=now, limits=self.limits)
         except ObservationRejected as exc:
@@ -169,26 +182,68 @@ class ObservationProcessor:
         self.flush(live)
         return out
 
-    def acknowledge(
-        self, live: LiveStates, command: dict[str, Any], out: Outputs | None = None
+    def command(
+        self,
+        raw: bytes | None,
+        live: LiveStates,
+        *,
+        topic: str,
+        partition: int,
+        offset: int | None,
+        out: Outputs | None = None,
     ) -> Outputs:
-        """Apply an acknowledgement command ``{"type": "acknowledge", "service_id", "by"}``."""
+        """Apply one command message; an invalid one is dead-lettered, never raised."""
         out = Outputs() if out is None else out
-        key = str(command.get("service_id", ""))
-        monitor = live.get(key)
+        now = self.clock()
+        try:
+            command = parse_command(raw, now=now)
+        except CommandRejected as exc:
+            log.warning("command_rejected", reason=exc.reason, field=exc.field)
+            self._reject(
+                out, raw or b"", exc.reason, exc.field, exc.detail, topic, partition, offset, now
+            )
+            return out
+        monitor = live.get(command.service_id)
         if monitor is None:
-            log.warning("acknowledge_unknown_service", service_id=key)
+            log.warning("acknowledge_unknown_service", service_id=command.service_id)
             return out
         events = self.monitoring.acknowledge(
-            monitor,
-            at=float(command.get("at") or self.clock()),
-            method=str(command.get("method", "cli")),
-            by=str(command.get("by", "")),
+            monitor, at=command.at, method=command.method, by=command.by
         )
         if events:
-            live.put(key, monitor)
+            live.put(command.service_id, monitor)
             self._emit(out, monitor, MonitorResult(incident_events=events))
         return out
+
+    def fail(
+        self,
+        raw: bytes | None,
+        error: BaseException,
+        *,
+        topic: str,
+        partition: int,
+        offset: int | None,
+        out: Outputs,
+    ) -> None:
+        """Dead-letter a record whose processing raised, so the partition moves on."""
+        log.error(
+            "record_processing_failed",
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            error=repr(error),
+        )
+        self._reject(
+            out,
+            raw or b"",
+            "processing_error",
+            None,
+            repr(error)[:500],
+            topic,
+            partition,
+            offset,
+            self.clock(),
+        )
 
     def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
         key = monitor.state.service_id.encode()

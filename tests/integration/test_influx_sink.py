@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
@@ -85,4 +87,30 @@ def test_unreachable_server_keeps_points_and_bounds_the_buffer(settings: Setting
             "continuity_sink_points_total", {"sink": "influxdb", "result": "retried"}
         )
         == 2 * 50
+    )
+
+
+def test_a_refused_point_is_counted_and_never_blocks_the_rest(settings: Settings) -> None:
+    """Issue 17: one int beyond int64 made every flush a 400 and the batch was retried forever."""
+    metrics = WorkerMetrics(CollectorRegistry())
+    huge = replace(change(3), customers_served=18446744073709551615, service_id="svc-huge")
+    with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as client:
+        sink = InfluxSink(client, bucket=settings.influx_bucket, org="-", metrics=metrics)
+        for i in range(20):
+            sink.add(status_point(change(i)))
+        sink.add(status_point(huge))
+        for i in range(20, 40):
+            sink.add(status_point(change(i)))
+        assert sink.flush() == 40
+        assert len(sink) == 0
+        tables = client.query_api().query(
+            f'from(bucket: "{settings.influx_bucket}") |> range(start: 2023-01-01T00:00:00Z)'
+            ' |> filter(fn: (r) => r._field == "status") |> group() |> count()'
+        )
+    assert [r.get_value() for t in tables for r in t.records] == [40]
+    assert (
+        metrics.registry.get_sample_value(
+            "continuity_sink_points_total", {"sink": "influxdb", "result": "rejected"}
+        )
+        == 1
     )

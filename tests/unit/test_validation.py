@@ -69,6 +69,11 @@ def test_fields_are_parsed_to_types() -> None:
         ),
         (wire(status=None), "missing_field", "status"),
         (wire(attrs=[1]), "invalid_field", "attrs"),
+        # Issue 17: beyond int64 InfluxDB refused the point and history stopped.
+        (wire(customers_served=18446744073709551615), "invalid_field", "customers_served"),
+        (wire(customers_affected=10**12), "invalid_field", "customers_affected"),
+        (wire(attrs={"n": {"deep": [2**63]}}), "invalid_field", "attrs.n.deep[0]"),
+        (wire(attrs={"users_affected": 10**12}), "invalid_field", "attrs.users_affected"),
     ],
 )
 def test_bad_input_is_rejected_with_reason_and_field(
