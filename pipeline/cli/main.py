@@ -11,6 +11,7 @@ import click
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.cli.ledger import ledger_group
 from pipeline.config.settings import Settings
 from pipeline.ops import localstack
 
@@ -208,6 +209,7 @@ def topics_create() -> None:
 
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
+main.add_command(ledger_group, "ledger")
 for _command in ANALYSIS_COMMANDS:
     main.add_command(_command)
 

@@ -44,6 +44,11 @@ class TransparencyLog:
         self.policy = policy
         self._reload()
 
+    def refresh(self) -> None:
+        """Catch up with entries another connection (the writer) committed."""
+        if self.store.size() != self.size:
+            self._reload()
+
     def _reload(self) -> None:
         self.size = self.store.size()
         # The right edge: complete subtrees whose sizes are the set bits of size, by level.

@@ -33,6 +33,8 @@ import yaml
 
 from pipeline.transparency.canonical import canonical_json
 
+#: The policy shipped with the package (documented in docs/ledger.md).
+DEFAULT_POLICY = Path(__file__).with_name("default_policy.yaml")
 COMMITMENT_CONTEXT = b"continuity-watch/commitment/v1\x00"
 COMMITMENT_KEY = "$commitment"
 

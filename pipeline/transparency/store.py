@@ -57,6 +57,8 @@ class LogStore(Protocol):
     def heads(self, min_size: int, max_size: int) -> list[TreeHead]: ...
     def add_cosignature(self, cosig: Cosignature) -> bool: ...
     def cosignatures(self, tree_size: int, timestamp_ms: int) -> list[Cosignature]: ...
+    def get_meta(self, name: str) -> bytes | None: ...
+    def set_meta(self, name: str, value: bytes) -> None: ...
 
 
 _SCHEMA = """
@@ -73,6 +75,7 @@ CREATE TABLE IF NOT EXISTS cosignatures (
     tree_size INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL, root BLOB NOT NULL,
     witness_key BLOB NOT NULL, signature BLOB NOT NULL,
     PRIMARY KEY (tree_size, timestamp_ms, witness_key));
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset INTEGER NOT NULL,
     PRIMARY KEY (topic, part));
@@ -199,6 +202,15 @@ class SqliteLogStore:
             (tree_size, timestamp_ms),
         )
         return [Cosignature(int(s), int(t), bytes(r), bytes(w), bytes(g)) for s, t, r, w, g in rows]
+
+    def get_meta(self, name: str) -> bytes | None:
+        """A stored setting of the log (its public key)."""
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        """Store a setting of the log."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
 
 def _head(row: tuple[int, int, bytes, str, bytes]) -> TreeHead:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.transparency.redaction import (
+    DEFAULT_POLICY,
     Opening,
     PolicyError,
     RedactionPolicy,
@@ -108,5 +109,5 @@ def test_bad_policies_name_the_field(tmp_path: Path, text: str, message: str) ->
 
 
 def test_the_shipped_policy_loads() -> None:
-    policy = RedactionPolicy.load(Path(__file__).parents[3] / "deploy" / "ledger-policy.yaml")
+    policy = RedactionPolicy.load(DEFAULT_POLICY)
     assert "incident_transition" in policy.kinds
