@@ -236,11 +236,13 @@ def export(data_dir: Path, start: int, end: int | None, out: Path, with_openings
     if not (data_dir / "log.db").exists():
         raise click.ClickException(f"no log in {data_dir} (--data-dir)")
     ledger = open_log(data_dir, RedactionPolicy())
-    head = ledger.store.latest_head()
+    latest = ledger.store.latest_head()
     public = ledger.store.get_meta(PUBLIC_KEY_META)
-    if head is None or public is None:
+    if latest is None or public is None:
         raise click.ClickException("the log has no signed tree head yet")
-    end = head.tree_size if end is None else end
+    end = latest.tree_size if end is None else end
+    # Prefer a head the witnesses co-signed, so the bundle carries their agreement.
+    head = ledger.store.latest_cosigned_head(end) or latest
     if not 0 <= start <= end <= head.tree_size:
         raise click.ClickException(
             f"--from/--to must satisfy 0 <= from <= to <= {head.tree_size} (latest signed head)"

@@ -49,7 +49,7 @@ def export_bundle(
         raise ValueError(
             f"range [{start}, {end}) is not inside the head's {head.tree_size} entries"
         )
-    earlier = [h for h in log.store.heads(1, head.tree_size) if h != head]
+    earlier = _earlier_heads(log, head, start)
     entries: list[dict[str, Any]] = []
     for row in log.store.entries(start, end):
         item: dict[str, Any] = {
@@ -84,6 +84,23 @@ def export_bundle(
         "to": end,
         "entries": entries,
     }
+
+
+#: Earlier heads a bundle carries at most (the latest ones, one per tree size).
+MAX_EARLIER_HEADS = 256
+
+
+def _earlier_heads(log: TransparencyLog, head: TreeHead, start: int) -> list[TreeHead]:
+    """One signed head per distinct size in (start, head size], the first signed of each.
+
+    The log re-signs an unchanged size periodically; those heads add nothing to a proof of
+    history, so only the first head of each size goes in, and at most the last 256.
+    """
+    first_of_size: dict[int, TreeHead] = {}
+    for h in log.store.heads(max(start, 1), head.tree_size):
+        if h != head and h.tree_size not in first_of_size:
+            first_of_size[h.tree_size] = h
+    return [first_of_size[s] for s in sorted(first_of_size)][-MAX_EARLIER_HEADS:]
 
 
 @dataclass

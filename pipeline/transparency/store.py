@@ -55,6 +55,7 @@ class LogStore(Protocol):
     def add_head(self, head: TreeHead) -> None: ...
     def latest_head(self) -> TreeHead | None: ...
     def heads(self, min_size: int, max_size: int) -> list[TreeHead]: ...
+    def latest_cosigned_head(self, min_size: int) -> TreeHead | None: ...
     def add_cosignature(self, cosig: Cosignature) -> bool: ...
     def cosignatures(self, tree_size: int, timestamp_ms: int) -> list[Cosignature]: ...
     def get_meta(self, name: str) -> bytes | None: ...
@@ -180,6 +181,16 @@ class SqliteLogStore:
             (min_size, max_size),
         )
         return [_head(r) for r in rows]
+
+    def latest_cosigned_head(self, min_size: int) -> TreeHead | None:
+        """The newest head of at least ``min_size`` entries that a witness co-signed."""
+        row = self._db.execute(
+            "SELECT h.* FROM heads h JOIN cosignatures c ON c.tree_size = h.tree_size "
+            "AND c.timestamp_ms = h.timestamp_ms WHERE h.tree_size >= ? "
+            "ORDER BY h.tree_size DESC, h.timestamp_ms DESC LIMIT 1",
+            (min_size,),
+        ).fetchone()
+        return None if row is None else _head(row)
 
     def add_cosignature(self, cosig: Cosignature) -> bool:
         """Store a co-signature of a stored head; False if no such head is stored."""

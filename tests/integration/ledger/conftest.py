@@ -26,11 +26,13 @@ def ledger_server(
     """Start ``continuity ledger serve`` processes over one data dir; all stopped at teardown."""
     started: list[LedgerServer] = []
 
-    def start(**overrides: object) -> LedgerServer:
+    def start(
+        data_dir: Path | None = None, key_file: Path | None = None, **overrides: object
+    ) -> LedgerServer:
         server = LedgerServer(
             settings,
-            tmp_path / "ledger",
-            log_key_file,
+            data_dir or tmp_path / "ledger",
+            key_file or log_key_file,
             tmp_path / f"ledger-{len(started)}.log",
             **overrides,  # type: ignore[arg-type]
         )
