@@ -290,3 +290,30 @@ def verify(bundle: Path, log_key: str | None) -> None:
     for problem in result.problems:
         click.echo(f"  {problem}")
     sys.exit(1)
+
+
+@ledger_group.command()
+@click.option("--entries", type=int, default=1_000_000, show_default=True)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".state/ledger-bench"),
+    show_default=True,
+)
+@click.option("--samples", type=int, default=200, show_default=True, help="Proofs timed.")
+@click.option("--bundle-entries", type=int, default=10_000, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON result here.",
+)
+def bench(entries: int, workdir: Path, samples: int, bundle_entries: int, out: Path | None) -> None:
+    """Measure append rate, proof time, bundle verification and bytes per entry."""
+    from pipeline.transparency.benchmark import run
+
+    result = run(entries, workdir, samples=samples, bundle_entries=bundle_entries)
+    text = json.dumps(result, indent=2)
+    if out is not None:
+        out.write_text(text + "\n")
+    click.echo(text)

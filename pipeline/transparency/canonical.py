@@ -19,13 +19,59 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 
 class CanonicalError(ValueError):
     """A value that has no canonical JSON form; the message names where it is."""
 
 
 def canonical_json(value: Any) -> bytes:
-    """The RFC 8785 bytes of ``value`` (dicts, lists, str, int, float, bool, None)."""
+    """The RFC 8785 bytes of ``value`` (dicts, lists, str, int, float, bool, None).
+
+    orjson writes the bytes (sorted keys, no whitespace, the same string escapes) with every
+    float pre-formatted ECMAScript's way; values orjson orders or limits differently (keys
+    from U+E000 up, where UTF-16 order differs from code point order; integers beyond 64
+    bits) take the plain-Python reference encoder, :func:`reference_canonical_json`.
+    """
+    try:
+        prepared = _prepare(value)
+    except (_NeedsReference, CanonicalError):
+        return reference_canonical_json(value)  # also names where a bad value is
+    try:
+        return orjson.dumps(prepared, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return reference_canonical_json(value)
+
+
+class _NeedsReference(Exception):
+    """The fast path cannot promise RFC 8785 bytes for this value."""
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _prepare(value: Any) -> Any:
+    """``value`` with floats pre-formatted; exact type checks keep this hot loop cheap."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return orjson.Fragment(format_number(value))
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or max(key) < "\ue000"):
+                raise _NeedsReference
+            out[key] = item if type(item) in _PLAIN else _prepare(item)
+        return out
+    if kind is list or kind is tuple:
+        return [item if type(item) in _PLAIN else _prepare(item) for item in value]
+    raise _NeedsReference
+
+
+def reference_canonical_json(value: Any) -> bytes:
+    """The same bytes as :func:`canonical_json`, written plainly (the executable spec)."""
     parts: list[str] = []
     _encode(value, parts, "$")
     return "".join(parts).encode("utf-8")

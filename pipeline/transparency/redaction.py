@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from pipeline.transparency.canonical import canonical_json
@@ -132,10 +133,10 @@ def redact(
     salt: Callable[[], bytes] = lambda: os.urandom(32),
 ) -> tuple[dict[str, Any], list[Opening]]:
     """The public record and the openings of every committed field (in path order)."""
-    public: dict[str, Any] = copy.deepcopy(dict(record))
     rules = policy.kinds.get(kind)
     if rules is None:
-        return public, []
+        return dict(record), []
+    public = _copy(record)
     openings: list[Opening] = []
     committed: set[str] = set()
 
@@ -158,6 +159,15 @@ def redact(
                 commit(container, key, path)
     openings.sort(key=lambda o: o.path)
     return public, openings
+
+
+def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON-like record (orjson is ~10x faster than copy.deepcopy)."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(record))
+    except (orjson.JSONEncodeError, TypeError):
+        copied = copy.deepcopy(dict(record))
+    return copied
 
 
 def _matches(record: dict[str, Any], pattern: str) -> Iterator[tuple[dict[str, Any], str, str]]:

@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.transparency.canonical import CanonicalError, canonical_json, format_number
+from pipeline.transparency.canonical import (
+    CanonicalError,
+    canonical_json,
+    format_number,
+    reference_canonical_json,
+)
 
 json_values = st.recursive(
     st.none()
@@ -74,3 +79,21 @@ def test_numbers_round_trip_exactly(x: float) -> None:
     back = float(format_number(x))
     assert back == x or (x == 0 and back == 0)
     assert not math.isnan(back)
+
+
+any_keys = st.text(max_size=4) | st.sampled_from(["\ue000", "\U0001f600", "\ufb01x", "\x1f"])
+wide_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_keys, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(wide_values)
+def test_fast_encoder_matches_the_reference(value: object) -> None:
+    assert canonical_json(value) == reference_canonical_json(value)
