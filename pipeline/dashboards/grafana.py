@@ -174,7 +174,58 @@ INDICATORS = Dashboard(
     ),
 )
 
-DASHBOARDS: tuple[Dashboard, ...] = (SERVICE_STATUS, INDICATORS)
+LEDGER = Dashboard(
+    uid="continuity-ledger",
+    title="Continuity Watch: verifiable incident record",
+    panels=(
+        Panel(
+            "Log size",
+            "max(continuity_ledger_tree_size_entries)",
+            "prometheus",
+            kind="stat",
+            description="Entries in the transparency log (docs/ledger.md).",
+        ),
+        Panel(
+            "Seconds since the last signed tree head",
+            "time() - max(continuity_ledger_head_timestamp_seconds)",
+            "prometheus",
+            kind="stat",
+            unit="s",
+            description="The log re-signs at least every --head-max-age; growth means it stopped.",
+        ),
+        Panel(
+            "Witnesses co-signing the latest head",
+            "max(continuity_ledger_head_cosignatures)",
+            "prometheus",
+            kind="stat",
+        ),
+        Panel(
+            "Entries each witness lags behind the log",
+            "scalar(max(continuity_ledger_tree_size_entries))"
+            " - max by (witness) (continuity_ledger_witness_cosigned_size_entries)",
+            "prometheus",
+            kind="bargauge",
+        ),
+        Panel(
+            "Heads refused by witnesses (1 h)",
+            'sum by (result) (increase(continuity_witness_checks_total{result=~"inconsistent|'
+            'bad_signature"}[1h])) or vector(0)',
+            "prometheus",
+            kind="stat",
+            description="Any refusal is evidence of a split view or a rewrite: investigate.",
+        ),
+        Panel(
+            "Entries appended per second",
+            "sum(rate(continuity_ledger_entries_appended_total[5m]))",
+            "prometheus",
+            unit="ops",
+        ),
+    ),
+)
+
+#: The dashboards a pipeline run (worker, simulator) fills; LEDGER needs `ledger serve`.
+PIPELINE_DASHBOARDS: tuple[Dashboard, ...] = (SERVICE_STATUS, INDICATORS)
+DASHBOARDS: tuple[Dashboard, ...] = (*PIPELINE_DASHBOARDS, LEDGER)
 
 
 def _panel_json(panel: Panel, index: int) -> dict[str, Any]:

@@ -106,7 +106,8 @@ def test_simulated_outage_reaches_prometheus_and_influxdb(
 def test_every_dashboard_panel_query_runs_on_the_real_servers(
     settings: Settings, start_worker: Callable[..., WorkerProcess]
 ) -> None:
-    from pipeline.dashboards.grafana import BUCKET_VAR, DASHBOARDS
+    from pipeline.dashboards.grafana import BUCKET_VAR
+    from pipeline.dashboards.grafana import PIPELINE_DASHBOARDS as DASHBOARDS
 
     start_worker()
     service = f"{settings.app_id}.panel"

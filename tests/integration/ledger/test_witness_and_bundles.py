@@ -16,6 +16,8 @@ import pytest
 from kafka import KafkaProducer
 
 from pipeline.config.settings import Settings
+from pipeline.dashboards.grafana import LEDGER
+from pipeline.ops import localstack
 from pipeline.transparency import merkle
 from pipeline.transparency.keys import (
     generate_private_key,
@@ -28,7 +30,7 @@ from pipeline.transparency.records import LogRecord
 from pipeline.transparency.redaction import Opening, RedactionPolicy, check_opening
 from pipeline.transparency.store import SqliteLogStore, SqliteOpeningStore
 from tests.support.ledger import LedgerServer, ledger_argv
-from tests.support.stack import eventually, free_port, metric_sum
+from tests.support.stack import eventually, free_port, metric_sum, prometheus_query
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +106,28 @@ def _witness_metric(port: int, result: str) -> float:
         )
 
 
+def _dashboard_panels_have_data(
+    settings: Settings, server: LedgerServer, witness_port: int
+) -> None:
+    """Every panel of the ledger dashboard returns data from the real Prometheus."""
+    labels = {"test_run": settings.app_id}
+    names = (f"{settings.app_id}-ledger", f"{settings.app_id}-witness")
+    localstack.register_scrape_target(names[0], f"127.0.0.1:{server.port}", labels)
+    localstack.register_scrape_target(names[1], f"127.0.0.1:{witness_port}", labels)
+    try:
+        for panel in LEDGER.panels:
+            eventually(
+                lambda p=panel: prometheus_query(settings, p.query),  # type: ignore[misc]
+                timeout=40,
+                what=f"panel {panel.title!r} to return data",
+            )
+        lag = prometheus_query(settings, LEDGER.panels[3].query)
+        assert any(float(r["value"][1]) == 0 for r in lag)  # our witness is up to date
+    finally:
+        for name in names:
+            localstack.unregister_scrape_target(name)
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(ledger_argv(*args), capture_output=True, text=True, timeout=120)
 
@@ -124,6 +148,7 @@ def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
     _produce(settings, 30, 45)
     eventually(lambda: _cosigned_size(server) == 45, timeout=60, what="a co-signed head of 45")
     assert _witness_metric(metrics_port, "consistent") >= 2
+    _dashboard_panels_have_data(settings, server, metrics_port)
 
     # -- the API: proofs verify against the served head; public entries are redacted --------
     body = server.head()
