@@ -128,7 +128,7 @@ def serve(
 ) -> None:
     """Write the log from Kafka and serve its HTTP API (heads, entries, proofs, metrics)."""
     from pipeline.config.settings import Settings
-    from pipeline.transparency.server import ServeOptions, serve
+    from pipeline.transparency.server import ServeOptions, WriterFailed, serve
     from pipeline.transparency.writer import HeadPolicy
 
     settings = Settings.from_env(os.environ)
@@ -145,7 +145,7 @@ def serve(
     key = _private_key(key_file, "CW_LEDGER_KEY")
     try:
         asyncio.run(serve(options, key))
-    except ValueError as exc:
+    except (ValueError, WriterFailed) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -68,8 +68,16 @@ def bind_key(ledger: TransparencyLog, key: Ed25519PrivateKey) -> bytes:
     return raw
 
 
+class WriterFailed(RuntimeError):
+    """The writer thread stopped with an error (logged); the server exits with it."""
+
+
 def _writer_thread(
-    options: ServeOptions, key: Ed25519PrivateKey, metrics: LedgerMetrics, stop: threading.Event
+    options: ServeOptions,
+    key: Ed25519PrivateKey,
+    metrics: LedgerMetrics,
+    stop: threading.Event,
+    failed: threading.Event,
 ) -> threading.Thread:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -98,8 +106,8 @@ def _writer_thread(
             writer.run(stop)
         except Exception:
             log.exception("ledger_writer_failed")
+            failed.set()
             stop.set()
-            raise
         finally:
             consumer.close()
             producer.close()
@@ -126,9 +134,9 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    thread = None
+    thread, failed = None, threading.Event()
     if options.kafka_bootstrap:
-        thread = _writer_thread(options, key, metrics, stop)
+        thread = _writer_thread(options, key, metrics, stop, failed)
     else:  # no writer: serve a copied log; sign its size once so there is a head to serve
         latest = reader.store.latest_head()
         if latest is None or latest.tree_size != reader.size:
@@ -142,3 +150,5 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
             await asyncio.to_thread(thread.join, 30)
         await runner.cleanup()
         log.info("ledger_stopped", size=reader.size)
+    if failed.is_set():
+        raise WriterFailed("the log writer stopped with an error (see the log above)")

@@ -87,6 +87,7 @@ def _connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")  # a committed entry survives power loss
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the key indexes of 1 M entries stay hot
     return conn
 
 
