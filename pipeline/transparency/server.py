@@ -7,11 +7,13 @@ SIGTERM/SIGINT stop both; a ``kill -9`` is recovered from by the stored offsets.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import structlog
 from aiohttp import web
@@ -68,6 +70,22 @@ def bind_key(ledger: TransparencyLog, key: Ed25519PrivateKey) -> bytes:
     return raw
 
 
+def writer_lock(data_dir: Path) -> IO[bytes]:
+    """Hold ``data_dir/writer.lock`` for the life of the process: one writer per log.
+
+    The lock goes with the process (even on ``kill -9``), so a restart never finds it stale.
+    """
+    handle = (data_dir / "writer.lock").open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ValueError(
+            f"another writer is running on {data_dir}; a log has exactly one writer"
+        ) from None
+    return handle
+
+
 class WriterFailed(RuntimeError):
     """The writer thread stopped with an error (logged); the server exits with it."""
 
@@ -122,6 +140,8 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
     registry = CollectorRegistry()
     metrics = LedgerMetrics.register(registry)
     reader = open_log(options.data_dir, options.policy)
+    # Held until the process exits, so a second writer on this log cannot start.
+    lock = writer_lock(options.data_dir) if options.kafka_bootstrap else None
     public = bind_key(reader, key)
     app = make_app(
         reader, public, key_id(key.public_key()), registry, metrics, options.disclosure_token
@@ -150,5 +170,7 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
             await asyncio.to_thread(thread.join, 30)
         await runner.cleanup()
         log.info("ledger_stopped", size=reader.size)
+        if lock is not None:
+            lock.close()
     if failed.is_set():
         raise WriterFailed("the log writer stopped with an error (see the log above)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
@@ -11,6 +12,7 @@ from pipeline.transparency import merkle
 from pipeline.transparency.heads import sign_head
 from pipeline.transparency.keys import generate_private_key
 from pipeline.transparency.records import RecordRejected, to_log_record
+from pipeline.transparency.server import writer_lock
 from pipeline.transparency.witness import judge
 from pipeline.transparency.writer import HeadPolicy, to_batch
 
@@ -126,3 +128,11 @@ def test_witness_verdicts() -> None:
     assert judge(good, sign_head(key, 10, 5, root10), key.public_key(), []).accepted
     impostor = sign_head(other, 10, 2, root10)
     assert judge(last, impostor, key.public_key(), []).result == "bad_signature"
+
+
+def test_a_log_has_one_writer(tmp_path: Path) -> None:
+    first = writer_lock(tmp_path)
+    with pytest.raises(ValueError, match="another writer is running"):
+        writer_lock(tmp_path)
+    first.close()  # as when the process exits, even by kill -9
+    writer_lock(tmp_path).close()
