@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from pipeline.transparency.heads import Cosignature, check_cosignature
+from pipeline.transparency.keys import key_id, public_key_from_bytes
 from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.metrics import LedgerMetrics
 
@@ -62,7 +63,6 @@ async def head(request: web.Request) -> web.Response:
     if latest is None:
         raise web.HTTPNotFound(text="no signed tree head yet")
     cosigs = ledger.store.cosignatures(latest.tree_size, latest.timestamp_ms)
-    _observe_cosignatures(request.app, len(cosigs), cosigs)
     return web.json_response(
         {
             "head": latest.to_dict(),
@@ -72,11 +72,17 @@ async def head(request: web.Request) -> web.Response:
     )
 
 
-def _observe_cosignatures(app: web.Application, count: int, cosigs: list[Cosignature]) -> None:
+def _observe_witnesses(app: web.Application, ledger: TransparencyLog, head_size: int) -> None:
+    """Per witness, the largest size it co-signed; how many reached the latest head's size.
+
+    Counted by size rather than by the latest head itself: the log re-signs an unchanged
+    size periodically, and a witness co-signs the new head only at its next poll.
+    """
     metrics = app[METRICS]
-    metrics.head_cosignatures.set(count)
-    for cosig in cosigs:
-        metrics.witness_cosigned_size.labels(cosig.witness_id[:16]).set(cosig.tree_size)
+    sizes = ledger.store.witness_sizes()
+    for witness, size in sizes.items():
+        metrics.witness_cosigned_size.labels(key_id(public_key_from_bytes(witness))[:16]).set(size)
+    metrics.head_cosignatures.set(sum(1 for size in sizes.values() if size >= head_size))
 
 
 async def entries(request: web.Request) -> web.Response:
@@ -155,8 +161,7 @@ async def metrics(request: web.Request) -> web.Response:
     latest = ledger.store.latest_head()
     if latest is not None:
         request.app[METRICS].head_timestamp.set(latest.timestamp_ms / 1000)
-        cosigs = ledger.store.cosignatures(latest.tree_size, latest.timestamp_ms)
-        _observe_cosignatures(request.app, len(cosigs), cosigs)
+        _observe_witnesses(request.app, ledger, latest.tree_size)
     body = generate_latest(request.app[REGISTRY])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -45,7 +45,7 @@ class LedgerMetrics:
             ),
             head_cosignatures=Gauge(
                 "continuity_ledger_head_cosignatures",
-                "Witnesses that co-signed the latest signed tree head.",
+                "Witnesses that co-signed a head of the latest signed tree size.",
                 registry=registry,
             ),
             witness_cosigned_size=Gauge(

@@ -58,6 +58,7 @@ class LogStore(Protocol):
     def latest_cosigned_head(self, min_size: int) -> TreeHead | None: ...
     def add_cosignature(self, cosig: Cosignature) -> bool: ...
     def cosignatures(self, tree_size: int, timestamp_ms: int) -> list[Cosignature]: ...
+    def witness_sizes(self) -> dict[bytes, int]: ...
     def get_meta(self, name: str) -> bytes | None: ...
     def set_meta(self, name: str, value: bytes) -> None: ...
 
@@ -214,6 +215,13 @@ class SqliteLogStore:
             (tree_size, timestamp_ms),
         )
         return [Cosignature(int(s), int(t), bytes(r), bytes(w), bytes(g)) for s, t, r, w, g in rows]
+
+    def witness_sizes(self) -> dict[bytes, int]:
+        """The largest tree size each witness (raw public key) co-signed."""
+        rows = self._db.execute(
+            "SELECT witness_key, MAX(tree_size) FROM cosignatures GROUP BY witness_key"
+        )
+        return {bytes(w): int(s) for w, s in rows}
 
     def get_meta(self, name: str) -> bytes | None:
         """A stored setting of the log (its public key)."""

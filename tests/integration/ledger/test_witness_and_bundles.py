@@ -13,8 +13,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner, Result
 from kafka import KafkaProducer
 
+from pipeline.cli.ledger import ledger_group
 from pipeline.config.settings import Settings
 from pipeline.dashboards.grafana import LEDGER
 from pipeline.ops import localstack
@@ -128,8 +130,9 @@ def _dashboard_panels_have_data(
             localstack.unregister_scrape_target(name)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(ledger_argv(*args), capture_output=True, text=True, timeout=120)
+def _cli(*args: str) -> Result:
+    """Run a ``continuity ledger`` command in this process (the real command, no subprocess)."""
+    return CliRunner().invoke(ledger_group, list(args), catch_exceptions=False)
 
 
 def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
@@ -188,14 +191,15 @@ def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
         exposition = response.read().decode()
     assert metric_sum(exposition, "continuity_ledger_tree_size_entries") == 45
     assert metric_sum(exposition, "continuity_ledger_head_cosignatures") == 1
+    assert metric_sum(exposition, "continuity_ledger_witness_cosigned_size_entries") == 45
 
     # -- export and verify offline; a changed byte is named --------------------------------
     bundle = tmp_path / "bundle.json"
     data_dir = str(server.data_dir)
     done = _cli("export", "--data-dir", data_dir, "--from", "0", "--to", "45", "--out", str(bundle))
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.output
     ok = _cli("verify", str(bundle), "--log-key", str(public_key_file))
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.exit_code == 0, ok.output
     assert "OK: 45 entries" in ok.stdout
     assert "co-signed by 1 witness" in ok.stdout
     text = bundle.read_text()
@@ -204,7 +208,7 @@ def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
     tampered["entries"][12]["leaf"] = leaf12.replace("detected", "detectee")
     bundle.write_text(json.dumps(tampered))
     bad_run = _cli("verify", str(bundle), "--log-key", str(public_key_file))
-    assert bad_run.returncode == 1
+    assert bad_run.exit_code == 1
     assert "first bad entry is 12" in bad_run.stdout
 
     # -- the operator rewrites history: the witness refuses and reports ----------------------
