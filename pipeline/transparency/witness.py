@@ -65,8 +65,10 @@ def judge(
     """
     if (problem := check_head(new, log_key)) is not None:
         return Verdict(BAD_SIGNATURE, f"refused: {problem}")
-    if last is None or last.tree_size == 0:
+    if last is None:
         return Verdict(CONSISTENT, f"first head seen, size {new.tree_size}")
+    if last.tree_size == 0:
+        return Verdict(CONSISTENT, f"size 0 -> {new.tree_size}: the empty tree is every prefix")
     if new.tree_size < last.tree_size:
         return Verdict(
             INCONSISTENT,
