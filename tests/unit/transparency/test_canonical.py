@@ -65,7 +65,7 @@ def test_values_without_json_form_are_refused(bad: object) -> None:
         canonical_json({"field": bad})
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(json_values)
 def test_round_trips_and_is_stable(value: object) -> None:
     encoded = canonical_json(value)
@@ -93,7 +93,7 @@ wide_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(wide_values)
 def test_fast_encoder_matches_the_reference(value: object) -> None:
     assert canonical_json(value) == reference_canonical_json(value)

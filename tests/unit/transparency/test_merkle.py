@@ -109,7 +109,7 @@ def test_bad_proof_lengths_fail() -> None:
 sizes = st.integers(min_value=1, max_value=70)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.lists(st.binary(max_size=8), min_size=1, max_size=70))
 def test_root_matches_reference(data: list[bytes]) -> None:
     assert merkle.root_from_leaves([merkle.leaf_hash(d) for d in data]) == ref_mth(data)
@@ -121,7 +121,7 @@ def test_root_matches_reference(data: list[bytes]) -> None:
     assert merkle.range_hash(0, len(data), complete) == ref_mth(data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_inclusion_proofs_match_reference_and_verify(draw: st.DataObject) -> None:
     n = draw.draw(sizes)
