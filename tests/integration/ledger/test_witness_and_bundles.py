@@ -211,7 +211,7 @@ def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
     assert bad_run.exit_code == 1
     assert "first bad entry is 12" in bad_run.stdout
 
-    # -- the operator rewrites history: the witness refuses and reports ----------------------
+    # -- the operator shows a second history of the same size (split view): refused, reported -
     server.stop()
     forked_dir = tmp_path / "forked"
     forked_dir.mkdir()
@@ -220,9 +220,9 @@ def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
         SqliteOpeningStore(str(forked_dir / "openings.db")),
         RedactionPolicy(),
     )
-    forked.append([LogRecord(f"k{i}", "indicator", {"i": i}) for i in range(50)], {})
+    forked.append([LogRecord(f"k{i}", "indicator", {"i": i}) for i in range(45)], {})
     rewritten = ledger_server(data_dir=forked_dir, port=server.port, kafka=False)
-    assert (rewritten.head() or {})["head"]["tree_size"] == 50
+    assert (rewritten.head() or {})["head"]["tree_size"] == 45
     eventually(
         lambda: _witness_metric(metrics_port, "inconsistent") >= 1,
         timeout=30,
@@ -230,7 +230,7 @@ def test_witness_cosigns_api_proves_bundles_verify_and_a_rewrite_is_refused(
     )
     report = [json.loads(line) for line in (state / "refused.jsonl").read_text().splitlines()]
     assert report[0]["result"] == "inconsistent"
-    assert "does not extend the head of size 45" in report[0]["message"]
+    assert report[0]["message"] == "split view: two heads of size 45 with different roots"
     assert (rewritten.head() or {})["cosignatures"] == []
     assert proc.poll() is None  # it keeps running (and refusing)
     last = json.loads((state / "last_head.json").read_text())
