@@ -81,9 +81,12 @@ def test_kill_9_mid_stream_then_restart_logs_every_transition_once(
     eventually(lambda: _log_size(first) >= 100, timeout=60, what="the writer to start appending")
 
     # Keep producing while the writer runs, and kill it in the middle of the stream.
-    def produce_rest() -> None:
-        for key, value in transitions[300:]:
+    def produce_rest() -> None:  # paced (~4 s), so the kill lands while records still arrive
+        for n, (key, value) in enumerate(transitions[300:]):
             producer.send(topic, key=key, value=value)
+            if n % 25 == 24:
+                producer.flush()
+                time.sleep(0.1)
         producer.flush()
 
     feeder = threading.Thread(target=produce_rest)
