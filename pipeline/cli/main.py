@@ -12,6 +12,7 @@ from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.cli.ledger import ledger_group
 from pipeline.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
@@ -246,6 +247,7 @@ def topics_create() -> None:
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
 main.add_command(settings_group, "settings")
+main.add_command(ledger_group, "ledger")
 for _command in (*ANALYSIS_COMMANDS, *ALERT_COMMANDS, *PUBLISH_COMMANDS):
     main.add_command(_command)
 

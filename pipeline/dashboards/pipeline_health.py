@@ -21,6 +21,7 @@ from pipeline.dashboards.common import (
     table_query,
     thresholds,
 )
+from pipeline.dashboards.record_panels import add_record_row
 
 UID = "continuity-pipeline"
 _OPERATOR = 'operator=~"$operator"'
@@ -263,4 +264,4 @@ def build() -> Board:
         "quiet points at the pipeline or the region's connectivity, not one operator.",
         width=8,
     )
-    return board
+    return add_record_row(board)
