@@ -11,6 +11,7 @@ witnessed is part of whether the numbers can be trusted. ``continuity ledger ser
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from grafana_foundation_sdk.builders import bargauge, stat, timeseries
 
@@ -73,7 +74,12 @@ RECORD_PANELS: tuple[RecordPanel, ...] = (
     ),
 )
 
-_KINDS = {"stat": stat.Panel, "bargauge": bargauge.Panel, "timeseries": timeseries.Panel}
+#: Panel builders by kind (the SDK's builders share no typed base with ``title``).
+_KINDS: dict[str, Any] = {
+    "stat": stat.Panel,
+    "bargauge": bargauge.Panel,
+    "timeseries": timeseries.Panel,
+}
 
 
 def add_record_row(board: Board) -> Board:
