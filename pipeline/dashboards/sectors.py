@@ -96,6 +96,29 @@ def _energy(board: Board) -> None:
         width=8,
     )
     board.add(
+        timeseries.Panel()
+        .title("Daily SAIDI by operator (InfluxDB; the Major Event Day input)")
+        .with_target(
+            Flux(
+                flux(
+                    "indicator",
+                    ("value",),
+                    '|> filter(fn: (r) => r.name == "saidi_min" and r.window == "24h" and '
+                    'r.dimension == "operator" and r.key =~ /^${operator:regex}$/)',
+                    '|> group(columns: ["key"])',
+                    "|> aggregateWindow(every: 1d, fn: max, createEmpty: false)",
+                    "|> map(fn: (r) => ({r with _value: r._value * 60.0}))",
+                    labels=False,
+                )
+            )
+        ),
+        unit="s",
+        description="Each operator's SAIDI per day (the largest 24 h value the roll-up "
+        "recorded that day). IEEE 1366 calls a day whose SAIDI exceeds T_MED = exp(alpha + "
+        "2.5 beta) of the daily history a Major Event Day; read the outliers here.",
+        width=8,
+    )
+    board.add(
         stat.Panel()
         .title("Worst operator SAIDI, last 24 h (Major Event Day candidate)")
         .with_target(
