@@ -122,12 +122,15 @@ def simulate(cycle: float, duration: float | None) -> None:
     """Produce the demo operators' observations to Kafka in real time."""
     from kafka import KafkaProducer
 
+    from pipeline.cli.progress import Progress
     from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
 
     settings = _settings()
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20)
     started = time.time()
     simulator = DemoSimulator(DEMO_SERVICES, cycle=cycle, start=started)
+    progress = Progress(label="simulate")
+    progress.stage("send", f"demo observations to {settings.topics.observations}")
     sent = 0
     try:
         while duration is None or time.time() - started < duration:
@@ -137,11 +140,11 @@ def simulate(cycle: float, duration: float | None) -> None:
                 )
                 sent += 1
             producer.flush()
-            click.echo(f"\rsent {sent} observations", nl=False, err=True)
+            progress.update(sent, None, "obs")
             time.sleep(1.0)
     finally:
         producer.close()
-        click.echo("", err=True)
+        progress.end_line()
 
 
 @main.command()
