@@ -1,11 +1,12 @@
 """Push ingest, the pure part: authenticate a token, decode a body, check every observation.
 
-Operators send canonical observations (DESIGN §2) as a JSON object, a JSON array, JSON lines
-(``application/x-ndjson``) or CSV with the canonical field names as header.  To make wiring
-quick, fields the server already knows may be left out: ``schema`` (1), ``operator_id`` (the
-token's operator), ``sector`` and ``region`` (the service's declaration), ``source``
-(``push:<operator>``) and ``event_id`` (derived from the content, so an identical resend is
-still idempotent).  When given, they must agree with what the server knows.
+Operators send canonical observations (``pipeline.core.schema``) as a JSON object, a JSON
+array, JSON lines (``application/x-ndjson``) or CSV with the canonical field names as header.
+To make wiring quick, fields the server already knows may be left out: ``schema`` (1),
+``operator_id`` (the token's operator), ``sector`` and ``region`` (the service's
+declaration), ``source`` (``push:<operator>``) and ``event_id`` (derived from the content, so
+an identical resend is still idempotent).  When given, they must agree with what the server
+knows.
 
 A request is all-or-nothing: any bad observation refuses the whole body with a
 :class:`PushRefused` listing every problem (index, field, reason, detail), so an operator fixes

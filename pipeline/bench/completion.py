@@ -25,8 +25,8 @@ from typing import Protocol
 
 import structlog
 
-from pipeline.bench.progress import Progress
 from pipeline.bench.workers import WorkerSample
+from pipeline.cli.progress import Progress
 
 log = structlog.get_logger(__name__)
 

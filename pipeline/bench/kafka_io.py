@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as SyncTopicPartition
 
-from pipeline.bench.progress import Progress
+from pipeline.cli.progress import Progress
 
 log = structlog.get_logger(__name__)
 

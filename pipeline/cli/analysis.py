@@ -16,9 +16,16 @@ import orjson
 
 from pipeline.cli.kpi_rows import Row, read_rows
 from pipeline.cli.kpi_rows import parse_timestamp as parse_timestamp  # re-exported
+from pipeline.cli.progress import Progress
 from pipeline.core.timeutil import plural
 from pipeline.detection.kpi import KpiAnomalyDetector
-from pipeline.scenarios.evaluation import DEFAULT_SEEDS, ENGINES, evaluate, format_report
+from pipeline.scenarios.evaluation import (
+    DEFAULT_SEEDS,
+    ENGINES,
+    Evaluation,
+    evaluate,
+    format_report,
+)
 from pipeline.scenarios.generator import ScenarioConfig, generate
 
 
@@ -137,11 +144,19 @@ def evaluate_cmd(
     names = tuple(r.strip() for r in regions.split(",") if r.strip())
     if not names:
         raise click.BadParameter("at least one region", param_hint="--regions")
-    ev = evaluate(
-        seeds or DEFAULT_SEEDS,
-        ScenarioConfig(duration_s=hours * 3600.0, regions=names),
-        engine=engine,
+    config = ScenarioConfig(duration_s=hours * 3600.0, regions=names)
+    chosen = seeds or DEFAULT_SEEDS
+    progress = Progress(label="evaluate")
+    progress.stage(
+        "replay", f"{plural(len(chosen), 'scenario')} of {hours:g} h through the {engine}"
     )
+    # One seed at a time, pooled exactly as evaluate() pools them, so the bar can move.
+    ev = Evaluation()
+    for seed in progress.iterate(chosen, len(chosen), "scenarios"):
+        part = evaluate((seed,), config, engine=engine)
+        ev.probe_interval_s = part.probe_interval_s
+        ev.merge(part)
+    progress.end_line()
     if as_json:
         click.echo(orjson.dumps(ev.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:

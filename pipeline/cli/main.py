@@ -142,6 +142,7 @@ def simulate(cycle: float, duration: float | None, history: float, push_url: str
     """Produce the demo operators' observations to Kafka in real time."""
     from kafka import KafkaProducer
 
+    from pipeline.cli.progress import Progress
     from pipeline.demo.feeds import PUSH_EVERY_S, PUSH_TOKEN, push, push_body
     from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
 
@@ -149,6 +150,8 @@ def simulate(cycle: float, duration: float | None, history: float, push_url: str
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20)
     started = time.time()
     simulator = DemoSimulator(DEMO_SERVICES, cycle=cycle, start=started - history)
+    progress = Progress(label="simulate")
+    progress.stage("send", f"demo observations to {settings.topics.observations}")
     sent = 0
     pushes = 0
     try:
@@ -163,11 +166,11 @@ def simulate(cycle: float, duration: float | None, history: float, push_url: str
                 )
                 sent += 1
             producer.flush()
-            click.echo(f"\rsent {sent} observations", nl=False, err=True)
+            progress.update(sent, None, "obs")
             time.sleep(1.0)
     finally:
         producer.close()
-        click.echo("", err=True)
+        progress.end_line()
 
 
 @main.command()

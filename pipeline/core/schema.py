@@ -9,6 +9,9 @@ inside the pipeline and written as RFC 3339 on the wire.
 ...                   observed_at=1_700_000_000.0, source="demo", status=Status.DOWN)
 >>> obs.to_dict()["observed_at"]
 '2023-11-14T22:13:20Z'
+
+Reading untrusted wire data back is validation's job (pipeline.core.validation), which imports
+this module and never the other way round.
 """
 
 from __future__ import annotations

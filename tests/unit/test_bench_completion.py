@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from pipeline.bench.completion import Completion, WorkersStalled, wait_through
-from pipeline.bench.progress import Progress
 from pipeline.bench.workers import WorkerSample
+from pipeline.cli.progress import Progress
 
 
 @dataclass

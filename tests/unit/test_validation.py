@@ -122,6 +122,6 @@ def test_validation_without_clock_skips_time_bounds() -> None:
     assert parse_observation(raw, now=None).observed_at > NOW
 
 
-def test_from_dict_is_the_inverse_of_to_dict() -> None:
+def test_validating_the_wire_dict_gives_the_observation_back() -> None:
     obs = make_obs(kind=Kind.KPI, status=None, value=3.0, metric="cells_in_service")
     assert parse_observation_dict(obs.to_dict(), now=None) == obs

@@ -16,8 +16,8 @@ from pipeline.bench.kafka_io import (
     GroupProgress,
     delete_run,
 )
-from pipeline.bench.progress import Progress
 from pipeline.bench.workers import BenchWorker, free_port
+from pipeline.cli.progress import Progress
 from pipeline.config.settings import Settings, TopicNames
 from pipeline.ops.influx_admin import drop_database, ensure_database
 

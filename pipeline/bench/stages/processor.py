@@ -13,12 +13,12 @@ from typing import Any
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
-from pipeline.bench.progress import Progress
 from pipeline.bench.stages.common import (
     PROCESSOR_BATCH,
     QUIET_INTERVAL_S,
     Records,
 )
+from pipeline.cli.progress import Progress
 from pipeline.config.settings import Settings
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink

@@ -245,7 +245,7 @@ def test_subscription_feeds_need_a_broker_url_and_topic_map(tmp_path: Path) -> N
         "url: https://grid.example/outages.json", "url: https://broker.example"
     )
     errors = {(e.field, e.message) for e in validate_config(_write(tmp_path, mqtt))}
-    assert ("operators[0].feeds[0].url", "must be an mqtt:// URL") in errors
+    assert ("operators[0].feeds[0].url", "must be an mqtt:// or mqtts:// URL") in errors
     assert ("operators[0].feeds[0].map", "a mqtt_heartbeat feed maps each topic to a service") in (
         errors
     )

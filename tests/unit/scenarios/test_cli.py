@@ -90,8 +90,9 @@ def test_evaluate_prints_figures_and_json() -> None:
     assert "precision" in text.output
     assert "time to detect" in text.output
     as_json = CliRunner().invoke(evaluate_cmd, [*args, "--json"])
-    data = orjson.loads(as_json.output)
+    data = orjson.loads(as_json.stdout)  # progress goes to stderr, figures to stdout
     assert data["seeds"] == [3]
+    assert "[evaluate] replay: 1 scenario of 6 h" in as_json.stderr
     assert 0.0 <= data["precision"] <= 1.0
     assert 0.0 <= data["recall"] <= 1.0
     bad = CliRunner().invoke(evaluate_cmd, ["--regions", " , "])
@@ -102,7 +103,7 @@ def test_evaluate_with_the_worker_wiring_finds_the_outages() -> None:
     args = ["--seed", "3", "--hours", "6", "--regions", "UA-30", "--engine", "worker", "--json"]
     result = CliRunner().invoke(evaluate_cmd, args)
     assert result.exit_code == 0, result.output
-    data = orjson.loads(result.output)
+    data = orjson.loads(result.stdout)
     assert data["truth_incidents"] > 0
     # A small scenario, but the worker's wiring must find its outages and nothing else.
     assert data["recall"] == 1.0
