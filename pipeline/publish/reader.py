@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from pipeline.incidents.model import EVENT_KINDS
 from pipeline.publish.records import IncidentRecord, IndicatorRecord, ServiceState, Snapshot
 
+_MOMENTS = ("started_at", "detected_at", "acknowledged_at", "restored_at")
+
 #: How far back a service's last status change is looked for.
 DEFAULT_LOOKBACK_S = 400 * 86_400.0
 
@@ -94,7 +96,14 @@ from(bucket: {_string(self._bucket)})
         order = {kind: n for n, kind in enumerate(EVENT_KINDS)}
         latest: dict[str, tuple[float, int, Mapping[str, Any]]] = {}
         for row in self._rows(flux):
-            key = (_seconds(row["_time"]), order.get(str(row.get("event")), -1), row)
+            # Events carry event times, but detected_at is the worker's clock: on replayed
+            # history a detection is written after its own restoration. The latest moment a
+            # row knows of, then the lifecycle order, puts them back in sequence.
+            moment = max(
+                _seconds(row["_time"]),
+                *(float(row[f]) for f in _MOMENTS if row.get(f) is not None),
+            )
+            key = (moment, order.get(str(row.get("event")), -1), row)
             known = latest.get(str(row["incident_id"]))
             if known is None or key[:2] >= known[:2]:
                 latest[str(row["incident_id"])] = key
