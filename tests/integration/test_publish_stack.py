@@ -108,10 +108,10 @@ def scenario_run(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
         # Everything is in Kafka before the worker starts: it catches up on the history well
         # within one silence check, so silence is judged on the scenario's end.
         produce(settings, records)
-        with pytest.MonkeyPatch.context() as env:
+        with pytest.MonkeyPatch.context() as patch:
             # A day's expected interval: silence is not what this test is about, and the
             # three hours of history must not look silent while the worker catches up.
-            env.setenv("CW_DEFAULT_INTERVAL_S", "86400")
+            patch.setenv("CW_DEFAULT_INTERVAL_S", "86400")
             worker.start()
         with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as c:
             reader = FluxReader(c.query_api(), settings.influx_bucket)
@@ -174,7 +174,7 @@ def _healthy(base: str, proc: subprocess.Popen[bytes]) -> bool:
         raise AssertionError(f"serve-status exited with {proc.returncode}")
     try:
         with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 
