@@ -198,3 +198,53 @@ def test_status_page_in_headless_chromium(status_server: str, tmp_path: Path) ->
     png = screenshot(f"{status_server}/", ARTIFACTS / "status-page.png", tmp_path / "profile2")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def _report(run: Run, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    begin = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started - 4 * 3600))
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    return subprocess.run(
+        [
+            sys.executable, "-m", "pipeline.cli.main", "report", "--from", begin, "--to", end,
+            "--publish-config", str(run.publish_config), "--out", str(out), *args,
+        ],
+        env=run.env, capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+
+
+def test_report_renders_html_and_pdf_pages(scenario_run: Run, tmp_path: Path) -> None:
+    html_out = tmp_path / "report.html"
+    done = _report(scenario_run, html_out, "--format", "html")
+    assert "report" in done.stderr  # the progress bar
+    html = html_out.read_text(encoding="utf-8")
+    assert "Concurrent disruptions" in html
+    assert "energy, telecom" in html  # the UA-30 disruption, two sectors
+    assert "ITU-T E.800" in html
+    assert "availability_incl_maintenance" in html
+    assert "Time to restore" in html
+    assert html.count("<svg") >= 9  # eight daily strips and the time-to-restore chart
+    for name in ("ene-op1", "tel-op2", "hea-op1", "energy.ua-30"):
+        assert name not in html, name
+
+    region_out = tmp_path / "region.html"
+    _report(scenario_run, region_out, "--format", "html", "--region", "UA-46")
+    region_html = region_out.read_text(encoding="utf-8")
+    assert ">UA-46<" in region_html
+    assert ">UA-30<" not in region_html
+
+    pdf = ARTIFACTS / "report.pdf"
+    _report(scenario_run, pdf, "--format", "pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    prefix = ARTIFACTS / "report-page"
+    for old in ARTIFACTS.glob("report-page-*.png"):
+        old.unlink()
+    subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(prefix)], check=True, timeout=120)
+    pages = sorted(ARTIFACTS.glob("report-page-*.png"))
+    assert len(pages) >= 2
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pages)
+    assert pages[0].stat().st_size > 20_000
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Continuity of civilian critical services: report" in text
+    assert "page 1 of" in text
