@@ -53,7 +53,8 @@ class FluxReader:
         return [dict(r.values) for table in self._query.query(flux) for r in table.records]
 
     def services(self, stop: float, lookback_s: float = DEFAULT_LOOKBACK_S) -> list[ServiceState]:
-        """Each service's latest status change at or before ``stop``."""
+        """Each service's latest status change at or before ``stop``, and when it was first
+        seen (its first change within the lookback)."""
         flux = f"""
 from(bucket: {_string(self._bucket)})
   |> range(start: {flux_time(stop - lookback_s)}, stop: {_stop(stop)})
@@ -66,6 +67,16 @@ from(bucket: {_string(self._bucket)})
 """
         # Not last(column: "status"): after pivot, Flux on InfluxDB 1.8 returns the last row's
         # time with an older row's value in columns that are null in the last row.
+        first_flux = f"""
+from(bucket: {_string(self._bucket)})
+  |> range(start: {flux_time(stop - lookback_s)}, stop: {_stop(stop)})
+  |> filter(fn: (r) => r._measurement == "service_status" and r._field == "status")
+  |> first()
+"""
+        first_seen: dict[str, float] = {}
+        for row in self._rows(first_flux):
+            sid, at = str(row["service_id"]), _seconds(row["_time"])
+            first_seen[sid] = min(at, first_seen.get(sid, at))
         latest: dict[str, ServiceState] = {}
         for row in self._rows(flux):
             state = ServiceState(
@@ -78,6 +89,7 @@ from(bucket: {_string(self._bucket)})
                 reason=str(row.get("reason") or ""),
                 customers_served=_int(row.get("customers_served")),
                 customers_affected=_int(row.get("customers_affected")),
+                first_seen=first_seen.get(str(row["service_id"])),
             )
             known = latest.get(state.service_id)
             if known is None or state.since >= known.since:

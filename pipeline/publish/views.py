@@ -137,7 +137,17 @@ def _public_detail(cells: list[Cell], snap: Snapshot, ctx: ViewContext) -> dict[
     for inc in snap.incidents:
         if inc.service_id in where:
             by_cell.setdefault(where[inc.service_id].label, []).append(inc)
-    bars = [_bars(c.label, by_cell.get(c.label, []), c.services, snap.as_of, ctx) for c in cells]
+    seen = {s.service_id: s.seen_from() for s in snap.services}
+    bars = [
+        _bars(
+            c.label,
+            by_cell.get(c.label, []),
+            [seen[sid] for sid in c.service_ids],
+            snap.as_of,
+            ctx,
+        )
+        for c in cells
+    ]
     return {
         "open_incidents": [r for r in rows if r["restored_at"] is None],
         "history": [r for r in rows if r["restored_at"] is not None],
@@ -167,7 +177,7 @@ def _service_detail(
         _bars(
             name,
             [i for i in incidents if str(getattr(i, bars_by)) == name],
-            len(members),
+            [m.seen_from() for m in members],
             as_of,
             ctx,
         )
@@ -214,9 +224,13 @@ def _cell_rows(cells: Iterable[Cell], snap: Snapshot) -> list[dict[str, Any]]:
 
 
 def _bars(
-    name: str, incidents: list[IncidentRecord], services: int, as_of: float, ctx: ViewContext
+    name: str,
+    incidents: list[IncidentRecord],
+    first_seen: Sequence[float],
+    as_of: float,
+    ctx: ViewContext,
 ) -> dict[str, Any]:
-    days = daily_availability(incidents, services=services, days=ctx.history_days, now=as_of)
+    days = daily_availability(incidents, first_seen=first_seen, days=ctx.history_days, now=as_of)
     measured = [d.availability for d in days if d.availability is not None]
     return {
         "name": name,
