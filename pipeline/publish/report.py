@@ -63,9 +63,9 @@ def build_report(
     incidents = [*view["history"], *view["open_incidents"]]
     view["restore_times"] = sorted(
         (
-            (_label(i, viewer), float(i.get("duration_s") or i.get("time_to_restore_s") or 0.0))
+            (_label(i, viewer), max(0.0, float(i["time_to_restore_s"])))
             for i in incidents
-            if i.get("restored_at") is not None
+            if i.get("time_to_restore_s") is not None
         ),
         key=lambda row: -row[1],
     )[:20]

@@ -35,11 +35,12 @@ OPERATOR_SERVICE_FIELDS = (*VERIFIER_SERVICE_FIELDS, "reason")
 VERIFIER_INCIDENT_FIELDS = (
     "incident_id", "service_id", "operator_id", "sector", "region", "started_at",
     "detected_at", "acknowledged_at", "restored_at", "severity", "customers_affected",
-    "users_affected", "maintenance", "time_to_detect_s", "time_to_restore_s",
+    "users_affected", "maintenance", "time_to_detect_s", "time_to_restore_s", "duration_s",
 )  # fmt: skip
 OPERATOR_INCIDENT_FIELDS = (*VERIFIER_INCIDENT_FIELDS, "last_event")
 PUBLIC_INCIDENT_FIELDS = (
     "ref", "cell", "sector", "region", "started_at", "restored_at", "duration_s",
+    "time_to_restore_s",
     "customers_affected",
 )  # fmt: skip
 _TIME_FIELDS = {"since", "started_at", "detected_at", "acknowledged_at", "restored_at"}
@@ -130,6 +131,7 @@ def _public_detail(cells: list[Cell], snap: Snapshot, ctx: ViewContext) -> dict[
             "started_at": inc.started_at,
             "restored_at": inc.restored_at,
             "duration_s": inc.end_or(snap.as_of) - inc.started_at,
+            "time_to_restore_s": inc.time_to_restore_s,
             "customers_affected": inc.customers_affected,
         }
         rows.append(_project(row, PUBLIC_INCIDENT_FIELDS))
@@ -166,7 +168,7 @@ def _service_detail(
     bars_by: str,
 ) -> dict[str, Any]:
     rows = [
-        _project(_incident_dict(i), incident_fields)
+        _project(_incident_dict(i, as_of), incident_fields)
         for i in sorted(incidents, key=lambda i: i.started_at, reverse=True)
         if _recent(i, as_of, ctx)
     ]
@@ -277,8 +279,9 @@ def _service_dict(s: ServiceState) -> dict[str, Any]:
     }
 
 
-def _incident_dict(i: IncidentRecord) -> dict[str, Any]:
+def _incident_dict(i: IncidentRecord, as_of: float) -> dict[str, Any]:
     return {
+        "duration_s": i.end_or(as_of) - i.started_at,
         "incident_id": i.incident_id,
         "service_id": i.service_id,
         "operator_id": i.operator_id,
