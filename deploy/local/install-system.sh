@@ -15,6 +15,11 @@ command -v mosquitto >/dev/null || need+=(mosquitto)
 command -v setsid >/dev/null || need+=(util-linux)
 command -v openssl >/dev/null || need+=(openssl)
 [[ -x /usr/sbin/mosquitto ]] || need+=(mosquitto)
+# Status page tests (headless browser), report PDFs (WeasyPrint needs Pango) and their checks.
+command -v chromium >/dev/null || need+=(chromium)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+ldconfig -p | grep -q libpangoft2-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"

@@ -112,4 +112,96 @@ def serve_status(
         asyncio.run(run())
 
 
-COMMANDS = (serve_status,)
+def _timestamp(value: str, name: str) -> float:
+    from pipeline.core.timeutil import parse_rfc3339
+
+    try:
+        return parse_rfc3339(value if "T" in value else f"{value}T00:00:00Z")
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a date (2026-05-01) or RFC 3339 time (2026-05-01T12:00:00Z)",
+            param_hint=name,
+        ) from exc
+
+
+@click.command("report")
+@click.option("--from", "start", required=True, help="Start: 2026-05-01 or RFC 3339 (UTC).")
+@click.option("--to", "stop", required=True, help="End: 2026-06-01 or RFC 3339 (UTC).")
+@click.option("--region", default=None, help="Only this ISO 3166-2 region (e.g. UA-30).")
+@click.option(
+    "--audience",
+    type=click.Choice(["public", "verifier", "operator"]),
+    default="public",
+    show_default=True,
+)
+@click.option("--operator", "operator_id", default=None, help="With --audience operator.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "pdf"]), default="html", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Output file.")
+@click.option(
+    "--publish-config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Public policy (minimum group size) as for serve-status.",
+)
+@click.option("--redaction-key", envvar="CW_PUBLISH_REDACTION_KEY", default=None)
+def report(
+    start: str,
+    stop: str,
+    region: str | None,
+    audience: str,
+    operator_id: str | None,
+    fmt: str,
+    out: str,
+    publish_config: str | None,
+    redaction_key: str | None,
+) -> None:
+    """Render a continuity report for [--from, --to] from InfluxDB history."""
+    from pathlib import Path
+
+    from influxdb_client.client.influxdb_client import InfluxDBClient
+    from tqdm import tqdm
+
+    from pipeline.publish.audience import Audience, Viewer
+    from pipeline.publish.reader import FluxReader
+    from pipeline.publish.report import build_report, gather
+    from pipeline.publish.report_document import render_html, write_pdf
+
+    begin, end = _timestamp(start, "--from"), _timestamp(stop, "--to")
+    if end <= begin:
+        raise click.BadParameter("must be after --from", param_hint="--to")
+    if (audience == "operator") != (operator_id is not None):
+        raise click.BadParameter(
+            "give --operator ID with --audience operator (and only then)", param_hint="--operator"
+        )
+    _, ctx = _publish_context(publish_config, redaction_key)
+    viewer = Viewer(Audience(audience), operator_id if audience == "operator" else "report")
+    if viewer.audience is Audience.PUBLIC:
+        viewer = Viewer(Audience.PUBLIC)
+    settings = Settings.from_env(os.environ)
+    with (
+        InfluxDBClient(
+            url=settings.influx_url, token=settings.influx_token, org=settings.influx_org
+        ) as client,
+        tqdm(total=4, desc="report", unit="step", file=click.get_text_stream("stderr")) as bar,
+    ):
+
+        def step(what: str) -> None:
+            bar.set_postfix_str(f"reading {what}")
+            bar.update(1)
+
+        data = gather(FluxReader(client.query_api(), settings.influx_bucket), begin, end, step)
+        bar.set_postfix_str("rendering")
+        html = render_html(build_report(data, viewer, ctx, region=region))
+        target = Path(out)
+        if fmt == "pdf":
+            write_pdf(html, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(html, encoding="utf-8")
+        bar.update(1)
+    click.echo(f"wrote {target}")
+
+
+COMMANDS = (serve_status, report)

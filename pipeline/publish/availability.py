@@ -1,21 +1,25 @@
 """Daily availability bars (the 90-day strip of a status page), from incident spans.
 
 A day's availability is 1 - (service-seconds down) / (service-seconds observed) over the
-group's services; outages in declared maintenance do not count as down (they are shown
-apart on the report). Overlapping incidents of one service are merged so a second detector
-cannot count the same minutes twice. Today is measured up to ``now``.
+group's services, each observed from the first time it was seen (a day before any service
+was seen has no data, rather than a flattering 100 %); outages in declared maintenance do
+not count as down (they are shown apart on the report). Overlapping incidents of one
+service are merged so a second detector cannot count the same minutes twice. Today is
+measured up to ``now``.
 
 >>> from pipeline.publish.records import IncidentRecord
 >>> inc = IncidentRecord("a/1", "a", "op", "energy", "UA-30", 86_400.0, 86_400.0,
 ...                      restored_at=86_400.0 + 8_640.0)
->>> bars = daily_availability([inc], services=2, days=2, now=2 * 86_400.0 - 1)
+>>> bars = daily_availability([inc], first_seen=[0.0, 0.0], days=2, now=2 * 86_400.0 - 1)
 >>> [(b.day, round(b.availability, 3), b.incidents) for b in bars]
 [('1970-01-01', 1.0, 0), ('1970-01-02', 0.95, 1)]
+>>> daily_availability([], first_seen=[86_400.0], days=2, now=2 * 86_400.0 - 1)[0].level
+'no data'
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -44,7 +48,7 @@ class DayBar:
 
 
 def daily_availability(
-    incidents: Iterable[IncidentRecord], *, services: int, days: int, now: float
+    incidents: Iterable[IncidentRecord], *, first_seen: Sequence[float], days: int, now: float
 ) -> list[DayBar]:
     """One bar per UTC day for the ``days`` days ending today, oldest first."""
     today = (now // DAY_S) * DAY_S
@@ -65,7 +69,8 @@ def daily_availability(
     bars: list[DayBar] = []
     for index in range(days):
         day_start = first + index * DAY_S
-        observed = (min(now, day_start + DAY_S) - day_start) * services
+        day_end = min(now, day_start + DAY_S)
+        observed = sum(max(0.0, day_end - max(day_start, seen)) for seen in first_seen)
         value = None if observed <= 0 else max(0.0, 1.0 - down[index] / observed)
         label = datetime.fromtimestamp(day_start, UTC).date().isoformat()
         bars.append(DayBar(label, value, started.get(index, 0), down[index]))

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from pipeline.incidents.model import EVENT_KINDS
 from pipeline.publish.records import IncidentRecord, IndicatorRecord, ServiceState, Snapshot
 
+_MOMENTS = ("started_at", "detected_at", "acknowledged_at", "restored_at")
+
 #: How far back a service's last status change is looked for.
 DEFAULT_LOOKBACK_S = 400 * 86_400.0
 
@@ -51,7 +53,8 @@ class FluxReader:
         return [dict(r.values) for table in self._query.query(flux) for r in table.records]
 
     def services(self, stop: float, lookback_s: float = DEFAULT_LOOKBACK_S) -> list[ServiceState]:
-        """Each service's latest status change at or before ``stop``."""
+        """Each service's latest status change at or before ``stop``, and when it was first
+        seen (its first change within the lookback)."""
         flux = f"""
 from(bucket: {_string(self._bucket)})
   |> range(start: {flux_time(stop - lookback_s)}, stop: {_stop(stop)})
@@ -64,6 +67,16 @@ from(bucket: {_string(self._bucket)})
 """
         # Not last(column: "status"): after pivot, Flux on InfluxDB 1.8 returns the last row's
         # time with an older row's value in columns that are null in the last row.
+        first_flux = f"""
+from(bucket: {_string(self._bucket)})
+  |> range(start: {flux_time(stop - lookback_s)}, stop: {_stop(stop)})
+  |> filter(fn: (r) => r._measurement == "service_status" and r._field == "status")
+  |> first()
+"""
+        first_seen: dict[str, float] = {}
+        for row in self._rows(first_flux):
+            sid, at = str(row["service_id"]), _seconds(row["_time"])
+            first_seen[sid] = min(at, first_seen.get(sid, at))
         latest: dict[str, ServiceState] = {}
         for row in self._rows(flux):
             state = ServiceState(
@@ -76,6 +89,7 @@ from(bucket: {_string(self._bucket)})
                 reason=str(row.get("reason") or ""),
                 customers_served=_int(row.get("customers_served")),
                 customers_affected=_int(row.get("customers_affected")),
+                first_seen=first_seen.get(str(row["service_id"])),
             )
             known = latest.get(state.service_id)
             if known is None or state.since >= known.since:
@@ -94,7 +108,14 @@ from(bucket: {_string(self._bucket)})
         order = {kind: n for n, kind in enumerate(EVENT_KINDS)}
         latest: dict[str, tuple[float, int, Mapping[str, Any]]] = {}
         for row in self._rows(flux):
-            key = (_seconds(row["_time"]), order.get(str(row.get("event")), -1), row)
+            # Events carry event times, but detected_at is the worker's clock: on replayed
+            # history a detection is written after its own restoration. The latest moment a
+            # row knows of, then the lifecycle order, puts them back in sequence.
+            moment = max(
+                _seconds(row["_time"]),
+                *(float(row[f]) for f in _MOMENTS if row.get(f) is not None),
+            )
+            key = (moment, order.get(str(row.get("event")), -1), row)
             known = latest.get(str(row["incident_id"]))
             if known is None or key[:2] >= known[:2]:
                 latest[str(row["incident_id"])] = key

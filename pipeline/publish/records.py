@@ -25,6 +25,11 @@ class ServiceState:
     reason: str = ""
     customers_served: int | None = None
     customers_affected: int | None = None
+    #: The first status change on record (when the service was first seen).
+    first_seen: float | None = None
+
+    def seen_from(self) -> float:
+        return self.since if self.first_seen is None else min(self.first_seen, self.since)
 
 
 @dataclass(frozen=True, slots=True)

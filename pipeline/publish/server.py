@@ -66,6 +66,7 @@ class _State:
     snapshots: dict[str, _Cached] = field(default_factory=dict)
     bodies: dict[tuple[str, ...], _Cached] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    refreshing: dict[str, asyncio.Future[None]] = field(default_factory=dict)
     requests: Counter = field(init=False)
     seconds: Histogram = field(init=False)
 
@@ -85,20 +86,34 @@ class _State:
         )
 
     async def snapshot(self, which: str) -> Snapshot:
-        """The live or delayed snapshot, read at most once per TTL (one reader at a time)."""
-        now = self.clock()
+        """The live or delayed snapshot. Read once per TTL; once one exists, an expired
+        snapshot is still served while a single background read replaces it, so no request
+        waits on InfluxDB after the first (stale by at most TTL + one read)."""
         cached = self.snapshots.get(which)
-        if cached is not None and now - cached.at < self.limits.cache_ttl_s:
-            return cached.value  # type: ignore[no-any-return]
-        lock = self.locks.setdefault(which, asyncio.Lock())
-        async with lock:
-            cached = self.snapshots.get(which)
-            if cached is not None and self.clock() - cached.at < self.limits.cache_ttl_s:
-                return cached.value  # type: ignore[no-any-return]
-            as_of = now - (self.ctx.policy.delay_s if which == "public" else 0.0)
+        if cached is None:
+            lock = self.locks.setdefault(which, asyncio.Lock())
+            async with lock:
+                cached = self.snapshots.get(which)
+                if cached is None:
+                    await self._refresh(which)
+                    cached = self.snapshots[which]
+        elif self.clock() - cached.at >= self.limits.cache_ttl_s and which not in self.refreshing:
+            self.refreshing[which] = asyncio.ensure_future(self._refresh(which))
+        return cached.value  # type: ignore[no-any-return]
+
+    async def _refresh(self, which: str) -> None:
+        now = self.clock()
+        as_of = now - (self.ctx.policy.delay_s if which == "public" else 0.0)
+        try:
             snap = await asyncio.to_thread(self.read, as_of)
+        except Exception:
+            log.exception("snapshot_read_failed", which=which)
+            if which not in self.snapshots:
+                raise
+        else:
             self.snapshots[which] = _Cached(now, snap)
-            return snap
+        finally:
+            self.refreshing.pop(which, None)
 
     async def view(self, viewer: Viewer) -> dict[str, Any]:
         public = await self.snapshot("public")

@@ -35,11 +35,12 @@ OPERATOR_SERVICE_FIELDS = (*VERIFIER_SERVICE_FIELDS, "reason")
 VERIFIER_INCIDENT_FIELDS = (
     "incident_id", "service_id", "operator_id", "sector", "region", "started_at",
     "detected_at", "acknowledged_at", "restored_at", "severity", "customers_affected",
-    "users_affected", "maintenance", "time_to_detect_s", "time_to_restore_s",
+    "users_affected", "maintenance", "time_to_detect_s", "time_to_restore_s", "duration_s",
 )  # fmt: skip
 OPERATOR_INCIDENT_FIELDS = (*VERIFIER_INCIDENT_FIELDS, "last_event")
 PUBLIC_INCIDENT_FIELDS = (
     "ref", "cell", "sector", "region", "started_at", "restored_at", "duration_s",
+    "time_to_restore_s",
     "customers_affected",
 )  # fmt: skip
 _TIME_FIELDS = {"since", "started_at", "detected_at", "acknowledged_at", "restored_at"}
@@ -130,6 +131,7 @@ def _public_detail(cells: list[Cell], snap: Snapshot, ctx: ViewContext) -> dict[
             "started_at": inc.started_at,
             "restored_at": inc.restored_at,
             "duration_s": inc.end_or(snap.as_of) - inc.started_at,
+            "time_to_restore_s": inc.time_to_restore_s,
             "customers_affected": inc.customers_affected,
         }
         rows.append(_project(row, PUBLIC_INCIDENT_FIELDS))
@@ -137,7 +139,17 @@ def _public_detail(cells: list[Cell], snap: Snapshot, ctx: ViewContext) -> dict[
     for inc in snap.incidents:
         if inc.service_id in where:
             by_cell.setdefault(where[inc.service_id].label, []).append(inc)
-    bars = [_bars(c.label, by_cell.get(c.label, []), c.services, snap.as_of, ctx) for c in cells]
+    seen = {s.service_id: s.seen_from() for s in snap.services}
+    bars = [
+        _bars(
+            c.label,
+            by_cell.get(c.label, []),
+            [seen[sid] for sid in c.service_ids],
+            snap.as_of,
+            ctx,
+        )
+        for c in cells
+    ]
     return {
         "open_incidents": [r for r in rows if r["restored_at"] is None],
         "history": [r for r in rows if r["restored_at"] is not None],
@@ -156,7 +168,7 @@ def _service_detail(
     bars_by: str,
 ) -> dict[str, Any]:
     rows = [
-        _project(_incident_dict(i), incident_fields)
+        _project(_incident_dict(i, as_of), incident_fields)
         for i in sorted(incidents, key=lambda i: i.started_at, reverse=True)
         if _recent(i, as_of, ctx)
     ]
@@ -167,7 +179,7 @@ def _service_detail(
         _bars(
             name,
             [i for i in incidents if str(getattr(i, bars_by)) == name],
-            len(members),
+            [m.seen_from() for m in members],
             as_of,
             ctx,
         )
@@ -214,9 +226,13 @@ def _cell_rows(cells: Iterable[Cell], snap: Snapshot) -> list[dict[str, Any]]:
 
 
 def _bars(
-    name: str, incidents: list[IncidentRecord], services: int, as_of: float, ctx: ViewContext
+    name: str,
+    incidents: list[IncidentRecord],
+    first_seen: Sequence[float],
+    as_of: float,
+    ctx: ViewContext,
 ) -> dict[str, Any]:
-    days = daily_availability(incidents, services=services, days=ctx.history_days, now=as_of)
+    days = daily_availability(incidents, first_seen=first_seen, days=ctx.history_days, now=as_of)
     measured = [d.availability for d in days if d.availability is not None]
     return {
         "name": name,
@@ -263,8 +279,9 @@ def _service_dict(s: ServiceState) -> dict[str, Any]:
     }
 
 
-def _incident_dict(i: IncidentRecord) -> dict[str, Any]:
+def _incident_dict(i: IncidentRecord, as_of: float) -> dict[str, Any]:
     return {
+        "duration_s": i.end_or(as_of) - i.started_at,
         "incident_id": i.incident_id,
         "service_id": i.service_id,
         "operator_id": i.operator_id,

@@ -58,7 +58,12 @@ def history(settings: Settings, tmp_path: Path) -> tuple[Settings, Path, Path]:
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, deployment: Path, publish: Path, limits: ServerLimits, reads: list[float]
+    settings: Settings,
+    deployment: Path,
+    publish: Path,
+    limits: ServerLimits,
+    reads: list[float],
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[str]:
     cfg = load_publish_config(publish)
     client = InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-")
@@ -74,6 +79,7 @@ async def serving(
         ViewContext(cfg.policy, b"test-key", cfg.notices_feed, cfg.transparency_log),
         registry=CollectorRegistry(),
         limits=limits,
+        clock=clock,
     )
     runner = web.AppRunner(app)
     await runner.setup()
@@ -91,11 +97,15 @@ def run(
     scenario: Callable[[aiohttp.ClientSession, str], Any],
     limits: ServerLimits | None = None,
     reads: list[float] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Any:
     async def main() -> Any:
         async with (
             serving(
-                *history, limits or ServerLimits(burst=1000), [] if reads is None else reads
+                *history,
+                limits or ServerLimits(burst=1000),
+                [] if reads is None else reads,
+                clock,
             ) as base,
             aiohttp.ClientSession() as http,
         ):
@@ -217,3 +227,27 @@ def test_responses_are_cached_and_clients_rate_limited(
     assert answers[-1][1] is not None
     assert int(answers[-1][1]) >= 1
     assert len(reads) == 1  # one InfluxDB read served all four answers
+
+
+def test_an_expired_snapshot_is_served_while_one_read_replaces_it(
+    history: tuple[Settings, Path, Path],
+) -> None:
+    reads: list[float] = []
+    now = [time.time()]
+
+    async def scenario(http: aiohttp.ClientSession, base: str) -> list[int]:
+        statuses = [(await get(http, f"{base}/api/v1/view"))[0]]
+        now[0] += 60  # past the TTL
+        statuses += [(await get(http, f"{base}/api/v1/view"))[0] for _ in range(3)]
+        for _ in range(100):  # the background read finishes on its own
+            if len(reads) == 2:
+                break
+            await asyncio.sleep(0.1)
+        return statuses
+
+    statuses = run(
+        history, scenario, ServerLimits(cache_ttl_s=30, burst=1000), reads, lambda: now[0]
+    )
+    assert statuses == [200, 200, 200, 200]
+    assert len(reads) == 2  # one initial read, one refresh for the three later requests
+    assert reads[1] == pytest.approx(reads[0] + 60)

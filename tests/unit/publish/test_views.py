@@ -100,3 +100,5 @@ def test_availability_bars_cover_90_days_per_group() -> None:
     assert len(bars["grid.a1"]["bars"]) == 90
     assert bars["grid.a1"]["bars"][-1]["availability"] < 1.0
     assert bars["grid.a2"]["availability"] == 1.0
+    # days before the service was first seen are "no data", not a flattering 100 %
+    assert bars["grid.a2"]["bars"][0]["level"] == "no data"
