@@ -234,7 +234,24 @@ def create_notifier_app(
             if subscriber_id not in engine.policies:
                 log.warning("notice_subscriber_unknown", subscriber=subscriber_id)
                 continue  # removed from the subscriptions file since the record was routed
-            await decide(subscriber_id, Signal.from_dict(orjson.loads(event.value)))
+            try:
+                signal = Signal.from_dict(orjson.loads(event.value))
+                await decide(subscriber_id, signal)
+            except Exception as exc:  # one bad record must not stop this subscriber's stream
+                log.exception("notice_decision_failed", subscriber=subscriber_id)
+                metrics.signals.labels("unreadable", "failed").inc()
+                await deadletter.send(
+                    value=dead_letter_record(
+                        event.value,
+                        reason="notice_processing_error",
+                        field=subscriber_id,
+                        detail=repr(exc)[:500],
+                        topic=event.message.topic,
+                        partition=event.message.partition,
+                        offset=event.message.offset,
+                        at=clock(),
+                    )
+                )
             yield None
 
     def owned(subscriber_id: str) -> bool:
@@ -257,7 +274,11 @@ def create_notifier_app(
             # Newly owned (start, rebalance): look once at its recovered state and outbox.
             if subscriber_id not in seen_owned or wakeups.get(subscriber_id, 0.0) <= now:
                 seen_owned.add(subscriber_id)
-                await decide(subscriber_id, None)
+                try:
+                    await decide(subscriber_id, None)
+                except Exception:
+                    log.exception("notice_release_failed", subscriber=subscriber_id)
+                    wakeups[subscriber_id] = now + 5.0  # try again later, not every tick
 
     @app.task
     async def start_dispatcher() -> None:

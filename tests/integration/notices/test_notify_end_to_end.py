@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import xmlschema
+from influxdb_client.client.influxdb_client import InfluxDBClient
 
 from pipeline.config.settings import Settings
 from pipeline.core.schema import Kind, Status
@@ -193,6 +194,27 @@ def _scenario(
         if r["record"] == "delivery" and r["result"] == "delivered"
     }
     assert len(delivered) == 2 * 5  # cert webhook+email, warn atom+mqtt, ops live
+
+    # The same trail in InfluxDB: one point per delivered attempt, per (subscriber, channel).
+    def delivered_points() -> list[tuple[str, str]] | None:
+        query = (
+            f'from(bucket: "{settings.influx_bucket}") |> range(start: -1h)'
+            ' |> filter(fn: (r) => r._measurement == "notice_delivery" and r._field == "notice_id"'
+            ' and r.result == "delivered")'
+        )
+        with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as c:
+            found = sorted(
+                (str(r.values["subscriber_id"]), str(r.values["channel"]))
+                for t in c.query_api().query(query)
+                for r in t.records
+            )
+        return found if len(found) >= 10 else None
+
+    points = eventually(delivered_points, timeout=20, what="notice_delivery points in InfluxDB")
+    assert points == sorted(
+        2 * [("cert", "webhook"), ("cert", "email"), ("warn", "atom"), ("warn", "mqtt"),
+             ("ops", "live")]
+    )  # fmt: skip
     print("\nevidence -> opened notice latency (s):", json.dumps(opened_latency))
     latencies = [r["latency_s"] for r in records if r.get("latency_s") is not None]
     print(
