@@ -44,6 +44,27 @@ TICK_S = 0.1
 SESSION_TIMEOUT_S = 10.0
 
 
+def subscriber_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) picks for ``key``.
+
+    >>> subscriber_partition(b"cert", 6) == subscriber_partition(b"cert", 6)
+    True
+    """
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class SubscriberTable(faust.Table[bytes, bytes]):
+    """A table whose changelog partition is computed, not looked up.
+
+    faust's own partitioner needs the changelog topic's metadata, which a fresh consumer may
+    not have yet; the first writes after a start then fail. The murmur2 partition is what
+    that lookup would have returned.
+    """
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return subscriber_partition(bytes(key), self.partitions or 1)
+
+
 def routed_topic_name(settings: Settings) -> str:
     return f"{settings.topics.prefix}notifier-signals"
 
@@ -85,16 +106,19 @@ def create_notifier_app(
     )
     notices_topic = app.topic(topics.notices, **raw)
     deadletter = app.topic(topics.deadletter, **raw)
-    # Keyed by subscriber id bytes; use_partitioner puts each entry on the partition Kafka's
-    # default partitioner gives the same key on the routed topic, also from the timer.
-    table = app.Table(
-        "notifier-state",
+    # Keyed by subscriber id bytes; each entry goes to the partition Kafka's default
+    # partitioner gives the same key on the routed topic (so the notifier owning a
+    # subscriber's signals also owns its state), also when written from the timer.
+    table = SubscriberTable(
+        app,
+        name="notifier-state",
         default=None,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
         use_partitioner=True,
     )
+    app.tables.add(table)
 
     metrics = NoticeMetrics(registry)
     sink = (
@@ -255,7 +279,7 @@ def create_notifier_app(
             yield None
 
     def owned(subscriber_id: str) -> bool:
-        partition = (murmur2(subscriber_id.encode()) & 0x7FFFFFFF) % settings.partitions
+        partition = subscriber_partition(subscriber_id.encode(), settings.partitions)
         return any(
             tp.partition == partition
             for tp in app.assignor.assigned_actives()

@@ -200,7 +200,7 @@ def _scenario(
         query = (
             f'from(bucket: "{settings.influx_bucket}") |> range(start: -1h)'
             ' |> filter(fn: (r) => r._measurement == "notice_delivery" and r._field == "notice_id"'
-            ' and r.result == "delivered")'
+            ' and r.outcome == "delivered")'
         )
         with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as c:
             found = sorted(
