@@ -210,7 +210,9 @@ def create_notifier_app(
             # The outbox must be in the changelog before anything leaves: a crash after
             # this point redelivers (same notice id), it never forgets or re-decides.
             await app.producer.flush()
-        for channel, notice in stored.owed():
+        # Read the outbox again: while we awaited, a delivery may have finished and left it
+        # (the copy decoded above would send that notice a second time).
+        for channel, notice in Stored.decode(table.get(key)).owed():
             if not dispatcher.inflight(subscriber_id, channel, notice.notice_id):
                 dispatcher.submit(notice, channel)
 
