@@ -136,6 +136,7 @@ def _scenario(
         timeout=30, every=0.05, what="the opened notice on every channel",
     )  # fmt: skip
     opened_latency = {
+        "webhook (ops, beside a dead endpoint)": hooks.at("/ops")[0].at - down_at,
         "webhook": hooks.at("/cert")[0].at - down_at,
         "email": smtp.inbox.messages[0][0] - down_at,
         "mqtt": mqtt.messages[0][2] - down_at,
