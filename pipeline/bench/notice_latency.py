@@ -1,6 +1,6 @@
 """Evidence -> notice latency through the real stack: worker + notifier + a webhook receiver.
 
-``python -m pipeline.bench.notice_latency --incidents 30 --rate 200`` starts one worker and
+``continuity bench notice --incidents 30 --rate 200`` starts one worker and
 one notifier (fresh topics), keeps ``--rate`` heartbeats/s flowing over ``--services``
 services, opens and restores ``--incidents`` outages one by one, and measures the time from
 each outage's evidence (its ``observed_at``) to the signed webhook notice arriving at a real
@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import click
 import orjson
 from aiohttp import web
 from kafka import KafkaAdminClient, KafkaProducer
@@ -122,6 +123,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def _progress(message: str) -> None:
+    print(f"[bench notice] {message}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = f"bn{uuid.uuid4().hex[:8]}"
     base = Settings.from_env(os.environ)
@@ -154,8 +159,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stop = threading.Event()
     topic = settings.topics.observations
     try:
+        _progress(f"starting a worker and a notifier (logs in {tmp})")
         _wait_ready(worker, tmp / "worker.log")
         _wait_ready(notifier, tmp / "notifier.log")
+        _progress(f"ready; {args.rate:g} heartbeats/s for {args.warmup:g} s of warm-up")
         services = [f"{run_id}.svc{i}" for i in range(args.services)]
 
         targets, background = services[: args.incidents], services[args.incidents :]
@@ -204,6 +211,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             producer.flush()
             evidence[("incident_restored", service)] = at
             time.sleep(args.spacing)
+        _progress("waiting for the last notices")
         deadline = time.monotonic() + 30
         while (
             len({(k, s) for k, s, _ in receiver.got}) < len(evidence)
@@ -247,15 +255,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=30)
-    parser.add_argument("--rate", type=float, default=200.0, help="background heartbeats/s")
-    parser.add_argument("--services", type=int, default=500, help="incl. the --incidents ones")
-    parser.add_argument("--spacing", type=float, default=0.5, help="seconds between outages")
-    parser.add_argument("--warmup", type=float, default=5.0)
-    print(orjson.dumps(run(parser.parse_args()), option=orjson.OPT_INDENT_2).decode())
+@click.command("notice")
+@click.option("--incidents", type=int, default=30, show_default=True)
+@click.option("--rate", type=float, default=200.0, show_default=True, help="Heartbeats/s.")
+@click.option("--services", type=int, default=500, show_default=True, help="Incl. --incidents.")
+@click.option("--spacing", type=float, default=0.5, show_default=True, help="s between outages.")
+@click.option("--warmup", type=float, default=5.0, show_default=True, help="s of load first.")
+def notice_bench_command(
+    incidents: int, rate: float, services: int, spacing: float, warmup: float
+) -> None:
+    """Evidence -> notice latency through a worker, a notifier and a webhook receiver."""
+    args = argparse.Namespace(
+        incidents=incidents, rate=rate, services=services, spacing=spacing, warmup=warmup
+    )
+    click.echo(orjson.dumps(run(args), option=orjson.OPT_INDENT_2).decode())
 
 
 if __name__ == "__main__":
-    main()
+    notice_bench_command()

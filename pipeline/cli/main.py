@@ -10,6 +10,7 @@ import click
 
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
+from pipeline.bench.notice_latency import notice_bench_command
 from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.config.settings import Settings
@@ -209,6 +210,7 @@ def topics_create() -> None:
 
 main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
+bench_group.add_command(notice_bench_command)
 for _command in ANALYSIS_COMMANDS:
     main.add_command(_command)
 for _command in ALERT_COMMANDS:
