@@ -191,6 +191,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(args.warmup)
         cpu_before = cpu_seconds(notifier.pid)
         evidence: dict[tuple[str, str], float] = {}
+        _progress(f"opening {len(targets)} outages")
         for n, service in enumerate(targets):
             at = time.time()
             producer.send(
@@ -201,6 +202,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             producer.flush()
             evidence[("incident_opened", service)] = at
             time.sleep(args.spacing)
+        _progress(f"opened {len(targets)} outages, {args.spacing:g} s apart; restoring them")
         for n, service in enumerate(targets):
             at = time.time()
             producer.send(
