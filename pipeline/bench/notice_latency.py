@@ -73,7 +73,7 @@ class Receiver:
 
         app = web.Application()
         app.router.add_post("/hook", hook)
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
