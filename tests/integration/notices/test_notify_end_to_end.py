@@ -227,6 +227,9 @@ def _scenario(
         2 * [("cert", "webhook"), ("cert", "email"), ("warn", "atom"), ("warn", "mqtt"),
              ("ops", "live")]
     )  # fmt: skip
+    log = notifier.log_path.read_text()
+    assert "notice_decision_failed" not in log
+    assert "notice_release_failed" not in log
     print("\nevidence -> opened notice latency (s):", json.dumps(opened_latency))
     latencies = [r["latency_s"] for r in records if r.get("latency_s") is not None]
     print(
