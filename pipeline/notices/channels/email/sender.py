@@ -38,6 +38,7 @@ class EmailSender:
                 username=config.username,
                 password=password,
                 timeout=config.delivery.timeout_s,
+                cert_bundle=config.ca_file,
             )
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(
