@@ -1,7 +1,7 @@
 """Worker + notifier subprocesses on the real stack: one incident, every channel, a kill -9.
 
 Subscribers in scope get exactly one "opened" and one "restored" notice on each channel
-(webhook, SMTP, MQTT, Atom feed), with the notifier killed -9 between the two; a subscriber
+(webhook, SMTP, MQTT, Atom feed, Kafka), with the notifier killed -9 between the two; a subscriber
 out of scope gets nothing; a dead webhook endpoint delays nobody. Evidence -> notice
 latency is measured per channel.
 """
@@ -38,7 +38,9 @@ XSD = Path(__file__).parents[2] / "fixtures" / "notices" / "CAP-v1.2.xsd"
 NS = {"atom": ATOM_NS, "cap": CAP_NS}
 
 
-def subscriptions_yaml(hooks: WebhookReceiver, smtp: SmtpServer, mqtt_port: int) -> str:
+def subscriptions_yaml(
+    hooks: WebhookReceiver, smtp: SmtpServer, mqtt_port: int, kafka_topic: str
+) -> str:
     return f"""\
 version: 1
 subscribers:
@@ -54,6 +56,7 @@ subscribers:
     channels:
       - {{type: atom, title: Kyiv}}
       - {{type: mqtt, url: "mqtt://127.0.0.1:{mqtt_port}", topic_prefix: e2e/notices}}
+      - {{type: kafka, topic: {kafka_topic}}}
   - id: ops
     scope: {{operators: [kyivstar]}}
     channels:
@@ -94,7 +97,9 @@ def test_one_opened_and_one_restored_per_channel_across_a_kill_9(
     hooks, smtp, mqtt = peers
     monkeypatch.setenv("E2E_HOOK_KEY", KEY)
     subs = tmp_path / "subscriptions.yaml"
-    subs.write_text(subscriptions_yaml(hooks, smtp, mqtt.port))
+    subs.write_text(
+        subscriptions_yaml(hooks, smtp, mqtt.port, f"{settings.topics.prefix}notices.warn")
+    )
     start_worker(batch_max=1)
     notifier = NotifierProcess(
         replace(settings, data_dir=str(tmp_path / "notifier")),
@@ -205,7 +210,9 @@ def _scenario(
         for r in records
         if r["record"] == "delivery" and r["result"] == "delivered"
     }
-    assert len(delivered) == 2 * 5  # cert webhook+email, warn atom+mqtt, ops live
+    assert len(delivered) == 2 * 6  # cert webhook+email, warn atom+mqtt+kafka, ops live
+    machine = read_topic(settings, f"{settings.topics.prefix}notices.warn", at_least=2)
+    assert kinds(machine) == ["incident_opened", "incident_restored"]
 
     # The same trail in InfluxDB: one point per delivered attempt, per (subscriber, channel).
     def delivered_points() -> list[tuple[str, str]] | None:
@@ -220,12 +227,12 @@ def _scenario(
                 for t in c.query_api().query(query)
                 for r in t.records
             )
-        return found if len(found) >= 10 else None
+        return found if len(found) >= 12 else None
 
     points = eventually(delivered_points, timeout=20, what="notice_delivery points in InfluxDB")
     assert points == sorted(
         2 * [("cert", "webhook"), ("cert", "email"), ("warn", "atom"), ("warn", "mqtt"),
-             ("ops", "live")]
+             ("warn", "kafka"), ("ops", "live")]
     )  # fmt: skip
     log = notifier.log_path.read_text()
     assert "notice_decision_failed" not in log
