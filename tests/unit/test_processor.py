@@ -170,7 +170,7 @@ def test_a_broken_state_does_not_stop_the_check(
 
 
 def test_kpi_anomaly_records_carry_the_service_dimensions(
-    processor: ObservationProcessor, live: LiveStates, clock: Clock
+    processor: ObservationProcessor, live: LiveStates
 ) -> None:
     """Notice subscribers scope anomalies by sector/region/operator: the record says them."""
     anomalies: list[dict[str, Any]] = []
