@@ -10,6 +10,7 @@ import click
 
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
+from pipeline.bench.notice_latency import notice_bench_command
 from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
 from pipeline.cli.ledger import ledger_group
@@ -251,6 +252,7 @@ main.add_command(connectors_group, "connectors")
 main.add_command(bench_group, "bench")
 main.add_command(settings_group, "settings")
 main.add_command(ledger_group, "ledger")
+bench_group.add_command(notice_bench_command)
 for _command in (*ANALYSIS_COMMANDS, *ALERT_COMMANDS, *PUBLISH_COMMANDS):
     main.add_command(_command)
 

@@ -44,6 +44,27 @@ TICK_S = 0.1
 SESSION_TIMEOUT_S = 10.0
 
 
+def subscriber_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) picks for ``key``.
+
+    >>> subscriber_partition(b"cert", 6) == subscriber_partition(b"cert", 6)
+    True
+    """
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class SubscriberTable(faust.Table[bytes, bytes]):
+    """A table whose changelog partition is computed, not looked up.
+
+    faust's own partitioner needs the changelog topic's metadata, which a fresh consumer may
+    not have yet; the first writes after a start then fail. The murmur2 partition is what
+    that lookup would have returned.
+    """
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return subscriber_partition(bytes(key), self.partitions or 1)
+
+
 def routed_topic_name(settings: Settings) -> str:
     return f"{settings.topics.prefix}notifier-signals"
 
@@ -85,16 +106,19 @@ def create_notifier_app(
     )
     notices_topic = app.topic(topics.notices, **raw)
     deadletter = app.topic(topics.deadletter, **raw)
-    # Keyed by subscriber id bytes; use_partitioner puts each entry on the partition Kafka's
-    # default partitioner gives the same key on the routed topic, also from the timer.
-    table = app.Table(
-        "notifier-state",
+    # Keyed by subscriber id bytes; each entry goes to the partition Kafka's default
+    # partitioner gives the same key on the routed topic (so the notifier owning a
+    # subscriber's signals also owns its state), also when written from the timer.
+    table = SubscriberTable(
+        app,
+        name="notifier-state",
         default=None,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
         use_partitioner=True,
     )
+    app.tables.add(table)
 
     metrics = NoticeMetrics(registry)
     sink = (
@@ -186,7 +210,9 @@ def create_notifier_app(
             # The outbox must be in the changelog before anything leaves: a crash after
             # this point redelivers (same notice id), it never forgets or re-decides.
             await app.producer.flush()
-        for channel, notice in stored.owed():
+        # Read the outbox again: while we awaited, a delivery may have finished and left it
+        # (the copy decoded above would send that notice a second time).
+        for channel, notice in Stored.decode(table.get(key)).owed():
             if not dispatcher.inflight(subscriber_id, channel, notice.notice_id):
                 dispatcher.submit(notice, channel)
 
@@ -234,11 +260,28 @@ def create_notifier_app(
             if subscriber_id not in engine.policies:
                 log.warning("notice_subscriber_unknown", subscriber=subscriber_id)
                 continue  # removed from the subscriptions file since the record was routed
-            await decide(subscriber_id, Signal.from_dict(orjson.loads(event.value)))
+            try:
+                signal = Signal.from_dict(orjson.loads(event.value))
+                await decide(subscriber_id, signal)
+            except Exception as exc:  # one bad record must not stop this subscriber's stream
+                log.exception("notice_decision_failed", subscriber=subscriber_id)
+                metrics.signals.labels("unreadable", "failed").inc()
+                await deadletter.send(
+                    value=dead_letter_record(
+                        event.value,
+                        reason="notice_processing_error",
+                        field=subscriber_id,
+                        detail=repr(exc)[:500],
+                        topic=event.message.topic,
+                        partition=event.message.partition,
+                        offset=event.message.offset,
+                        at=clock(),
+                    )
+                )
             yield None
 
     def owned(subscriber_id: str) -> bool:
-        partition = (murmur2(subscriber_id.encode()) & 0x7FFFFFFF) % settings.partitions
+        partition = subscriber_partition(subscriber_id.encode(), settings.partitions)
         return any(
             tp.partition == partition
             for tp in app.assignor.assigned_actives()
@@ -257,7 +300,11 @@ def create_notifier_app(
             # Newly owned (start, rebalance): look once at its recovered state and outbox.
             if subscriber_id not in seen_owned or wakeups.get(subscriber_id, 0.0) <= now:
                 seen_owned.add(subscriber_id)
-                await decide(subscriber_id, None)
+                try:
+                    await decide(subscriber_id, None)
+                except Exception:
+                    log.exception("notice_release_failed", subscriber=subscriber_id)
+                    wakeups[subscriber_id] = now + 5.0  # try again later, not every tick
 
     @app.task
     async def start_dispatcher() -> None:

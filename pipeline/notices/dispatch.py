@@ -92,14 +92,17 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.queue_size = queue_size
         self.on_depth = on_depth
-        self._queues: dict[tuple[str, str], asyncio.Queue[Notice]] = {}
+        self._queues: dict[tuple[str, str], asyncio.Queue[Notice]] = {
+            key: asyncio.Queue(queue_size) for key in self.lanes
+        }
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[tuple[str, str, str]] = set()
 
     def start(self) -> None:
-        for key in self.lanes:
-            queue: asyncio.Queue[Notice] = asyncio.Queue(self.queue_size)
-            self._queues[key] = queue
+        """Start one worker per lane (idempotent; :meth:`submit` starts them if needed)."""
+        if self._tasks:
+            return
+        for key, queue in self._queues.items():
             self._tasks.append(asyncio.create_task(self._work(key, queue), name=f"notify:{key}"))
 
     async def stop(self) -> None:
@@ -123,6 +126,7 @@ class Dispatcher:
         marker = (notice.subscriber_id, channel, notice.notice_id)
         if marker in self._inflight:
             return True
+        self.start()  # a recovered outbox can be handed over before the app's tasks run
         queue = self._queues[key]
         try:
             queue.put_nowait(notice)

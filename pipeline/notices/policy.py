@@ -26,9 +26,12 @@ from pipeline.notices.signals import CLOSING, OPENING, Signal
 from pipeline.notices.state import GroupState, OpenSubject, SubscriberState
 from pipeline.notices.subscriptions import Subscriber
 
-#: How long handled keys of closed subjects are remembered (replays older than this are
-#: far beyond any consumer restart).
-DEFAULT_RETENTION_S = 8 * 86_400.0
+#: How long handled keys of closed subjects are remembered. Replays come from the last
+#: committed offset (seconds to minutes back); a day is ample and keeps each subscriber's
+#: stored state (rewritten to the changelog on every change) small.
+DEFAULT_RETENTION_S = 86_400.0
+#: Pruning walks every remembered key, so it runs at most this often.
+PRUNE_EVERY_S = 60.0
 #: Items listed in a rate-limit summary (the count covers all of them).
 SUMMARY_ITEMS = 50
 
@@ -257,6 +260,9 @@ class NoticePolicy:
         return Notice(nid, self.subscriber.subscriber_id, "reminder", now, items, {})
 
     def _prune(self, state: SubscriberState, now: float) -> None:
+        if now - state.pruned_at < PRUNE_EVERY_S:
+            return
+        state.pruned_at = now
         horizon = now - self.retention_s
         for key, at in list(state.sent.items()):
             if at < horizon and not any(key.startswith(f"{s}:") for s in state.open):

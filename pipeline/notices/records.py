@@ -48,7 +48,7 @@ def attempt_point(attempt: Attempt) -> Point:
         .tag("subscriber_id", attempt.subscriber_id)
         .tag("channel", attempt.channel)
         .tag("channel_type", attempt.channel_type)
-        .tag("result", attempt.result)
+        .tag("outcome", attempt.result)  # "result" is a reserved Flux column
         .field("notice_id", attempt.notice_id)
         .field("attempt", attempt.attempt)
         .field("duration_s", attempt.duration_s)

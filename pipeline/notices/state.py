@@ -75,6 +75,7 @@ class SubscriberState:
     window_count: int = 0
     held: list[Signal] = field(default_factory=list)
     held_count: int = 0
+    pruned_at: float = 0.0
 
     def pending_keys(self) -> set[str]:
         return {s.key for g in self.groups.values() for s in g.pending}
@@ -93,6 +94,7 @@ class SubscriberState:
             "window_count": self.window_count,
             "held": [s.to_dict() for s in self.held],
             "held_count": self.held_count,
+            "pruned_at": self.pruned_at,
         }
 
     @classmethod
@@ -105,4 +107,5 @@ class SubscriberState:
             window_count=int(d["window_count"]),
             held=[Signal.from_dict(s) for s in d["held"]],
             held_count=int(d["held_count"]),
+            pruned_at=float(d.get("pruned_at", 0.0)),
         )

@@ -39,6 +39,7 @@ NOTICE_KINDS: tuple[str, ...] = (
     "kpi_anomaly",
     "feed_silent",
 )
+_FOLLOW_UP_KINDS = frozenset({"incident_updated", "incident_acknowledged", "incident_restored"})
 #: Incident severities in increasing order (``min_severity:``).
 SEVERITIES: tuple[str, ...] = ("degraded", "down")
 GROUP_BY: tuple[str, ...] = ("operator_id", "region", "sector", "service_id")
@@ -212,6 +213,14 @@ class Subscriber:
         kinds = NOTICE_KINDS
         if (kinds_node := get("kinds")) is not None:
             kinds = reader.texts(kinds_node, f"{where}.kinds", options=NOTICE_KINDS)
+            follow_ups = [k for k in kinds if k in _FOLLOW_UP_KINDS]
+            if follow_ups and not {"incident_opened", "feed_silent"} & set(kinds):
+                reader.error(
+                    kinds_node,
+                    f"{where}.kinds",
+                    f"{', '.join(follow_ups)} follow an opening this subscriber was told of; "
+                    "add incident_opened or feed_silent",
+                )
         group_by: tuple[str, ...] = cls.group_by
         if (group_node := get("group_by")) is not None:
             group_by = reader.texts(group_node, f"{where}.group_by", options=GROUP_BY)

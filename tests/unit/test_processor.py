@@ -167,3 +167,26 @@ def test_a_broken_state_does_not_stop_the_check(
     out = processor.check(live, {0})
     assert [orjson.loads(v)["service_id"] for _, v in out.status] == ["fine"]
     assert sample(processor, "continuity_check_errors_total") == 1
+
+
+def test_kpi_anomaly_records_carry_the_service_dimensions(
+    processor: ObservationProcessor, live: LiveStates
+) -> None:
+    """Notice subscribers scope anomalies by sector/region/operator: the record says them."""
+    anomalies: list[dict[str, Any]] = []
+    for i in range(200):
+        at = NOW - 60 * (200 - i)
+        value = 1000.0 + (i % 5) if i < 199 else 5.0
+        kpi = {"kind": "kpi", "status": None, "metric": "attach_success", "value": value}
+        out = processor.handle(
+            wire(observed_at=format_rfc3339(at), **kpi), live, topic="t", partition=0, offset=i
+        )
+        anomalies += [orjson.loads(v) for _k, v in out.anomalies]
+    assert anomalies, "the drop to 5.0 should score as an anomaly"
+    assert anomalies[-1]["service"] == {
+        "service_id": "svc-1",
+        "operator_id": "op-1",
+        "sector": "health",
+        "region": "EE-78",
+        "customers_served": None,
+    }

@@ -1,7 +1,7 @@
 """Worker + notifier subprocesses on the real stack: one incident, every channel, a kill -9.
 
 Subscribers in scope get exactly one "opened" and one "restored" notice on each channel
-(webhook, SMTP, MQTT, Atom feed), with the notifier killed -9 between the two; a subscriber
+(webhook, SMTP, MQTT, Atom feed, Kafka), with the notifier killed -9 between the two; a subscriber
 out of scope gets nothing; a dead webhook endpoint delays nobody. Evidence -> notice
 latency is measured per channel.
 """
@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 import xmlschema
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from kafka import KafkaProducer
 
 from pipeline.config.settings import Settings
 from pipeline.core.schema import Kind, Status
@@ -36,7 +38,9 @@ XSD = Path(__file__).parents[2] / "fixtures" / "notices" / "CAP-v1.2.xsd"
 NS = {"atom": ATOM_NS, "cap": CAP_NS}
 
 
-def subscriptions_yaml(hooks: WebhookReceiver, smtp: SmtpServer, mqtt_port: int) -> str:
+def subscriptions_yaml(
+    hooks: WebhookReceiver, smtp: SmtpServer, mqtt_port: int, kafka_topic: str
+) -> str:
     return f"""\
 version: 1
 subscribers:
@@ -52,6 +56,7 @@ subscribers:
     channels:
       - {{type: atom, title: Kyiv}}
       - {{type: mqtt, url: "mqtt://127.0.0.1:{mqtt_port}", topic_prefix: e2e/notices}}
+      - {{type: kafka, topic: {kafka_topic}}}
   - id: ops
     scope: {{operators: [kyivstar]}}
     channels:
@@ -92,7 +97,9 @@ def test_one_opened_and_one_restored_per_channel_across_a_kill_9(
     hooks, smtp, mqtt = peers
     monkeypatch.setenv("E2E_HOOK_KEY", KEY)
     subs = tmp_path / "subscriptions.yaml"
-    subs.write_text(subscriptions_yaml(hooks, smtp, mqtt.port))
+    subs.write_text(
+        subscriptions_yaml(hooks, smtp, mqtt.port, f"{settings.topics.prefix}notices.warn")
+    )
     start_worker(batch_max=1)
     notifier = NotifierProcess(
         replace(settings, data_dir=str(tmp_path / "notifier")),
@@ -135,6 +142,7 @@ def _scenario(
         timeout=30, every=0.05, what="the opened notice on every channel",
     )  # fmt: skip
     opened_latency = {
+        "webhook (ops, beside a dead endpoint)": hooks.at("/ops")[0].at - down_at,
         "webhook": hooks.at("/cert")[0].at - down_at,
         "email": smtp.inbox.messages[0][0] - down_at,
         "mqtt": mqtt.messages[0][2] - down_at,
@@ -150,7 +158,17 @@ def _scenario(
         and len(mqtt.messages) >= 2 and len(feed_entries()) >= 2 and len(hooks.at("/ops")) >= 2,
         timeout=60, every=0.1, what="the restored notice on every channel",
     )  # fmt: skip
-    time.sleep(2.0)  # anything duplicated after the restart would arrive by now
+    # A restarted or rebalanced worker replays its last batch: the same incident records
+    # arrive again. The notifier must not tell anyone twice.
+    incident_records = read_topic(settings, settings.topics.incidents, at_least=2, timeout=10)
+    replayer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    for record in incident_records:
+        replayer.send(
+            settings.topics.incidents, key=service.encode(), value=json.dumps(record).encode()
+        )
+    replayer.flush()
+    replayer.close()
+    time.sleep(2.0)  # anything duplicated after the restart or the replay would arrive by now
 
     assert kinds([r.body for r in hooks.at("/cert")]) == ["incident_opened", "incident_restored"]
     assert kinds([r.body for r in hooks.at("/ops")]) == ["incident_opened", "incident_restored"]
@@ -192,7 +210,33 @@ def _scenario(
         for r in records
         if r["record"] == "delivery" and r["result"] == "delivered"
     }
-    assert len(delivered) == 2 * 5  # cert webhook+email, warn atom+mqtt, ops live
+    assert len(delivered) == 2 * 6  # cert webhook+email, warn atom+mqtt+kafka, ops live
+    machine = read_topic(settings, f"{settings.topics.prefix}notices.warn", at_least=2)
+    assert kinds(machine) == ["incident_opened", "incident_restored"]
+
+    # The same trail in InfluxDB: one point per delivered attempt, per (subscriber, channel).
+    def delivered_points() -> list[tuple[str, str]] | None:
+        query = (
+            f'from(bucket: "{settings.influx_bucket}") |> range(start: -1h)'
+            ' |> filter(fn: (r) => r._measurement == "notice_delivery" and r._field == "notice_id"'
+            ' and r.outcome == "delivered")'
+        )
+        with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as c:
+            found = sorted(
+                (str(r.values["subscriber_id"]), str(r.values["channel"]))
+                for t in c.query_api().query(query)
+                for r in t.records
+            )
+        return found if len(found) >= 12 else None
+
+    points = eventually(delivered_points, timeout=20, what="notice_delivery points in InfluxDB")
+    assert points == sorted(
+        2 * [("cert", "webhook"), ("cert", "email"), ("warn", "atom"), ("warn", "mqtt"),
+             ("warn", "kafka"), ("ops", "live")]
+    )  # fmt: skip
+    log = notifier.log_path.read_text()
+    assert "notice_decision_failed" not in log
+    assert "notice_release_failed" not in log
     print("\nevidence -> opened notice latency (s):", json.dumps(opened_latency))
     latencies = [r["latency_s"] for r in records if r.get("latency_s") is not None]
     print(

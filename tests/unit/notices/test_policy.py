@@ -239,3 +239,18 @@ def test_every_transition_is_told_at_most_once_and_openings_come_first(
         if ":restored:" in key:
             assert first_seen[key.replace(":restored:", ":opened:")] <= at
     assert len(notices) == len({n.notice_id for n in notices})
+
+
+def test_handled_keys_of_closed_subjects_are_forgotten_after_the_retention() -> None:
+    policy = NoticePolicy(subscriber(), retention_s=3600.0)
+    state = SubscriberState()
+    closed, still_open = incident_signal("detected", "s1"), incident_signal("detected", "s2")
+    for signal in (closed, still_open):
+        policy.accept(state, signal, T0)
+    policy.due(state, T0 + 1)
+    policy.accept(state, incident_signal("restored", "s1", at=T0 + 10), T0 + 10)
+    policy.due(state, T0 + 11)
+    assert {closed.key, still_open.key} <= set(state.sent)
+    policy.due(state, T0 + 7200)
+    assert closed.key not in state.sent  # a replay this old is not expected any more
+    assert still_open.key in state.sent  # an open outage keeps its opening

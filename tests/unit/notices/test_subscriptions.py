@@ -93,6 +93,8 @@ def test_defaults_section_applies_to_every_subscriber_unless_overridden() -> Non
         (MINIMAL.replace("type: webhook", "type: pager"), "subs.yaml:5:16: subscribers[0]"
          ".channels[0].type: 'pager' is not one of: webhook, email, mqtt, atom, kafka"),
         (MINIMAL + "    colour: red\n", "subs.yaml:6:5: subscribers[0].colour: unknown key"),
+        (MINIMAL + "    kinds: [incident_restored]\n", "subs.yaml:6:12: subscribers[0].kinds: "
+         "incident_restored follow an opening this subscriber was told of"),
         (MINIMAL + "  - id: cert\n    channels: [{type: atom}]\n",
          "subs.yaml:6:5: subscribers[1].id: subscriber 'cert' declared twice"),
         ("version: 2\nsubscribers: []\n", "subs.yaml:1:10: version: only version 1"),

@@ -28,13 +28,17 @@ class EmailConfig:
     security: str = "none"
     username: str | None = None
     password: SecretRef | None = None
+    #: PEM bundle of the CA(s) that signed the server's certificate (default: the system's).
+    ca_file: str | None = None
     type: str = "email"
 
     @classmethod
     def parse(
         cls, reader: NodeReader, node: yaml.Node, where: str, base: Path
     ) -> EmailConfig | None:
-        allowed = COMMON_KEYS | {"host", "port", "security", "username", "password", "from", "to"}
+        allowed = COMMON_KEYS | {
+            "host", "port", "security", "username", "password", "from", "to", "ca_file"
+        }  # fmt: skip
         keys = reader.mapping(node, where, allowed)
         if keys is None or not reader.require(node, keys, where, "host", "from", "to"):
             return None
@@ -59,5 +63,10 @@ class EmailConfig:
         )
         if (username is None) != (password is None):
             reader.error(node, where, "username and password go together (SMTP AUTH)")
+        ca_file = None
+        if "ca_file" in keys:
+            ca_file = reader.text(keys["ca_file"][1], f"{where}.ca_file")
+            if ca_file and not Path(ca_file).is_absolute():
+                ca_file = str(base / ca_file)
         delivery = Delivery.parse(reader, keys, where, "email")
-        return cls(delivery, host, sender, recipients, port, security, username, password)
+        return cls(delivery, host, sender, recipients, port, security, username, password, ca_file)

@@ -28,23 +28,29 @@ class EmailSender:
             except SecretUnavailableError as exc:
                 raise DeliveryError(f"SMTP password unavailable: {exc}", retryable=False) from None
         message = render_email(notice, config.sender, config.recipients)
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            start_tls=config.security == "starttls",
+            use_tls=config.security == "tls",
+            username=config.username,
+            password=password,
+            timeout=config.delivery.timeout_s,
+            cert_bundle=config.ca_file,
+        )
         try:
-            errors, response = await aiosmtplib.send(
-                message,
-                hostname=config.host,
-                port=config.port,
-                start_tls=config.security == "starttls",
-                use_tls=config.security == "tls",
-                username=config.username,
-                password=password,
-                timeout=config.delivery.timeout_s,
-            )
+            await client.connect()
+            errors, response = await client.send_message(message)
+            await client.quit()
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(
                 f"SMTP {exc.code} {exc.message}"[:300], retryable=exc.code < 500
             ) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}"[:300]) from None
+        finally:
+            # A refused login or a failed TLS handshake must not leave the socket open.
+            client.close()
         if errors:
             refused = ", ".join(f"{addr} ({code})" for addr, (code, _msg) in errors.items())
             raise DeliveryError(f"recipients refused: {refused}"[:300], retryable=False)

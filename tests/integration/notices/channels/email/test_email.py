@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import ssl
+import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +103,44 @@ def test_auth_uses_the_secret_and_a_wrong_one_is_not_retried(
         assert "wrong" not in failure.value.detail
     finally:
         controller.stop()
+
+
+# asyncio leaves the plain socket of a failed start_tls handshake (the untrusted-certificate
+# case) to the garbage collector; collect it here so its ResourceWarning stays with this test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_starttls_with_a_private_ca(tmp_path: Path) -> None:
+    """The server requires STARTTLS with a certificate only the configured CA file vouches for."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    port = free_port()
+    inbox = _Inbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        opened, _ = opened_and_restored(SUBSCRIBER)
+        base = EmailConfig(
+            Delivery("email", timeout_s=5), "127.0.0.1", "a@b.org", ("c@d.org",), port=port
+        )
+        with pytest.raises(DeliveryError, match="SMTP 530"):  # refused without STARTTLS
+            send(base, opened)
+        with pytest.raises(DeliveryError):  # the system CAs do not know this certificate
+            send(replace(base, security="starttls"), opened)
+        assert inbox.messages == []
+        send(replace(base, security="starttls", ca_file=str(cert)), opened)
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()
+        gc.collect()
 
 
 def test_an_unreachable_server_is_a_retryable_failure() -> None:
