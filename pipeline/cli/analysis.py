@@ -17,7 +17,13 @@ import orjson
 from pipeline.cli.kpi_rows import Row, read_rows
 from pipeline.cli.kpi_rows import parse_timestamp as parse_timestamp  # re-exported
 from pipeline.detection.kpi import KpiAnomalyDetector
-from pipeline.scenarios.evaluation import DEFAULT_SEEDS, ENGINES, evaluate, format_report
+from pipeline.scenarios.evaluation import (
+    DEFAULT_SEEDS,
+    ENGINES,
+    SUITES,
+    evaluate,
+    format_report,
+)
 from pipeline.scenarios.generator import ScenarioConfig, generate
 
 
@@ -118,18 +124,33 @@ def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
     show_default=True,
     help="replayer: detectors as designed; worker: the worker's exact wiring (slower).",
 )
+@click.option(
+    "--suite",
+    type=click.Choice(SUITES),
+    default="base",
+    show_default=True,
+    help="base: the original scenarios; extended: plus the failure classes of issue 14 "
+    "(late reports, diurnal counts, frozen feeds, 30 s heartbeats, partial regional "
+    "outages, blips, feed stalls; needs --engine worker).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def evaluate_cmd(
-    seeds: tuple[int, ...], hours: float, regions: str, engine: str, as_json: bool
+    seeds: tuple[int, ...], hours: float, regions: str, engine: str, suite: str, as_json: bool
 ) -> None:
-    """Replay labelled scenarios through the detectors; print precision, recall and TTD."""
+    """Replay labelled scenarios through the detectors; print precision, recall, TTD and
+    per-class figures."""
     names = tuple(r.strip() for r in regions.split(",") if r.strip())
     if not names:
         raise click.BadParameter("at least one region", param_hint="--regions")
+    if suite == "extended" and engine != "worker":
+        raise click.BadParameter("the extended suite needs --engine worker", param_hint="--suite")
+    chosen = seeds or DEFAULT_SEEDS
     ev = evaluate(
-        seeds or DEFAULT_SEEDS,
+        chosen,
         ScenarioConfig(duration_s=hours * 3600.0, regions=names),
         engine=engine,
+        suite=suite,
+        progress=None if as_json else lambda seed: click.echo(f"seed {seed} done", err=True),
     )
     if as_json:
         click.echo(orjson.dumps(ev.to_dict(), option=orjson.OPT_INDENT_2).decode())

@@ -333,10 +333,9 @@ class StatusTracker:
 
     def _interval(self, learned: float | None) -> float:
         """The silence interval of a service that declared none: the policy default, unless
-        the service's usual cadence is so slow (KPIs every 5 min, say) that every ordinary
-        gap would already make it unknown; then its learned cadence."""
+        the service's usual cadence is clearly slower (KPIs every 5 min, say); then that."""
         default = self.policy.default_interval
-        if learned is not None and learned >= self.policy.unknown_after * default:
+        if learned is not None and learned > SLOW_CADENCE * default:
             return learned
         return default
 
@@ -384,7 +383,9 @@ class StatusTracker:
 
 
 #: Per push, the learned delivery lag forgets this much of itself (a late burst fades).
-LAG_DECAY = 0.98
+LAG_DECAY = 0.995
+#: A learned cadence this many times the default interval replaces it.
+SLOW_CADENCE = 1.5
 
 
 def _silent(state: ServiceState) -> bool:
