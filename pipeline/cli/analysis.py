@@ -16,6 +16,7 @@ import orjson
 
 from pipeline.cli.kpi_rows import Row, read_rows
 from pipeline.cli.kpi_rows import parse_timestamp as parse_timestamp  # re-exported
+from pipeline.core.timeutil import format_rfc3339
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.scenarios.evaluation import (
     DEFAULT_SEEDS,
@@ -24,6 +25,7 @@ from pipeline.scenarios.evaluation import (
     evaluate,
     format_report,
 )
+from pipeline.scenarios.extended import generate_extended
 from pipeline.scenarios.generator import ScenarioConfig, generate
 
 
@@ -88,13 +90,25 @@ def detect(input_file: IO[str], chunk: int, timestamps: bool) -> None:
 @click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Ground truth JSON [default: OUT with .truth.json].")  # fmt: skip
 @click.option("--hours", type=click.FloatRange(min=1.0), default=48.0, show_default=True)
-def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
+@click.option("--suite", type=click.Choice(SUITES), default="base", show_default=True,
+              help="extended: add the failure classes of the extended suite.")  # fmt: skip
+@click.option("--arrival-times", is_flag=True,
+              help="Add each arrival_time (input for continuity replay).")  # fmt: skip
+def scenarios(
+    seed: int, out: Path, truth: Path | None, hours: float, suite: str, arrival_times: bool
+) -> None:
     """Generate a labelled synthetic scenario (observations + truth)."""
-    sc = generate(ScenarioConfig(seed=seed, duration_s=hours * 3600.0))
+    cfg = ScenarioConfig(seed=seed, duration_s=hours * 3600.0)
+    sc = generate_extended(cfg) if suite == "extended" else generate(cfg)
     truth_path = truth or out.with_suffix(".truth.json")
     with out.open("wb") as fh:
-        for obs in sc.observations:
-            fh.write(obs.to_json() + b"\n")
+        for arrival, obs in zip(sc.arrivals, sc.observations, strict=True):
+            if arrival_times:
+                data = orjson.loads(obs.to_json())
+                data["arrival_time"] = format_rfc3339(arrival)
+                fh.write(orjson.dumps(data) + b"\n")
+            else:
+                fh.write(obs.to_json() + b"\n")
     truth_path.write_bytes(orjson.dumps(sc.truth_dict(), option=orjson.OPT_INDENT_2))
     click.echo(
         f"{len(sc.observations)} observations -> {out}; {len(sc.truth)} incidents, "
