@@ -11,6 +11,7 @@ import click
 from connectors.cli import connectors_group
 from pipeline.bench.cli import bench_group
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.cli.kpi_bench import kpi_bench_cmd
 from pipeline.cli.replay import replay_cmd
 from pipeline.config.settings import Settings
 from pipeline.ops import localstack
@@ -212,6 +213,7 @@ main.add_command(bench_group, "bench")
 for _command in ANALYSIS_COMMANDS:
     main.add_command(_command)
 main.add_command(replay_cmd)
+main.add_command(kpi_bench_cmd)
 
 if __name__ == "__main__":
     main()
