@@ -12,15 +12,14 @@ from pipeline.core.timeutil import format_rfc3339
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.monitoring.monitor import MonitorParams
 from pipeline.monitoring.status import SilencePolicy
-from pipeline.scenarios.extended import generate_extended
-from pipeline.scenarios.generator import ScenarioConfig
+from pipeline.scenarios.generator import ScenarioConfig, generate
 from pipeline.scenarios.worker_replay import WorkerReplay
 
-CFG = ScenarioConfig(seed=6, duration_s=8 * 3600.0, regions=("UA-30",), outage_gap_mean_s=7200.0)
+CFG = ScenarioConfig(seed=6, duration_s=5 * 3600.0, regions=("UA-30",), outage_gap_mean_s=3600.0)
 
 
 def test_replay_emits_what_the_worker_wiring_decides(tmp_path: Path) -> None:
-    sc = generate_extended(CFG)
+    sc = generate(CFG)
     lines = []
     for arrival, obs in zip(sc.arrivals, sc.observations, strict=True):
         data = orjson.loads(obs.to_json())
