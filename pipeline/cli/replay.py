@@ -22,6 +22,7 @@ from pipeline.cli.kpi_rows import parse_timestamp
 from pipeline.config.maintenance import load_calendar
 from pipeline.config.settings import Settings
 from pipeline.core.validation import ObservationRejected, parse_observation_dict
+from pipeline.detection.blips import BlipPolicy
 from pipeline.monitoring.monitor import MonitorParams, MonitorResult
 from pipeline.monitoring.status import SilencePolicy
 from pipeline.scenarios.worker_replay import WorkerReplay
@@ -109,7 +110,8 @@ def replay_cmd(
         silence=SilencePolicy(
             default_interval=default_interval or settings.default_interval,
             lateness_allowance=settings.lateness_allowance,
-        )
+        ),
+        blips=BlipPolicy.parse(settings.blip_policy),
     )
     declarations = load_declarations(services) if services else {}
     calendar = load_calendar(maintenance or settings.maintenance_file)

@@ -107,6 +107,9 @@ class Settings:
     correlation_window: float = 900.0
     maintenance_file: str | None = None
     data_dir: str = ".state/worker"
+    #: Failing probe rounds before probes may open an incident, per sector
+    #: (``ROUNDS[,SECTOR=ROUNDS...]``, see pipeline.detection.blips).
+    blip_policy: str = "3"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -138,6 +141,7 @@ class Settings:
             batch_max=int(env.get("CW_BATCH_MAX", base.batch_max)),
             batch_within=float(env.get("CW_BATCH_WITHIN_S", base.batch_within)),
             live_states=int(env.get("CW_LIVE_STATES", base.live_states)),
+            blip_policy=env.get("CW_BLIP_POLICY", base.blip_policy),
             indicator_interval=float(env.get("CW_INDICATOR_INTERVAL_S", base.indicator_interval)),
             correlation_window=float(env.get("CW_CORRELATION_WINDOW_S", base.correlation_window)),
             maintenance_file=env.get("CW_MAINTENANCE_FILE") or None,

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
 from pipeline.config.settings import Settings
+from pipeline.detection.blips import BlipPolicy
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorParams
@@ -130,7 +131,8 @@ def create_app(
             silence=SilencePolicy(
                 default_interval=settings.default_interval,
                 lateness_allowance=settings.lateness_allowance,
-            )
+            ),
+            blips=BlipPolicy.parse(settings.blip_policy),
         ),
         calendar,
     )
