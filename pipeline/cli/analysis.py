@@ -17,15 +17,17 @@ import orjson
 from pipeline.cli.kpi_rows import Row, read_rows
 from pipeline.cli.kpi_rows import parse_timestamp as parse_timestamp  # re-exported
 from pipeline.cli.progress import Progress
-from pipeline.core.timeutil import plural
+from pipeline.core.timeutil import format_rfc3339, plural
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.scenarios.evaluation import (
     DEFAULT_SEEDS,
     ENGINES,
+    SUITES,
     Evaluation,
     evaluate,
     format_report,
 )
+from pipeline.scenarios.extended import generate_extended
 from pipeline.scenarios.generator import ScenarioConfig, generate
 
 
@@ -90,7 +92,13 @@ def detect(input_file: IO[str], chunk: int, timestamps: bool) -> None:
 @click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Ground truth JSON [default: OUT with .truth.json].")  # fmt: skip
 @click.option("--hours", type=click.FloatRange(min=1.0), default=48.0, show_default=True)
-def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
+@click.option("--suite", type=click.Choice(SUITES), default="base", show_default=True,
+              help="extended: add the failure classes of the extended suite.")  # fmt: skip
+@click.option("--arrival-times", is_flag=True,
+              help="Add each arrival_time (input for continuity replay).")  # fmt: skip
+def scenarios(
+    seed: int, out: Path, truth: Path | None, hours: float, suite: str, arrival_times: bool
+) -> None:
     """Generate a labelled synthetic scenario (observations + truth)."""
     truth_path = truth or out.with_suffix(".truth.json")
     for path, option in ((out, "--out"), (truth_path, "--truth")):
@@ -99,11 +107,17 @@ def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
                 f"directory {path.parent} does not exist; create it or choose another path",
                 param_hint=option,
             )
-    sc = generate(ScenarioConfig(seed=seed, duration_s=hours * 3600.0))
+    cfg = ScenarioConfig(seed=seed, duration_s=hours * 3600.0)
+    sc = generate_extended(cfg) if suite == "extended" else generate(cfg)
     try:
         with out.open("wb") as fh:
-            for obs in sc.observations:
-                fh.write(obs.to_json() + b"\n")
+            for arrival, obs in zip(sc.arrivals, sc.observations, strict=True):
+                if arrival_times:
+                    data = orjson.loads(obs.to_json())
+                    data["arrival_time"] = format_rfc3339(arrival)
+                    fh.write(orjson.dumps(data) + b"\n")
+                else:
+                    fh.write(obs.to_json() + b"\n")
         truth_path.write_bytes(orjson.dumps(sc.truth_dict(), option=orjson.OPT_INDENT_2))
     except OSError as exc:
         raise click.ClickException(f"cannot write {exc.filename}: {exc.strerror}") from None
@@ -136,14 +150,26 @@ def scenarios(seed: int, out: Path, truth: Path | None, hours: float) -> None:
     show_default=True,
     help="replayer: detectors as designed; worker: the worker's exact wiring (slower).",
 )
+@click.option(
+    "--suite",
+    type=click.Choice(SUITES),
+    default="base",
+    show_default=True,
+    help="base: the original scenarios; extended: plus the failure classes of issue 14 "
+    "(late reports, diurnal counts, frozen feeds, 30 s heartbeats, partial regional "
+    "outages, blips, feed stalls; needs --engine worker).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def evaluate_cmd(
-    seeds: tuple[int, ...], hours: float, regions: str, engine: str, as_json: bool
+    seeds: tuple[int, ...], hours: float, regions: str, engine: str, suite: str, as_json: bool
 ) -> None:
-    """Replay labelled scenarios through the detectors; print precision, recall and TTD."""
+    """Replay labelled scenarios through the detectors; print precision, recall, TTD and
+    per-class figures."""
     names = tuple(r.strip() for r in regions.split(",") if r.strip())
     if not names:
         raise click.BadParameter("at least one region", param_hint="--regions")
+    if suite == "extended" and engine != "worker":
+        raise click.BadParameter("the extended suite needs --engine worker", param_hint="--suite")
     config = ScenarioConfig(duration_s=hours * 3600.0, regions=names)
     chosen = seeds or DEFAULT_SEEDS
     progress = Progress(label="evaluate")
@@ -153,7 +179,7 @@ def evaluate_cmd(
     # One seed at a time, pooled exactly as evaluate() pools them, so the bar can move.
     ev = Evaluation()
     for seed in progress.iterate(chosen, len(chosen), "scenarios"):
-        part = evaluate((seed,), config, engine=engine)
+        part = evaluate((seed,), config, engine=engine, suite=suite)
         ev.probe_interval_s = part.probe_interval_s
         ev.merge(part)
     progress.end_line()

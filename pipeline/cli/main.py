@@ -13,8 +13,10 @@ from pipeline.bench.cli import bench_group
 from pipeline.bench.notice_latency import notice_bench_command
 from pipeline.cli.alerts import COMMANDS as ALERT_COMMANDS
 from pipeline.cli.analysis import COMMANDS as ANALYSIS_COMMANDS
+from pipeline.cli.kpi_bench import kpi_bench_cmd
 from pipeline.cli.ledger import ledger_group
 from pipeline.cli.publish import COMMANDS as PUBLISH_COMMANDS
+from pipeline.cli.replay import replay_cmd
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
 from pipeline.ops import localstack
@@ -255,6 +257,8 @@ main.add_command(ledger_group, "ledger")
 bench_group.add_command(notice_bench_command)
 for _command in (*ANALYSIS_COMMANDS, *ALERT_COMMANDS, *PUBLISH_COMMANDS):
     main.add_command(_command)
+main.add_command(replay_cmd)
+main.add_command(kpi_bench_cmd)
 
 if __name__ == "__main__":
     main()

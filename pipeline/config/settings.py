@@ -116,6 +116,9 @@ class Settings:
     correlation_window: float = 900.0
     maintenance_file: str | None = None
     data_dir: str = ".state/worker"
+    #: Failing probe rounds before probes may open an incident, per sector
+    #: (``ROUNDS[,SECTOR=ROUNDS...]``, see pipeline.detection.blips).
+    blip_policy: str = "3"
 
     #: ``connectors serve-ingest`` address and ``connectors run``'s spool directory.
     ingest_host: str = "127.0.0.1"

@@ -168,6 +168,12 @@ SETTINGS: tuple[Variable, ...] = (
         kind="int",
     ),
     Variable(
+        "CW_BLIP_POLICY",
+        "Failing probe rounds before probes may open an incident, per sector "
+        "(`ROUNDS[,SECTOR=ROUNDS...]`, e.g. `3,health=2`; see docs/detection.md).",
+        "blip_policy",
+    ),
+    Variable(
         "CW_INDICATOR_INTERVAL_S",
         "How often indicators are rolled up and published.",
         "indicator_interval",

@@ -1,5 +1,6 @@
 """Pure detectors (no Kafka, no faust): each turns evidence into verdicts or scores."""
 
+from pipeline.detection.blips import BlipPolicy
 from pipeline.detection.consensus import ConsensusParams, ProbeConsensus, binomial_tail
 from pipeline.detection.correlation import (
     DisruptionCorrelator,
@@ -15,6 +16,7 @@ from pipeline.detection.vantage import VantageHealth, VantageParams
 from pipeline.detection.verdict import Verdict
 
 __all__ = [
+    "BlipPolicy",
     "ConsensusParams",
     "DisruptionCorrelator",
     "Finding",

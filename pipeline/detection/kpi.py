@@ -98,8 +98,8 @@ class KpiParams:
     """
 
     day_bins: int = 96
-    alpha_level: float = 0.05
-    alpha_daily: float = 0.15
+    alpha_level: float = 0.02
+    alpha_daily: float = 0.5
     alpha_weekly: float = 0.02
     alpha_scale: float = 0.03
     huber_k: float = 3.0

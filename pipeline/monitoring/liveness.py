@@ -11,7 +11,9 @@ Silence is judged on one *class* of evidence per service, and only that class en
 A connector's ``unknown`` report ("my feed is frozen") marks the service as a push service
 but is not a sign of life itself.
 
->>> from pipeline.core.schema import Kind, Observation, Status
+>>> from typing import NamedTuple
+
+from pipeline.core.schema import Kind, Observation, Status
 >>> def obs(kind, status=None):
 ...     return Observation(event_id="e", operator_id="o", service_id="s", sector="energy",
 ...                        region="UA", kind=kind, observed_at=1.0, source="t", status=status)
@@ -25,6 +27,8 @@ but is not a sign of life itself.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pipeline.core.schema import Kind, Observation, Status
 
 PUSH = "push"
@@ -33,6 +37,8 @@ PROBE = "probe"
 LEARN_RATE = 0.1
 #: A gap counts at most this many times the current estimate (an outage is not a cadence).
 GAP_CAP = 3.0
+#: Per push, the learned delivery lag forgets this much of itself (a late burst fades).
+LAG_DECAY = 0.995
 
 
 def alive_class(obs: Observation) -> str | None:
@@ -54,3 +60,37 @@ def learn_interval(learned: float | None, gap: float) -> float:
     if learned is None:
         return gap
     return learned + LEARN_RATE * (min(gap, GAP_CAP * learned) - learned)
+
+
+class Liveness(NamedTuple):
+    """What a service's signs of life look like so far (part of its status state)."""
+
+    last_alive_at: float | None
+    pushes: bool
+    learned_interval: float | None
+    delivery_lag: float
+
+
+def follow_liveness(
+    life: Liveness, obs: Observation, *, last_push: float | None, now: float | None
+) -> Liveness:
+    """``life`` after ``obs``. ``last_push``: event time of the newest push evidence before
+    it; ``now``: the clock when it arrived (None: do not learn the delivery lag from it)."""
+    alive = alive_class(obs)
+    pushes = life.pushes or is_push_source(obs)
+    # the cadence learned so far belongs to the old class when the service starts pushing
+    learned = life.learned_interval if pushes == life.pushes else None
+    # only the service's class is a sign of life: push evidence once it pushes with a known
+    # cadence (until then, successful probes still count)
+    sign_of_life = alive is not None and (alive == PUSH or not (pushes and learned))
+    alive_at = life.last_alive_at
+    fresh = sign_of_life and (alive_at is None or obs.observed_at > alive_at)
+    if alive == PUSH:
+        if last_push is not None and obs.observed_at > last_push:
+            learned = learn_interval(learned, obs.observed_at - last_push)
+    elif fresh and not pushes and alive_at is not None:
+        learned = learn_interval(learned, obs.observed_at - alive_at)
+    lag = life.delivery_lag
+    if alive == PUSH and now is not None:
+        lag = max(now - obs.observed_at, lag * LAG_DECAY, 0.0)
+    return Liveness(obs.observed_at if fresh else alive_at, pushes, learned, lag)

@@ -415,6 +415,12 @@ class Monitoring:
             reason=verdict.detector,
             event_id=verdict.evidence_ids[-1] if verdict.evidence_ids else None,
         )
-        if change is not None:
-            result.status_changes.append(change)
+        if change is None:
+            return [verdict]
+        result.status_changes.append(change)
+        if change.current is Status.UP and REPORT in monitor.incidents.asserting:
+            # The detector that saw the outage sees the service up again: a report that
+            # joined that outage ends with it (none may ever say "restored"). Silence is left
+            # to push evidence, so a probe cannot end a frozen feed's outage.
+            return [verdict, replace(verdict, detector=REPORT, detail="outage seen cleared")]
         return [verdict]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status, declared_interval
-from pipeline.monitoring.liveness import PUSH, alive_class, is_push_source, learn_interval
+from pipeline.monitoring.liveness import Liveness, alive_class, follow_liveness, is_push_source
 from pipeline.monitoring.signals import remember_signal, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
@@ -270,28 +270,16 @@ class StatusTracker:
         if not in_order and obs.observed_at < newest_assertion:
             # In order for its own signal, but newer evidence already asserted the status.
             target = None
-        pushes = state.pushes or is_push_source(obs)
-        # the cadence learned so far belongs to the old class when the service starts pushing
-        learned = state.learned_interval if pushes == state.pushes else None
-        # Only the service's liveness class is a sign of life: push evidence once it pushes
-        # with a known cadence (until then, successful probes still count).
-        sign_of_life = alive is not None and (alive == PUSH or not (pushes and learned))
-        alive_at = state.last_alive_at
-        fresh = sign_of_life and (alive_at is None or obs.observed_at > alive_at)
-        if alive == PUSH:
-            last_push = max(
+        life = follow_liveness(
+            Liveness(state.last_alive_at, state.pushes, state.learned_interval,
+                     state.delivery_lag),
+            obs,
+            last_push=max(
                 (t for k, t in state.signals.items() if not k.startswith("probe|")), default=None
-            )
-            if last_push is not None and obs.observed_at > last_push:
-                learned = learn_interval(learned, obs.observed_at - last_push)
-        elif fresh and not pushes and alive_at is not None:
-            learned = learn_interval(learned, obs.observed_at - alive_at)
-        lag = state.delivery_lag
-        if alive == PUSH and now is not None and not _silent(state):
-            # how late pushes arrive (a backlog after a silence is not the cadence)
-            lag = max(now - obs.observed_at, lag * LAG_DECAY, 0.0)
-        if fresh:
-            alive_at = obs.observed_at
+            ),
+            now=None if _silent(state) else now,  # a backlog after a silence is no cadence
+        )  # fmt: skip
+        fresh = life.last_alive_at == obs.observed_at != state.last_alive_at
         if (
             target is None
             and fresh
@@ -303,12 +291,12 @@ class StatusTracker:
         new = replace(
             state,
             last_evidence_at=max(obs.observed_at, state.last_evidence_at),
-            expected_interval=declared or self._interval(learned),
-            last_alive_at=alive_at,
-            pushes=pushes,
+            expected_interval=declared or self._interval(life.learned_interval),
+            last_alive_at=life.last_alive_at,
+            pushes=life.pushes,
             declared_interval=declared,
-            learned_interval=learned,
-            delivery_lag=lag,
+            learned_interval=life.learned_interval,
+            delivery_lag=life.delivery_lag,
             partition=partition,
             customers_served=served,
             customers_affected=affected,
@@ -333,10 +321,9 @@ class StatusTracker:
 
     def _interval(self, learned: float | None) -> float:
         """The silence interval of a service that declared none: the policy default, unless
-        the service's usual cadence is so slow (KPIs every 5 min, say) that every ordinary
-        gap would already make it unknown; then its learned cadence."""
+        the service's usual cadence is clearly slower (KPIs every 5 min, say); then that."""
         default = self.policy.default_interval
-        if learned is not None and learned >= self.policy.unknown_after * default:
+        if learned is not None and learned > SLOW_CADENCE * default:
             return learned
         return default
 
@@ -383,8 +370,8 @@ class StatusTracker:
         return new, _change(new, state.status, at, "silence", None, affected)
 
 
-#: Per push, the learned delivery lag forgets this much of itself (a late burst fades).
-LAG_DECAY = 0.98
+#: A learned cadence this many times the default interval replaces it.
+SLOW_CADENCE = 1.5
 
 
 def _silent(state: ServiceState) -> bool:

@@ -11,7 +11,7 @@ events are recalled when one finding holds incidents of at least two of their se
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,8 @@ from pipeline.detection.kpi import ALARM_SCORE
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
 from pipeline.indicators.stats import percentile
+from pipeline.scenarios.classes import ClassReport, format_classes, score_classes
+from pipeline.scenarios.extended import generate_extended
 from pipeline.scenarios.generator import ScenarioConfig, generate
 from pipeline.scenarios.model import Scenario, TruthIncident
 from pipeline.scenarios.replay import Replayer, ReplayParams
@@ -66,6 +68,7 @@ class Evaluation:
     kpi_outside: list[int] = field(default_factory=lambda: [0, 0])
     missed: list[dict[str, Any]] = field(default_factory=list)
     false_positives: list[dict[str, Any]] = field(default_factory=list)
+    classes: ClassReport = field(default_factory=ClassReport)
 
     @property
     def precision(self) -> float:
@@ -96,6 +99,7 @@ class Evaluation:
             self.kpi_outside[i] += other.kpi_outside[i]
         self.missed += other.missed
         self.false_positives += other.false_positives
+        self.classes.merge(other.classes)
 
     def to_dict(self) -> dict[str, Any]:
         """Headline figures as JSON-able data."""
@@ -135,6 +139,7 @@ class Evaluation:
             "concurrent_disruption_findings": self.findings,
             "kpi_flag_rate_in_outages": _ratio(self.kpi_in_outage[1], self.kpi_in_outage[0]),
             "kpi_flag_rate_outside": _ratio(self.kpi_outside[1], self.kpi_outside[0]),
+            "per_class": self.classes.to_dict(),
             "missed": self.missed,
             "false_positives": self.false_positives,
         }
@@ -151,7 +156,8 @@ def score(
     end = scenario.end
     ev = Evaluation(seeds=[scenario.seed], probe_interval_s=scenario.probe_interval_s)
     incidents = runner.incidents()
-    real = [i for i in incidents if not i.maintenance]
+    # an evidence gap (a stalled feed's silence, backfilled) is on record but claims no outage
+    real = [i for i in incidents if not i.maintenance and not i.evidence_gap]
     by_service: dict[str, list[Incident]] = {}
     for i in real:
         by_service.setdefault(i.service_id, []).append(i)
@@ -207,6 +213,7 @@ def score(
         bucket = ev.kpi_in_outage if inside else ev.kpi_outside
         bucket[0] += 1
         bucket[1] += s >= kpi_threshold
+    ev.classes = score_classes(scenario, incidents)
     return ev
 
 
@@ -233,28 +240,41 @@ def replay_as_worker(scenario: Scenario) -> WorkerReplay:
 
 
 ENGINES = ("replayer", "worker")
+SUITES = ("base", "extended")
 
 
 def evaluate(
     seeds: Iterable[int] = DEFAULT_SEEDS,
     config: ScenarioConfig | None = None,
     engine: str = "replayer",
+    suite: str = "base",
+    progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Generate, replay and score one scenario per seed; figures are pooled over seeds.
 
     ``engine``: ``replayer`` (the detectors as designed for evaluation) or ``worker`` (exactly
     the worker's per-message and per-tick wiring; slower, and it keeps only KPI scores at
     or above the anomaly threshold, so its KPI score shares are not comparable).
+    ``suite``: ``base`` (the original generator) or ``extended`` (plus the failure classes of
+    :mod:`pipeline.scenarios.extended`; worker engine only: its services are wired by what
+    they send, not declared to the replayer). ``progress`` is called after each seed.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}")
+    if suite not in SUITES:
+        raise ValueError(f"suite must be one of {SUITES}")
+    if suite == "extended" and engine != "worker":
+        raise ValueError("the extended suite runs on the worker engine (--engine worker)")
     total = Evaluation()
     base = config or ScenarioConfig()
     for seed in seeds:
-        sc = generate(_with_seed(base, seed))
+        cfg = _with_seed(base, seed)
+        sc = generate_extended(cfg) if suite == "extended" else generate(cfg)
         total.probe_interval_s = sc.probe_interval_s
         runner = replay(sc) if engine == "replayer" else replay_as_worker(sc)
         total.merge(score(sc, runner))
+        if progress is not None:
+            progress(seed)
     return total
 
 
@@ -297,4 +317,5 @@ def format_report(ev: Evaluation) -> str:
         f"KPI alarms: {f(d['kpi_flag_rate_in_outages'], '.3f')} of points in outages, "
         f"{f(d['kpi_flag_rate_outside'], '.4f')} outside",
     ]
+    lines += ["per class:", format_classes(ev.classes)]
     return "\n".join(lines)

@@ -187,8 +187,17 @@ class _Emitter:
             if dup[i]:
                 self.items.append((arrival + float(dup_delay[i]), len(self.items), obs))
 
+    def add_at(self, obs: Observation, arrival: float) -> None:
+        """One observation delivered at a chosen time (batches, backlogs, late reports)."""
+        self.items.append((arrival, len(self.items), obs))
+
     def ordered(self) -> list[Observation]:
         return [o for _, _, o in sorted(self.items, key=lambda x: (x[0], x[1]))]
+
+    def arrivals_and_ordered(self) -> tuple[list[float], list[Observation]]:
+        """Arrival times and observations, in arrival order."""
+        items = sorted(self.items, key=lambda x: (x[0], x[1]))
+        return [a for a, _, _ in items], [o for _, _, o in items]
 
 
 def _state(
@@ -226,6 +235,12 @@ def generate(cfg: ScenarioConfig | None = None) -> Scenario:
         if spec.kpi_metric:
             em.add_many(_kpi(cfg, rng, spec, spans))
     em.add_many(_status_reports(cfg, rng, services, truth))
+    arrivals, observations = em.arrivals_and_ordered()
+    benign = [
+        TruthIncident("*", ds, de, "vantage_dark", 1.0, v)
+        for v, spans in dark.items()
+        for ds, de in spans
+    ]
     return Scenario(
         cfg.seed,
         cfg.start,
@@ -233,10 +248,12 @@ def generate(cfg: ScenarioConfig | None = None) -> Scenario:
         cfg.probe_interval_s,
         cfg.heartbeat_interval_s,
         services,
-        em.ordered(),
+        observations,
         truth,
         windows,
         maint_out,
+        benign,
+        arrivals,
     )
 
 

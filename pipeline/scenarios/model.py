@@ -71,6 +71,11 @@ class Scenario:
     truth: list[TruthIncident]
     maintenance: list[MaintenanceWindow]
     maintenance_outages: list[TruthIncident] = field(default_factory=list)
+    #: Episodes that must *not* become incidents (blips, feed stalls, vantages failing for
+    #: everything: service_id "*" and the vantage in ``group``), for per-class precision.
+    benign: list[TruthIncident] = field(default_factory=list)
+    #: Arrival time of each observation (same order), when the generator knows it.
+    arrivals: list[float] = field(default_factory=list)
 
     def truth_dict(self) -> dict[str, Any]:
         """The labels as JSON-able data (written next to the observations)."""
@@ -84,4 +89,5 @@ class Scenario:
             "incidents": [t.to_dict() for t in self.truth],
             "maintenance_windows": [w.to_dict() for w in self.maintenance],
             "maintenance_outages": [t.to_dict() for t in self.maintenance_outages],
+            "benign_episodes": [t.to_dict() for t in self.benign],
         }

@@ -9,6 +9,7 @@ that runs in production. Same interface as the Replayer for :func:`evaluation.sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline.config.settings import Settings
@@ -16,7 +17,7 @@ from pipeline.core.schema import Observation
 from pipeline.detection.correlation import DisruptionCorrelator, Finding
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
-from pipeline.monitoring.monitor import MonitorResult, ServiceMonitor
+from pipeline.monitoring.monitor import Monitoring, MonitorParams, MonitorResult, ServiceMonitor
 from pipeline.worker.ledger_records import correlate
 from pipeline.worker.wiring import build_monitoring
 
@@ -31,9 +32,15 @@ class WorkerReplay:
         heartbeat_interval_s: float,
         check_every_s: float = 5.0,
         correlation_window_s: float = 900.0,
+        params: MonitorParams | None = None,
+        on_result: Callable[[MonitorResult], None] | None = None,
     ) -> None:
-        settings = replace(Settings(), default_interval=heartbeat_interval_s)
-        self.monitoring = build_monitoring(settings, calendar)
+        if params is None:
+            settings = replace(Settings(), default_interval=heartbeat_interval_s)
+            self.monitoring = build_monitoring(settings, calendar)
+        else:
+            self.monitoring = Monitoring(params, calendar)
+        self.on_result = on_result
         self.monitors: dict[str, ServiceMonitor] = {}
         self.correlator = DisruptionCorrelator(correlation_window_s)
         self.findings: list[Finding] = []
@@ -42,9 +49,12 @@ class WorkerReplay:
         self.watermark = float("-inf")
         self._next_check = float("-inf")
 
-    def process(self, obs: Observation) -> None:
-        if obs.observed_at > self.watermark:
-            self.watermark = obs.observed_at
+    def process(self, obs: Observation, arrival: float | None = None) -> None:
+        """One observation in arrival order; ``arrival`` (the clock when it arrived) stands in
+        for the wall clock, else the newest event time seen does."""
+        clock = obs.observed_at if arrival is None else max(arrival, obs.observed_at)
+        if clock > self.watermark:
+            self.watermark = clock
             if self.watermark >= self._next_check:
                 self.advance(self.watermark)
                 self._next_check = self.watermark + self.check_every_s
@@ -61,6 +71,8 @@ class WorkerReplay:
                 self._collect(self.monitoring.check(monitor, now=now))
 
     def _collect(self, result: MonitorResult) -> None:
+        if self.on_result is not None:
+            self.on_result(result)
         for event in result.incident_events:
             self.findings.extend(correlate(self.correlator, event.kind, event.incident))
         self.kpi_scores.extend((a.service_id, a.at, a.score) for a in result.anomalies)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from pipeline.config.settings import Settings
+from pipeline.detection.blips import BlipPolicy
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorParams
@@ -23,12 +24,14 @@ from pipeline.worker.processor import ObservationProcessor
 
 
 def monitor_params(settings: Settings) -> MonitorParams:
-    """Detector and lifecycle parameters: the silence policy from settings, the rest defaults."""
+    """Detector and lifecycle parameters: the silence and blip policies from settings, the
+    rest defaults."""
     return MonitorParams(
         silence=SilencePolicy(
             default_interval=settings.default_interval,
             lateness_allowance=settings.lateness_allowance,
-        )
+        ),
+        blips=BlipPolicy.parse(settings.blip_policy),
     )
 
 

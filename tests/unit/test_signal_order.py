@@ -63,3 +63,25 @@ def test_a_late_report_does_not_override_a_newer_status() -> None:
     )
     assert result.outcome == Outcome.APPLIED
     assert monitor.state.status is Status.UP  # the status was set by newer evidence
+
+
+def test_a_report_that_joined_a_detected_outage_ends_with_it() -> None:
+    monitoring = Monitoring(MonitorParams())
+    monitor: ServiceMonitor | None = None
+    kinds = []
+    values = [1000.0] * 20 + [700.0] * 10 + [1000.0] * 5  # degraded, then reported down
+    for i, value in enumerate(values):
+        kpi = make_obs("svc", at=T0 + 60.0 * i, kind=Kind.KPI, status=None,
+                       metric="customers_reachable", value=value)  # fmt: skip
+        monitor, result = monitoring.observe(monitor, kpi, partition=0, now=kpi.observed_at)
+        kinds += [e.kind for e in result.incident_events]
+        if i == 24:  # the operator confirms the outage; it never reports the restoration
+            down = make_obs("svc", at=T0 + 60.0 * i + 1, kind=Kind.STATUS_REPORT,
+                            status=Status.DOWN, source="operator")  # fmt: skip
+            monitor, result = monitoring.observe(monitor, down, partition=0, now=T0 + 60.0 * i)
+            kinds += [e.kind for e in result.incident_events]
+    assert monitor is not None
+    assert kinds[0] == "detected"
+    assert kinds[-1] == "restored"
+    (incident,) = monitor.incidents.incidents()
+    assert incident.restored_at == T0 + 60.0 * 30

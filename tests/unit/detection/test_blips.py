@@ -67,3 +67,11 @@ def test_a_bad_policy_is_refused_with_the_expected_form() -> None:
         BlipPolicy.parse("three")
     with pytest.raises(ValueError, match="at least 1"):
         BlipPolicy(rounds=0)
+
+
+def test_the_worker_reads_the_policy_from_cw_blip_policy() -> None:
+    from pipeline.config.settings import Settings
+
+    settings = Settings.from_env({"CW_BLIP_POLICY": "2,health=1"})
+    assert BlipPolicy.parse(settings.blip_policy).rounds_for("health") == 1
+    assert BlipPolicy.parse(Settings.from_env({}).blip_policy) == BlipPolicy()
