@@ -107,6 +107,9 @@ class Settings:
     correlation_window: float = 900.0
     maintenance_file: str | None = None
     data_dir: str = ".state/worker"
+    #: How long Kafka waits for a silent worker before giving its partitions to another:
+    #: after a ``kill -9`` this is the time until processing resumes (faust's default is 60 s).
+    session_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -142,4 +145,5 @@ class Settings:
             correlation_window=float(env.get("CW_CORRELATION_WINDOW_S", base.correlation_window)),
             maintenance_file=env.get("CW_MAINTENANCE_FILE") or None,
             data_dir=env.get("CW_WORKER_DATA_DIR", base.data_dir),
+            session_timeout=float(env.get("CW_SESSION_TIMEOUT_S", base.session_timeout)),
         )

@@ -26,6 +26,7 @@ from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorParams
 from pipeline.monitoring.status import SilencePolicy
+from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
@@ -83,6 +84,7 @@ def create_app(
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.session_timeout,
     )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -136,7 +138,9 @@ def create_app(
         ),
         calendar,
     )
-    processor = ObservationProcessor(monitoring, metrics, clock=clock, sink=sink)
+    # Status and incident history is written from their topics (TopicHistory), so only the
+    # indicator roll-ups go through the in-process sink.
+    processor = ObservationProcessor(monitoring, metrics, clock=clock)
     live = LiveStates(states, monitoring, capacity=settings.live_states)
     ledger = LedgerProcessor(
         metrics,
@@ -225,6 +229,17 @@ def create_app(
     async def roll_up_indicators() -> None:
         if LEDGER_PARTITION in owned_partitions(topics.ledger):
             await send(ledger.indicators(ledger_services, ledger_incidents))
+
+    if influx is not None:
+        history = TopicHistory(settings, influx, metrics)
+
+        @app.task
+        async def start_history() -> None:
+            history.start()
+
+        @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
+        async def stop_history(_app: faust.App, **_kwargs: Any) -> None:
+            await asyncio.get_running_loop().run_in_executor(None, history.stop)
 
     if sink is not None:
 

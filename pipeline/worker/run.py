@@ -24,7 +24,11 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     created = ensure_topic_layout(
         settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
     )
-    ensure_database(settings.influx_url, settings.influx_bucket)
+    try:
+        ensure_database(settings.influx_url, settings.influx_bucket)
+    except (OSError, RuntimeError) as exc:
+        # History is written from the topics once InfluxDB answers; the stream must not wait.
+        log.warning("influx_unavailable_at_start", url=settings.influx_url, error=str(exc))
     influx = InfluxDBClient(
         url=settings.influx_url,
         token=settings.influx_token,
