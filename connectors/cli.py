@@ -18,7 +18,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from connectors.base import ParseResult
 from connectors.config import ConfigInvalidError, load_config, validate_config
-from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver
+from connectors.ingest_guard import ConnectionLimits
+from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver, serve_ingest
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
@@ -206,6 +207,19 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
 @click.option("--max-body-bytes", default=1024 * 1024, show_default=True, type=int)
 @click.option("--rate", default=5.0, show_default=True, type=float, help="Requests/s/operator.")
 @click.option("--burst", default=20, show_default=True, type=int)
+@click.option(
+    "--header-timeout", default=10.0, show_default=True, help="Seconds for a request head."
+)
+@click.option("--body-timeout", default=30.0, show_default=True, help="Seconds for a request body.")
+@click.option("--idle-timeout", default=30.0, show_default=True, help="Seconds a connection idles.")
+@click.option("--max-connections", default=2048, show_default=True, help="Open connections.")
+@click.option("--max-connections-per-client", default=64, show_default=True)
+@click.option(
+    "--metrics-token-sha256",
+    envvar="CW_INGEST_METRICS_TOKEN_SHA256",
+    default=None,
+    help="SHA-256 of the bearer token that may read /metrics (unset: /metrics is refused).",
+)
 def serve_ingest_command(
     config: Path,
     host: str,
@@ -215,6 +229,12 @@ def serve_ingest_command(
     max_body_bytes: int,
     rate: float,
     burst: int,
+    header_timeout: float,
+    body_timeout: float,
+    idle_timeout: float,
+    max_connections: int,
+    max_connections_per_client: int,
+    metrics_token_sha256: str | None,
 ) -> None:
     """Serve the HTTP push ingest API for CONFIG's operators (OpenAPI at /openapi.json)."""
     try:
@@ -234,7 +254,19 @@ def serve_ingest_command(
         producer_deliver(producer),
         clock=time.time,
         registry=registry,
-        limits=IngestLimits(max_body_bytes=max_body_bytes, rate_per_s=rate, burst=burst),
+        limits=IngestLimits(
+            max_body_bytes=max_body_bytes,
+            rate_per_s=rate,
+            burst=burst,
+            connections=ConnectionLimits(
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+                idle_timeout=idle_timeout,
+                per_client=max_connections_per_client,
+                total=max_connections,
+            ),
+            metrics_token_sha256=metrics_token_sha256,
+        ),
     )
 
     async def main() -> None:
@@ -242,11 +274,12 @@ def serve_ingest_command(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        runner = await _serve(app, host, port, "ingest")
+        server = await serve_ingest(app, host, port)
+        click.echo(f"ingest listening on {server.url}", err=True)
         try:
             await stop.wait()
         finally:
-            await runner.cleanup()
+            await server.close()
 
     try:
         asyncio.run(main())

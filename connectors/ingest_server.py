@@ -10,7 +10,10 @@
 * recently acknowledged ``event_id`` values per operator are remembered, so a retry after a
   lost response is a cheap ``202`` with ``duplicates``.
 
-Also serves ``GET /healthz``, ``GET /openapi.json`` and ``GET /metrics`` (the injected registry).
+Also serves ``GET /healthz``, ``GET /openapi.json`` and ``GET /metrics`` (the injected registry,
+which names operators: only with the bearer token whose SHA-256 is ``metrics_token_sha256``).
+Served with :func:`serve_ingest`, connections are limited and timed out
+(:mod:`connectors.ingest_guard`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,6 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from connectors.base import Clock, ServiceSpec
 from connectors.config import DeploymentConfig
 from connectors.ingest import PushRefused, check_push, hash_token
+from connectors.ingest_guard import ConnectionGuard, ConnectionLimits, GuardedServer, serve_guarded
 from connectors.openapi import OPENAPI
 from connectors.producer import ObservationProducer
 from connectors.ratelimit import RateLimiter
@@ -43,6 +47,9 @@ class IngestLimits:
     rate_per_s: float = 5.0
     burst: int = 20
     remembered_event_ids: int = 100_000
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    #: ``/metrics`` answers only to ``Authorization: Bearer <token>`` with this digest.
+    metrics_token_sha256: str | None = None
 
 
 def producer_deliver(producer: ObservationProducer) -> Deliver:
@@ -75,6 +82,7 @@ class _Ingest:
         self.limits = limits
         self.registry = registry
         self.limiter = RateLimiter(limits.rate_per_s, limits.burst, clock)
+        self.guard = ConnectionGuard(limits.connections)
         self.seen: dict[str, OrderedDict[str, None]] = {}
         self.requests = Counter(
             "continuity_feed_push_requests",
@@ -117,13 +125,21 @@ def make_ingest_app(
 ) -> web.Application:
     """The aiohttp application; run it with ``web.AppRunner`` on ``127.0.0.1`` port 0 in tests."""
     limits = limits or IngestLimits()
-    app = web.Application(client_max_size=limits.max_body_bytes)
-    app[_STATE] = _Ingest(config, deliver, clock, registry, limits)
+    state = _Ingest(config, deliver, clock, registry, limits)
+    app = web.Application(
+        client_max_size=limits.max_body_bytes, middlewares=[state.guard.middleware]
+    )
+    app[_STATE] = state
     app.router.add_post("/v1/observations", _post_observations)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/openapi.json", _openapi)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+async def serve_ingest(app: web.Application, host: str, port: int) -> GuardedServer:
+    """Serve an app from :func:`make_ingest_app` with its connection limits and timeouts."""
+    return await serve_guarded(app, app[_STATE].guard, host, port)
 
 
 def _error(
@@ -170,7 +186,10 @@ async def _handle(state: _Ingest, operator: str, request: web.Request) -> web.Re
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
     try:
-        body = await request.read()
+        body = await asyncio.wait_for(request.read(), state.limits.connections.body_timeout)
+    except TimeoutError:
+        state.rejects.labels(operator, "body_timeout").inc()
+        return _error(408, "body_timeout", "the body did not arrive in time; send it at once")
     except web.HTTPRequestEntityTooLarge:
         state.rejects.labels(operator, "oversize").inc()
         return _error(413, "oversize", f"body exceeds {limit} bytes")
@@ -224,5 +243,15 @@ async def _openapi(_request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    payload = generate_latest(request.app[_STATE].registry)
+    state = request.app[_STATE]
+    expected = state.limits.metrics_token_sha256
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if expected is None or scheme.lower() != "bearer" or hash_token(token.strip()) != expected:
+        # The registry names operators and their traffic: not for anonymous readers.
+        return _error(
+            401,
+            "unauthenticated",
+            "send Authorization: Bearer <metrics token> (serve-ingest --metrics-token-sha256)",
+        )
+    payload = generate_latest(state.registry)
     return web.Response(body=payload, headers={"Content-Type": "text/plain; version=0.0.4"})
