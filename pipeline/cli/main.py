@@ -170,6 +170,8 @@ def incidents_ack(service_id: str, by: str) -> None:
     import orjson
     from kafka import KafkaProducer
 
+    from pipeline.core.commands import sign_command
+
     settings = _settings()
     command = {
         "type": "acknowledge",
@@ -178,11 +180,12 @@ def incidents_ack(service_id: str, by: str) -> None:
         "method": "cli",
         "at": time.time(),
     }
+    if not settings.command_key:
+        raise click.ClickException("set CW_COMMAND_KEY (the workers' command key) to sign it")
+    signed = sign_command(command, settings.command_key.encode())
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
-        producer.send(
-            settings.topics.commands, key=service_id.encode(), value=orjson.dumps(command)
-        )
+        producer.send(settings.topics.commands, key=service_id.encode(), value=orjson.dumps(signed))
         producer.flush(timeout=30)
     finally:
         producer.close()

@@ -110,6 +110,8 @@ class Settings:
     #: How long Kafka waits for a silent worker before giving its partitions to another:
     #: after a ``kill -9`` this is the time until processing resumes (faust's default is 60 s).
     session_timeout: float = 10.0
+    #: Key that signs commands (HMAC-SHA256); without it the worker refuses every command.
+    command_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -146,4 +148,5 @@ class Settings:
             maintenance_file=env.get("CW_MAINTENANCE_FILE") or None,
             data_dir=env.get("CW_WORKER_DATA_DIR", base.data_dir),
             session_timeout=float(env.get("CW_SESSION_TIMEOUT_S", base.session_timeout)),
+            command_key=env.get("CW_COMMAND_KEY") or None,
         )

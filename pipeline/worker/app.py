@@ -140,7 +140,8 @@ def create_app(
     )
     # Status and incident history is written from their topics (TopicHistory), so only the
     # indicator roll-ups go through the in-process sink.
-    processor = ObservationProcessor(monitoring, metrics, clock=clock)
+    command_key = settings.command_key.encode() if settings.command_key else None
+    processor = ObservationProcessor(monitoring, metrics, clock=clock, command_key=command_key)
     live = LiveStates(states, monitoring, capacity=settings.live_states)
     ledger = LedgerProcessor(
         metrics,

@@ -68,12 +68,14 @@ class ObservationProcessor:
         clock: Callable[[], float] = time.time,
         sink: InfluxSink | None = None,
         limits: ValidationLimits = DEFAULT_LIMITS,
+        command_key: bytes | None = None,
     ) -> None:
         self.monitoring = monitoring
         self.metrics = metrics
         self.clock = clock
         self.sink = sink
         self.limits = limits
+        self.command_key = command_key
 
     def handle(
         self,
@@ -186,7 +188,7 @@ class ObservationProcessor:
         out = Outputs() if out is None else out
         now = self.clock()
         try:
-            command = parse_command(raw, now=now)
+            command = parse_command(raw, now=now, key=self.command_key)
         except CommandRejected as exc:
             log.warning("command_rejected", reason=exc.reason, field=exc.field)
             self._reject(

@@ -62,6 +62,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_INDICATOR_INTERVAL_S": str(settings.indicator_interval),
         "CW_CORRELATION_WINDOW_S": str(settings.correlation_window),
         "CW_MAINTENANCE_FILE": settings.maintenance_file or "",
+        "CW_COMMAND_KEY": settings.command_key or "",
     }
 
 
