@@ -19,7 +19,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from connectors.base import ParseResult
 from connectors.config import ConfigInvalidError, load_config, validate_config
 from connectors.ingest_guard import ConnectionLimits
-from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver, serve_ingest
+from connectors.ingest_server import (
+    IngestLimits,
+    kafka_send_command,
+    make_ingest_app,
+    producer_deliver,
+    serve_ingest,
+)
 from connectors.metrics import FeedMetrics
 from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
@@ -220,6 +226,13 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
     default=None,
     help="SHA-256 of the bearer token that may read /metrics (unset: /metrics is refused).",
 )
+@click.option("--commands-topic", default="cw.commands", show_default=True)
+@click.option(
+    "--command-key",
+    envvar="CW_COMMAND_KEY",
+    default=None,
+    help="Key that signs acknowledgements (the workers' CW_COMMAND_KEY); unset: 503.",
+)
 def serve_ingest_command(
     config: Path,
     host: str,
@@ -235,6 +248,8 @@ def serve_ingest_command(
     max_connections: int,
     max_connections_per_client: int,
     metrics_token_sha256: str | None,
+    commands_topic: str,
+    command_key: str | None,
 ) -> None:
     """Serve the HTTP push ingest API for CONFIG's operators (OpenAPI at /openapi.json)."""
     try:
@@ -267,6 +282,8 @@ def serve_ingest_command(
             ),
             metrics_token_sha256=metrics_token_sha256,
         ),
+        send_command=kafka_send_command(bootstrap_servers, commands_topic) if command_key else None,
+        command_key=command_key.encode() if command_key else None,
     )
 
     async def main() -> None:
