@@ -110,6 +110,8 @@ class Settings:
     #: How long Kafka waits for a silent worker before giving its partitions to another:
     #: after a ``kill -9`` this is the time until processing resumes (faust's default is 60 s).
     session_timeout: float = 10.0
+    #: A partition with unprocessed records and no progress this long fails /healthz.
+    stall_after: float = 30.0
     #: Key that signs commands (HMAC-SHA256); without it the worker refuses every command.
     command_key: str | None = field(default=None, repr=False)
 
@@ -149,4 +151,5 @@ class Settings:
             data_dir=env.get("CW_WORKER_DATA_DIR", base.data_dir),
             session_timeout=float(env.get("CW_SESSION_TIMEOUT_S", base.session_timeout)),
             command_key=env.get("CW_COMMAND_KEY") or None,
+            stall_after=float(env.get("CW_STALL_AFTER_S", base.stall_after)),
         )

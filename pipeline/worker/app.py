@@ -31,6 +31,7 @@ from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor, Outputs
+from pipeline.worker.progress import PartitionProgress, ProgressCollector
 
 log = structlog.get_logger(__name__)
 
@@ -71,8 +72,13 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     influx: InfluxDBClient | None = None,
+    progress: PartitionProgress | None = None,
 ) -> faust.App:
     """Build a worker app; nothing connects until the faust worker starts it."""
+    if progress is None:
+        progress = PartitionProgress(
+            time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
+        )
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -123,6 +129,7 @@ def create_app(
     ledger_state = table("ledger-state", 1)
 
     metrics = WorkerMetrics(registry)
+    ProgressCollector(progress, registry)
     sink = (
         InfluxSink(influx, bucket=settings.influx_bucket, org=settings.influx_org, metrics=metrics)
         if influx is not None
@@ -190,6 +197,7 @@ def create_app(
                 processor.fail(
                     event.value, exc, topic=topic, partition=partition, offset=offset, out=outputs
                 )
+            progress.processed(topic, partition, offset)
         processor.flush(live)
         return outputs
 
@@ -224,7 +232,27 @@ def create_app(
 
     @app.timer(interval=settings.silence_check_interval)
     async def check_services() -> None:
-        await send(processor.check(live, owned_partitions(topics.observations)))
+        # A partition far behind holds evidence not yet seen: its services are not silent.
+        owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
+        await send(processor.check(live, owned))
+
+    @app.timer(interval=1.0)
+    async def track_progress() -> None:
+        committed = getattr(app.consumer, "_committed_offset", {})  # faust keeps no public view
+        assigned = [
+            tp
+            for tp in app.assignor.assigned_actives()
+            if tp.topic in (topics.observations, topics.commands)
+        ]
+        for tp in assigned:
+            end = app.consumer.highwater(tp)
+            progress.observe(
+                tp.topic,
+                tp.partition,
+                end=end if isinstance(end, int) and end >= 0 else None,
+                committed=committed.get(tp),
+            )
+        progress.keep_only((tp.topic, tp.partition) for tp in assigned)
 
     @app.timer(interval=settings.indicator_interval)
     async def roll_up_indicators() -> None:
