@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from connectors.base import ParseResult
 from connectors.config import ConfigInvalidError, load_config, validate_config
+from connectors.delivery import BackgroundDelivery
 from connectors.ingest_guard import ConnectionLimits
 from connectors.ingest_server import (
     IngestLimits,
@@ -81,6 +82,13 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     show_default=True,
 )
 @click.option(
+    "--spool-max-bytes",
+    type=int,
+    default=256 * 1024 * 1024,
+    show_default=True,
+    help="Bound of the on-disk spool; beyond it new records are refused and counted.",
+)
+@click.option(
     "--metrics-port",
     type=int,
     default=None,
@@ -95,6 +103,7 @@ def run_command(
     topic: str,
     deadletter_topic: str,
     spool_dir: Path,
+    spool_max_bytes: int,
     metrics_port: int | None,
 ) -> None:
     """Run CONFIG's feeds; with --dry-run print observations as JSON lines instead.
@@ -123,6 +132,7 @@ def run_command(
         deadletter_topic=deadletter_topic,
         spool_dir=spool_dir,
         metrics=metrics,
+        spool_max_bytes=spool_max_bytes,
     )
     try:
         asyncio.run(_run(selected, producer, metrics, registry, metrics_port))
@@ -172,12 +182,17 @@ async def _run(
     if metrics_port is not None:
         runner = await _serve(_metrics_app(registry), "127.0.0.1", metrics_port, "metrics")
 
+    delivery = BackgroundDelivery(producer)
+    delivery.start()
+
     async def sink(source: str, result: ParseResult) -> None:
         metrics.observe_result(source, result, time.time())
-        await asyncio.to_thread(producer.send_result, result)
+        await delivery.submit(result)  # never waits for Kafka: polls keep their interval
 
     try:
         await run_forever(selected, sink, stop)
+        async with asyncio.timeout(120):
+            await delivery.close()
     finally:
         if runner is not None:
             await runner.cleanup()
