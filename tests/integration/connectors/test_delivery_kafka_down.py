@@ -30,16 +30,17 @@ def test_submitting_never_waits_for_a_dead_broker_and_everything_is_spooled(
     async def main() -> float:
         delivery = BackgroundDelivery(producer, queue_size=2)
         delivery.start()
-        slowest = 0.0
+        waited = 0.0
         for result in results:  # a feed polled every 50 ms
             started = time.monotonic()
             await delivery.submit(result)
-            slowest = max(slowest, time.monotonic() - started)
+            waited += time.monotonic() - started
             await asyncio.sleep(0.05)
         async with asyncio.timeout(120):
             await delivery.close()
-        return slowest
+        return waited
 
-    slowest = asyncio.run(main())
-    assert slowest < 0.5, f"a poll waited {slowest:.1f} s for Kafka"
+    waited = asyncio.run(main())
+    # Inline delivery waited at least max_block_ms (1 s) per poll: 20 s or more in all.
+    assert waited < 3.0, f"20 polls waited {waited:.1f} s for Kafka"
     assert producer.spool.pending() == len(results)
