@@ -44,3 +44,8 @@ test: install lint
 bench:
 	bash deploy/local/stack.sh up
 	$(PYTHON) -m pipeline.cli bench run $(BENCH_ARGS)
+
+.PHONY: chaos
+chaos:  ## fault injection (kill -9, InfluxDB down, poison records); see docs/reliability.md
+	bash deploy/local/stack.sh up
+	$(PYTHON) -m pipeline.cli bench chaos $(CHAOS_ARGS)
