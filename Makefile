@@ -48,3 +48,8 @@ bench:
 
 dashboards:
 	$(PYTHON) -m pipeline.cli dashboards
+
+.PHONY: chaos
+chaos:  ## fault injection (kill -9, InfluxDB down, poison records); see docs/reliability.md
+	bash deploy/local/stack.sh up
+	$(PYTHON) -m pipeline.cli bench chaos $(CHAOS_ARGS)

@@ -19,7 +19,15 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from connectors.base import ParseResult
 from connectors.config import ConfigInvalidError, load_config, validate_config
-from connectors.ingest_server import IngestLimits, make_ingest_app, producer_deliver
+from connectors.delivery import BackgroundDelivery
+from connectors.ingest_guard import ConnectionLimits
+from connectors.ingest_server import (
+    IngestLimits,
+    kafka_send_command,
+    make_ingest_app,
+    producer_deliver,
+    serve_ingest,
+)
 from connectors.kafka_reach import (
     kafka_reachable,
     recovered_message,
@@ -95,6 +103,13 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Where unacknowledged records wait. [default: CW_SPOOL_DIR, else .state/connectors/spool]",
 )
 @click.option(
+    "--spool-max-bytes",
+    type=int,
+    default=256 * 1024 * 1024,
+    show_default=True,
+    help="Bound of the on-disk spool; beyond it new records are refused and counted.",
+)
+@click.option(
     "--metrics-port",
     type=int,
     default=None,
@@ -109,6 +124,7 @@ def run_command(
     topic: str | None,
     deadletter_topic: str | None,
     spool_dir: Path | None,
+    spool_max_bytes: int,
     metrics_port: int | None,
 ) -> None:
     """Run CONFIG's feeds; with --dry-run print observations as JSON lines instead.
@@ -142,6 +158,7 @@ def run_command(
         deadletter_topic=deadletter_topic or settings.topics.deadletter,
         spool_dir=spool_dir,
         metrics=metrics,
+        spool_max_bytes=spool_max_bytes,
     )
     try:
         asyncio.run(_run(selected, producer, metrics, registry, metrics_port, bootstrap))
@@ -194,11 +211,9 @@ async def _run(
 
     spooling = False
 
-    async def sink(source: str, result: ParseResult) -> None:
-        nonlocal spooling
-        metrics.observe_result(source, result, time.time())
-        delivered = await asyncio.to_thread(producer.send_result, result)
+    def announce(delivered: bool) -> None:
         # Said once per outage, not per record: the reason nothing reaches the pipeline.
+        nonlocal spooling
         if not delivered and not spooling:
             pending = producer.spool.pending()
             click.echo(spooling_message(bootstrap, producer.spool.directory, pending), err=True)
@@ -206,8 +221,17 @@ async def _run(
             click.echo(recovered_message(bootstrap), err=True)
         spooling = not delivered
 
+    delivery = BackgroundDelivery(producer, on_outcome=announce)
+    delivery.start()
+
+    async def sink(source: str, result: ParseResult) -> None:
+        metrics.observe_result(source, result, time.time())
+        await delivery.submit(result)  # never waits for Kafka: polls keep their interval
+
     try:
         await run_forever(selected, sink, stop)
+        async with asyncio.timeout(120):
+            await delivery.close()
     finally:
         if runner is not None:
             await runner.cleanup()
@@ -245,6 +269,26 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
 @click.option("--max-body-bytes", default=1024 * 1024, show_default=True, type=int)
 @click.option("--rate", default=5.0, show_default=True, type=float, help="Requests/s/operator.")
 @click.option("--burst", default=20, show_default=True, type=int)
+@click.option(
+    "--header-timeout", default=10.0, show_default=True, help="Seconds for a request head."
+)
+@click.option("--body-timeout", default=30.0, show_default=True, help="Seconds for a request body.")
+@click.option("--idle-timeout", default=30.0, show_default=True, help="Seconds a connection idles.")
+@click.option("--max-connections", default=2048, show_default=True, help="Open connections.")
+@click.option("--max-connections-per-client", default=64, show_default=True)
+@click.option(
+    "--metrics-token-sha256",
+    envvar="CW_INGEST_METRICS_TOKEN_SHA256",
+    default=None,
+    help="SHA-256 of the bearer token that may read /metrics (unset: /metrics is refused).",
+)
+@click.option("--commands-topic", default=None, help="[default: CW_TOPIC_PREFIX + commands]")
+@click.option(
+    "--command-key",
+    default=None,
+    help="Key that signs acknowledgements [default: CW_COMMAND_KEY, the workers' key; "
+    "unset: acknowledgements are answered 503].",
+)
 def serve_ingest_command(
     config: Path,
     host: str | None,
@@ -254,6 +298,14 @@ def serve_ingest_command(
     max_body_bytes: int,
     rate: float,
     burst: int,
+    header_timeout: float,
+    body_timeout: float,
+    idle_timeout: float,
+    max_connections: int,
+    max_connections_per_client: int,
+    metrics_token_sha256: str | None,
+    commands_topic: str | None,
+    command_key: str | None,
 ) -> None:
     """Serve the HTTP push ingest API for CONFIG's operators (OpenAPI at /openapi.json)."""
     try:
@@ -271,6 +323,7 @@ def serve_ingest_command(
             "address).",
             err=True,
         )
+    key = command_key or settings.command_key
     registry = CollectorRegistry()
     producer = ObservationProducer.connect(
         bootstrap,
@@ -283,7 +336,25 @@ def serve_ingest_command(
         producer_deliver(producer),
         clock=time.time,
         registry=registry,
-        limits=IngestLimits(max_body_bytes=max_body_bytes, rate_per_s=rate, burst=burst),
+        limits=IngestLimits(
+            max_body_bytes=max_body_bytes,
+            rate_per_s=rate,
+            burst=burst,
+            connections=ConnectionLimits(
+                header_timeout=header_timeout,
+                body_timeout=body_timeout,
+                idle_timeout=idle_timeout,
+                per_client=max_connections_per_client,
+                total=max_connections,
+            ),
+            metrics_token_sha256=metrics_token_sha256,
+        ),
+        send_command=(
+            kafka_send_command(bootstrap, commands_topic or settings.topics.commands)
+            if key
+            else None
+        ),
+        command_key=key.encode() if key else None,
     )
 
     async def main() -> None:
@@ -291,16 +362,16 @@ def serve_ingest_command(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        runner = await _serve(
+        server = await serve_ingest(
             app,
             host or settings.ingest_host,
             settings.ingest_port if port is None else port,
-            "ingest",
         )
+        click.echo(f"ingest listening on {server.url}", err=True)
         try:
             await stop.wait()
         finally:
-            await runner.cleanup()
+            await server.close()
 
     try:
         asyncio.run(main())

@@ -24,8 +24,10 @@ its exporter once instead of discovering errors one at a time.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +49,12 @@ CSV_TYPES = frozenset({"text/csv"})
 MAX_OBSERVATIONS_PER_REQUEST = 5_000
 _INT_FIELDS = frozenset({"schema", "customers_served", "customers_affected"})
 _FLOAT_FIELDS = frozenset({"value"})
+#: Top-level fields an observation may carry; anything else is refused, named.
+KNOWN_FIELDS = frozenset({"schema"} | {f.name for f in dataclasses.fields(Observation)})
+#: Identifiers an operator chooses: letters, digits and a few separators, nothing that could
+#: be read as markup, a path escape or a terminal control.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+#=~-]*")
+MAX_ATTRS_KEYS = 64
 
 
 def hash_token(token: str) -> str:
@@ -111,6 +119,13 @@ def check_push(
             problems.append(Problem(index, exc.field, exc.reason, exc.detail))
             if exc.reason == "unauthorised_operator":
                 status = 403
+    first_index: dict[str, int] = {}
+    for index, obs in enumerate(observations):
+        earlier = first_index.setdefault(obs.event_id, index)
+        if earlier != index:
+            problems.append(
+                Problem(index, "event_id", "duplicate_event_id", f"same as item {earlier}")
+            )
     if problems:
         raise PushRefused(status, problems)
     if not observations:
@@ -187,6 +202,29 @@ def _one(
     if not isinstance(record, dict):
         raise ObservationRejected("not_an_object", None, "each observation must be an object")
     data = dict(record)
+    unknown = sorted(set(data) - KNOWN_FIELDS)
+    if unknown:
+        raise ObservationRejected(
+            "invalid_field", str(unknown[0])[:80], f"unknown field; allowed: {sorted(KNOWN_FIELDS)}"
+        )
+    attrs = data.get("attrs")
+    if isinstance(attrs, dict) and len(attrs) > MAX_ATTRS_KEYS:
+        raise ObservationRejected("oversize", "attrs", f"more than {MAX_ATTRS_KEYS} keys")
+    for name in ("event_id", "vantage"):
+        text = data.get(name)
+        if isinstance(text, str) and not ID_PATTERN.fullmatch(text):
+            raise ObservationRejected(
+                "invalid_field",
+                name,
+                f"may only hold letters, digits and ._:@/+#=~- ({text[:40]!a})",
+            )
+    server_source = f"push:{operator_id}"
+    if data.setdefault("source", server_source) != server_source:
+        raise ObservationRejected(
+            "unauthorised_operator",
+            "source",
+            f"set by the server to {server_source!r}; leave it out",
+        )
     sent_operator = data.setdefault("operator_id", operator_id)
     if sent_operator != operator_id:
         raise ObservationRejected(
@@ -213,7 +251,6 @@ def _one(
         # Affected without served is useless for customer-weighted indicators.
         data.setdefault("customers_served", spec.customers_served)
     data.setdefault("schema", 1)
-    data.setdefault("source", f"push:{operator_id}")
     if "event_id" not in data:
         try:
             content = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

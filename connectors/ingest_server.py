@@ -10,7 +10,10 @@
 * recently acknowledged ``event_id`` values per operator are remembered, so a retry after a
   lost response is a cheap ``202`` with ``duplicates``.
 
-Also serves ``GET /healthz``, ``GET /openapi.json`` and ``GET /metrics`` (the injected registry).
+Also serves ``GET /healthz``, ``GET /openapi.json`` and ``GET /metrics`` (the injected registry,
+which names operators: only with the bearer token whose SHA-256 is ``metrics_token_sha256``).
+Served with :func:`serve_ingest`, connections are limited and timed out
+(:mod:`connectors.ingest_guard`).
 """
 
 from __future__ import annotations
@@ -18,23 +21,31 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from connectors.base import Clock, ServiceSpec
 from connectors.config import DeploymentConfig
 from connectors.ingest import PushRefused, check_push, hash_token
+from connectors.ingest_guard import ConnectionGuard, ConnectionLimits, GuardedServer, serve_guarded
 from connectors.openapi import OPENAPI
 from connectors.producer import ObservationProducer
 from connectors.ratelimit import RateLimiter
 from connectors.spool import SpoolRecord
+from pipeline.core.commands import CommandRejected, command_from_dict, sign_command
 from pipeline.core.schema import Observation
 
 Deliver = Callable[[list[Observation]], Awaitable[bool]]
+#: Sends one signed command (key, value) to the commands topic; True once Kafka acked it.
+SendCommand = Callable[[bytes, bytes], Awaitable[bool]]
+MAX_ACK_BODY_BYTES = 4096
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +54,9 @@ class IngestLimits:
     rate_per_s: float = 5.0
     burst: int = 20
     remembered_event_ids: int = 100_000
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    #: ``/metrics`` answers only to ``Authorization: Bearer <token>`` with this digest.
+    metrics_token_sha256: str | None = None
 
 
 def producer_deliver(producer: ObservationProducer) -> Deliver:
@@ -57,6 +71,26 @@ def producer_deliver(producer: ObservationProducer) -> Deliver:
     return deliver
 
 
+def kafka_send_command(bootstrap_servers: str, topic: str) -> SendCommand:
+    """Send commands with their own Kafka producer, waiting for the acks of all replicas."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+
+    def send(key: bytes, value: bytes) -> bool:
+        try:
+            producer.send(topic, key=key, value=value).get(timeout=10)
+        except Exception as exc:
+            log.warning("command_not_sent", error=str(exc))
+            return False
+        return True
+
+    async def send_command(key: bytes, value: bytes) -> bool:
+        return await asyncio.to_thread(send, key, value)
+
+    return send_command
+
+
 class _Ingest:
     def __init__(
         self,
@@ -65,7 +99,11 @@ class _Ingest:
         clock: Clock,
         registry: CollectorRegistry,
         limits: IngestLimits,
+        send_command: SendCommand | None = None,
+        command_key: bytes | None = None,
     ) -> None:
+        self.send_command = send_command
+        self.command_key = command_key
         self.tokens = {op.token_sha256: op.operator_id for op in config.operators}
         self.services: dict[str, Mapping[str, ServiceSpec]] = {
             op.operator_id: {s.service_id: s for s in op.services} for op in config.operators
@@ -75,6 +113,7 @@ class _Ingest:
         self.limits = limits
         self.registry = registry
         self.limiter = RateLimiter(limits.rate_per_s, limits.burst, clock)
+        self.guard = ConnectionGuard(limits.connections)
         self.seen: dict[str, OrderedDict[str, None]] = {}
         self.requests = Counter(
             "continuity_feed_push_requests",
@@ -114,16 +153,28 @@ def make_ingest_app(
     clock: Clock,
     registry: CollectorRegistry,
     limits: IngestLimits | None = None,
+    send_command: SendCommand | None = None,
+    command_key: bytes | None = None,
 ) -> web.Application:
-    """The aiohttp application; run it with ``web.AppRunner`` on ``127.0.0.1`` port 0 in tests."""
+    """The aiohttp application; run it with ``web.AppRunner`` on ``127.0.0.1`` port 0 in tests.
+    With ``send_command`` and ``command_key`` it also takes acknowledgements."""
     limits = limits or IngestLimits()
-    app = web.Application(client_max_size=limits.max_body_bytes)
-    app[_STATE] = _Ingest(config, deliver, clock, registry, limits)
+    state = _Ingest(config, deliver, clock, registry, limits, send_command, command_key)
+    app = web.Application(
+        client_max_size=limits.max_body_bytes, middlewares=[state.guard.middleware]
+    )
+    app[_STATE] = state
     app.router.add_post("/v1/observations", _post_observations)
+    app.router.add_post("/v1/acknowledgements", _post_acknowledgement)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/openapi.json", _openapi)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+async def serve_ingest(app: web.Application, host: str, port: int) -> GuardedServer:
+    """Serve an app from :func:`make_ingest_app` with its connection limits and timeouts."""
+    return await serve_guarded(app, app[_STATE].guard, host, port)
 
 
 def _error(
@@ -170,7 +221,10 @@ async def _handle(state: _Ingest, operator: str, request: web.Request) -> web.Re
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
     try:
-        body = await request.read()
+        body = await asyncio.wait_for(request.read(), state.limits.connections.body_timeout)
+    except TimeoutError:
+        state.rejects.labels(operator, "body_timeout").inc()
+        return _error(408, "body_timeout", "the body did not arrive in time; send it at once")
     except web.HTTPRequestEntityTooLarge:
         state.rejects.labels(operator, "oversize").inc()
         return _error(413, "oversize", f"body exceeds {limit} bytes")
@@ -207,6 +261,69 @@ async def _handle(state: _Ingest, operator: str, request: web.Request) -> web.Re
     return web.Response(status=202, body=orjson.dumps(body_out), content_type="application/json")
 
 
+async def _post_acknowledgement(request: web.Request) -> web.Response:
+    """Acknowledge the open incident of one of the operator's own services.
+
+    Body ``{"service_id": ..., "by": "<person or team>"}``. The command is recorded as by
+    ``<operator>/<by>``, audited (who, when, from where) and signed for the workers."""
+    state = request.app[_STATE]
+    operator = _authenticate(state, request.headers.get("Authorization", ""))
+    if operator is None:
+        state.requests.labels("-", "401").inc()
+        return _error(401, "unauthenticated", "send Authorization: Bearer <operator token>")
+    response = await _acknowledge(state, operator, request)
+    state.requests.labels(operator, str(response.status)).inc()
+    return response
+
+
+async def _acknowledge(state: _Ingest, operator: str, request: web.Request) -> web.Response:
+    if state.send_command is None or state.command_key is None:
+        return _error(503, "acknowledgements_disabled", "this server has no command key")
+    if state.limiter.take(operator) > 0:
+        return _error(429, "rate_limited", f"operator {operator!r} exceeds its rate")
+    try:
+        body = await asyncio.wait_for(request.content.read(MAX_ACK_BODY_BYTES + 1), 10.0)
+        data = orjson.loads(body) if len(body) <= MAX_ACK_BODY_BYTES else None
+    except (TimeoutError, orjson.JSONDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        return _error(400, "malformed_json", f"send a JSON object under {MAX_ACK_BODY_BYTES} bytes")
+    service_id = data.get("service_id")
+    if not isinstance(service_id, str) or service_id not in state.services[operator]:
+        detail = f"not a service declared for {operator!r}"
+        problem = {"index": None, "field": "service_id", "reason": "unauthorised_operator"}
+        return _error(403, "unauthorised_operator", detail, [{**problem, "detail": detail}])
+    by = data.get("by")
+    command = {
+        "type": "acknowledge",
+        "service_id": service_id,
+        "by": f"{operator}/{by}" if isinstance(by, str) else by,
+        "method": "api",
+        "at": state.clock(),
+        "issued_by": operator,
+        "from": request.remote,
+    }
+    try:
+        command_from_dict(command, now=state.clock())
+    except CommandRejected as exc:
+        problem = {"index": None, "field": exc.field, "reason": exc.reason, "detail": exc.detail}
+        return _error(400, exc.reason, exc.detail, [problem])
+    signed = orjson.dumps(sign_command(command, state.command_key))
+    if not await state.send_command(service_id.encode(), signed):
+        return _error(503, "kafka_unavailable", "not recorded; retry later")
+    log.info(
+        "acknowledgement_accepted",
+        operator=operator,
+        service_id=service_id,
+        by=command["by"],
+        remote=request.remote,
+        at=command["at"],
+    )
+    return web.json_response(
+        {"service_id": service_id, "by": command["by"], "at": command["at"]}, status=202
+    )
+
+
 def _authenticate(state: _Ingest, header: str) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -224,5 +341,15 @@ async def _openapi(_request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    payload = generate_latest(request.app[_STATE].registry)
+    state = request.app[_STATE]
+    expected = state.limits.metrics_token_sha256
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if expected is None or scheme.lower() != "bearer" or hash_token(token.strip()) != expected:
+        # The registry names operators and their traffic: not for anonymous readers.
+        return _error(
+            401,
+            "unauthenticated",
+            "send Authorization: Bearer <metrics token> (serve-ingest --metrics-token-sha256)",
+        )
+    payload = generate_latest(state.registry)
     return web.Response(body=payload, headers={"Content-Type": "text/plain; version=0.0.4"})

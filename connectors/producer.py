@@ -81,6 +81,7 @@ class ObservationProducer:
         deadletter_topic: str,
         spool_dir: Path,
         metrics: FeedMetrics | None = None,
+        spool_max_bytes: int = 256 * 1024 * 1024,
         **kafka_config: Any,
     ) -> ObservationProducer:
         """A producer on a real broker. ``max_block_ms`` is short so a dead broker spools fast."""
@@ -102,7 +103,7 @@ class ObservationProducer:
         transport: Transport = KafkaProducer(**settings)
         return cls(
             transport,
-            Spool(spool_dir),
+            Spool(spool_dir, max_bytes=spool_max_bytes),
             topic=topic,
             deadletter_topic=deadletter_topic,
             metrics=metrics,

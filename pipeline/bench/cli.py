@@ -418,5 +418,33 @@ def state_dict_command(services: int, live_states: int | None) -> None:
     click.echo(json.dumps(st.dict_size(services, **options), indent=2))
 
 
+@bench_group.command("chaos")
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Choice(["worker-kill", "influx-down", "poison"]),
+    help="Repeatable; default: all.",
+)
+@click.option("--services", type=int, default=50, show_default=True)
+@click.option("--rounds", type=int, default=6, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def chaos_command(scenarios: tuple[str, ...], services: int, rounds: int, out: Path | None) -> None:
+    """Inject faults into the real stack; report lost/duplicated records and recovery times."""
+    from pipeline.bench.chaos import SCENARIOS, run_scenario
+    from pipeline.config.settings import Settings
+
+    configure_bench_logging("WARNING")
+    base = Settings.from_env(os.environ)
+    results = []
+    for name in scenarios or tuple(SCENARIOS):
+        click.echo(f"chaos: {name} ({services} services x {rounds} rounds) ...", err=True)
+        result = run_scenario(base, name, services=services, rounds=rounds)
+        click.echo(json.dumps(result))
+        results.append(result)
+    if out is not None:
+        _write(out, {"chaos": results})
+
+
 if __name__ == "__main__":
     bench_group()

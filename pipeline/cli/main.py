@@ -209,9 +209,12 @@ def incidents_ack(service_id: str, by: str) -> None:
     import orjson
     from kafka import KafkaProducer
 
+    from pipeline.core.commands import sign_command
     from pipeline.ops.service_lookup import known_service_or_error
 
     settings = _settings()
+    if not settings.command_key:
+        raise click.ClickException("set CW_COMMAND_KEY (the workers' command key) to sign it")
     problem = known_service_or_error(settings, service_id)
     if problem is not None:
         raise click.ClickException(problem)
@@ -222,11 +225,10 @@ def incidents_ack(service_id: str, by: str) -> None:
         "method": "cli",
         "at": time.time(),
     }
+    signed = sign_command(command, settings.command_key.encode())
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     try:
-        producer.send(
-            settings.topics.commands, key=service_id.encode(), value=orjson.dumps(command)
-        )
+        producer.send(settings.topics.commands, key=service_id.encode(), value=orjson.dumps(signed))
         producer.flush(timeout=30)
     finally:
         producer.close()

@@ -27,6 +27,8 @@ def show() -> None:
         raise click.ClickException(str(exc)) from None
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
+        if not field.repr:  # secrets (tokens, keys) are never printed, only whether they are set
+            value = "(set)" if value else "(unset)"
         click.echo(f"{field.name:<24} {getattr(value, 'prefix', value)}")
 
 

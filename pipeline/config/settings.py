@@ -99,7 +99,7 @@ class Settings:
     metrics_port: int = 19464
     influx_url: str = "http://127.0.0.1:18086"
     influx_bucket: str = "continuity/autogen"
-    influx_token: str = "continuity:continuity"
+    influx_token: str = field(default="continuity:continuity", repr=False)
     influx_org: str = "-"
     prometheus_url: str = "http://127.0.0.1:19090"
     default_interval: float = 60.0
@@ -124,6 +124,13 @@ class Settings:
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8480
     spool_dir: str = ".state/connectors/spool"
+    #: How long Kafka waits for a silent worker before giving its partitions to another:
+    #: after a ``kill -9`` this is the time until processing resumes (faust's default is 60 s).
+    session_timeout: float = 10.0
+    #: A partition with unprocessed records and no progress this long fails /healthz.
+    stall_after: float = 30.0
+    #: Key that signs commands (HMAC-SHA256); without it the worker refuses every command.
+    command_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

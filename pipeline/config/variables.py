@@ -192,6 +192,26 @@ SETTINGS: tuple[Variable, ...] = (
         kind="optional",
     ),
     Variable("CW_WORKER_DATA_DIR", "Worker's local data directory (faust datadir).", "data_dir"),
+    Variable(
+        "CW_SESSION_TIMEOUT_S",
+        "Kafka consumer session timeout: after a `kill -9`, the time until another worker "
+        "takes the partitions over (faust's own default is 60 s).",
+        "session_timeout",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_STALL_AFTER_S",
+        "A partition with unprocessed records and no progress this long fails `/healthz`.",
+        "stall_after",
+        kind="seconds",
+    ),
+    Variable(
+        "CW_COMMAND_KEY",
+        "Secret that signs commands on the commands topic (HMAC-SHA256); shared by workers, "
+        "the ingest API and `continuity incidents ack`. Without it workers refuse every command.",
+        "command_key",
+        kind="optional",
+    ),
     Variable("CW_INGEST_HOST", "Address `connectors serve-ingest` binds.", "ingest_host"),
     Variable(
         "CW_INGEST_PORT",

@@ -1,17 +1,26 @@
-"""Commands on the commands topic (acknowledgements), validated like observations.
+"""Commands on the commands topic (acknowledgements): signed, validated, audited.
 
-A command that cannot be trusted is refused with a :class:`CommandRejected` naming the field,
-and the worker dead-letters it instead of letting it reach an incident.
+Anyone who can write to Kafka could otherwise acknowledge any incident under any name, so a
+command carries ``sig``, an HMAC-SHA256 over its other fields (canonical JSON, sorted keys)
+under the deployment's command key (``CW_COMMAND_KEY``), shared only by the workers and the
+issuers (the ingest API, the CLI). A command that is unsigned, signed with another key or
+malformed is refused with a :class:`CommandRejected` naming the field, and the worker
+dead-letters it instead of letting it reach an incident.
 
->>> parse_command(b'{"type": "acknowledge", "service_id": "s", "by": "ops", "at": "abc"}',
-...               now=0.0)  # doctest: +ELLIPSIS
+>>> signed = sign_command({"type": "acknowledge", "service_id": "s", "by": "ops", "at": 5.0},
+...                       b"k")
+>>> parse_command(orjson.dumps(signed), now=0.0, key=b"k").by
+'ops'
+>>> parse_command(orjson.dumps(signed), now=0.0, key=b"other")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-pipeline.core.commands.CommandRejected: invalid_field: at: must be a number of seconds ...
+pipeline.core.commands.CommandRejected: bad_signature: sig: ...
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import unicodedata
 from dataclasses import dataclass
@@ -49,8 +58,22 @@ class Acknowledge:
     method: str
 
 
-def parse_command(raw: bytes | None, *, now: float) -> Acknowledge:
-    """Decode and validate command bytes; raises :class:`CommandRejected`."""
+def command_signature(command: dict[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 (hex) of ``command`` without its ``sig``, as canonical JSON."""
+    body = orjson.dumps(
+        {k: v for k, v in command.items() if k != "sig"}, option=orjson.OPT_SORT_KEYS
+    )
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def sign_command(command: dict[str, Any], key: bytes) -> dict[str, Any]:
+    """``command`` with its ``sig``."""
+    return {**command, "sig": command_signature(command, key)}
+
+
+def parse_command(raw: bytes | None, *, now: float, key: bytes | None) -> Acknowledge:
+    """Decode, authenticate and validate command bytes; raises :class:`CommandRejected`.
+    Without a ``key`` every command is refused: nothing proves who sent it."""
     if raw is None:
         raise CommandRejected("null_value", None, "the record has no value")
     if len(raw) > MAX_COMMAND_BYTES:
@@ -61,6 +84,13 @@ def parse_command(raw: bytes | None, *, now: float) -> Acknowledge:
         raise CommandRejected("malformed_json", None, str(exc)) from None
     if not isinstance(data, dict):
         raise CommandRejected("not_an_object", None, "expected a JSON object")
+    if key is None:
+        raise CommandRejected("unsigned_command", "sig", "this worker has no CW_COMMAND_KEY")
+    sig = data.get("sig")
+    if not isinstance(sig, str):
+        raise CommandRejected("unsigned_command", "sig", "commands must be signed (HMAC-SHA256)")
+    if not hmac.compare_digest(sig, command_signature(data, key)):
+        raise CommandRejected("bad_signature", "sig", "not signed with this deployment's key")
     return command_from_dict(data, now=now)
 
 

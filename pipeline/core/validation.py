@@ -164,6 +164,12 @@ def _required_text(data: dict[str, Any], name: str, limits: ValidationLimits) ->
         raise ObservationRejected("invalid_field", name, "must be a non-empty string")
     if len(value) > limits.max_id_length:
         raise ObservationRejected("invalid_field", name, f"longer than {limits.max_id_length}")
+    if not value.isprintable():
+        # NUL, newlines, ANSI escapes and bidi marks would rewrite how logs and pages read.
+        bad = next(c for c in value if not c.isprintable())
+        raise ObservationRejected(
+            "invalid_field", name, f"contains control or format character U+{ord(bad):04X}"
+        )
     return value
 
 

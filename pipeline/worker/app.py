@@ -24,10 +24,12 @@ from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
 from pipeline.core.deadletter import dead_letter_record
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
+from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
+from pipeline.worker.progress import PartitionProgress, ProgressCollector
 from pipeline.worker.wiring import build_processor
 
 log = structlog.get_logger(__name__)
@@ -69,8 +71,13 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     influx: InfluxDBClient | None = None,
+    progress: PartitionProgress | None = None,
 ) -> faust.App:
     """Build a worker app; nothing connects until the faust worker starts it."""
+    if progress is None:
+        progress = PartitionProgress(
+            time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
+        )
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -82,6 +89,7 @@ def create_app(
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        broker_session_timeout=settings.session_timeout,
     )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
@@ -120,13 +128,18 @@ def create_app(
     ledger_state = table("ledger-state", 1)
 
     metrics = WorkerMetrics(registry)
+    ProgressCollector(progress, registry)
     sink = (
         InfluxSink(influx, bucket=settings.influx_bucket, org=settings.influx_org, metrics=metrics)
         if influx is not None
         else None
     )
     calendar = load_calendar(settings.maintenance_file)
-    processor = build_processor(settings, metrics, calendar=calendar, clock=clock, sink=sink)
+    # Status and incident history is written from their topics (TopicHistory); the in-process
+    # sink takes the indicator roll-ups and the evidence and anomaly points.
+    processor = build_processor(
+        settings, metrics, calendar=calendar, clock=clock, sink=sink, status_points=False
+    )
     live = LiveStates(states, processor.monitoring, capacity=settings.live_states)
     ledger = LedgerProcessor(
         metrics,
@@ -175,6 +188,7 @@ def create_app(
                 processor.fail(
                     event.value, exc, topic=topic, partition=partition, offset=offset, out=outputs
                 )
+            progress.processed(topic, partition, offset)
         processor.flush(live)
         return outputs
 
@@ -209,12 +223,43 @@ def create_app(
 
     @app.timer(interval=settings.silence_check_interval)
     async def check_services() -> None:
-        await send(processor.check(live, owned_partitions(topics.observations)))
+        # A partition far behind holds evidence not yet seen: its services are not silent.
+        owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
+        await send(processor.check(live, owned))
+
+    @app.timer(interval=1.0)
+    async def track_progress() -> None:
+        committed = getattr(app.consumer, "_committed_offset", {})  # faust keeps no public view
+        assigned = [
+            tp
+            for tp in app.assignor.assigned_actives()
+            if tp.topic in (topics.observations, topics.commands)
+        ]
+        for tp in assigned:
+            end = app.consumer.highwater(tp)
+            progress.observe(
+                tp.topic,
+                tp.partition,
+                end=end if isinstance(end, int) and end >= 0 else None,
+                committed=committed.get(tp),
+            )
+        progress.keep_only((tp.topic, tp.partition) for tp in assigned)
 
     @app.timer(interval=settings.indicator_interval)
     async def roll_up_indicators() -> None:
         if LEDGER_PARTITION in owned_partitions(topics.ledger):
             await send(ledger.indicators(ledger_services, ledger_incidents))
+
+    if influx is not None:
+        history = TopicHistory(settings, influx, metrics)
+
+        @app.task
+        async def start_history() -> None:
+            history.start()
+
+        @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
+        async def stop_history(_app: faust.App, **_kwargs: Any) -> None:
+            await asyncio.get_running_loop().run_in_executor(None, history.stop)
 
     if sink is not None:
 

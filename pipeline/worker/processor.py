@@ -74,12 +74,19 @@ class ObservationProcessor:
         clock: Callable[[], float] = time.time,
         sink: InfluxSink | None = None,
         limits: ValidationLimits = DEFAULT_LIMITS,
+        command_key: bytes | None = None,
+        status_points: bool = True,
     ) -> None:
+        """``status_points=False``: status and incident points are written from their topics
+        (:class:`~pipeline.sinks.history.TopicHistory`), so ``sink`` only takes the evidence
+        and anomaly points that exist on no output topic."""
         self.monitoring = monitoring
         self.metrics = metrics
         self.clock = clock
         self.sink = sink
         self.limits = limits
+        self.command_key = command_key
+        self.status_points = status_points
 
     def handle(
         self,
@@ -196,7 +203,7 @@ class ObservationProcessor:
         out = Outputs() if out is None else out
         now = self.clock()
         try:
-            command = parse_command(raw, now=now)
+            command = parse_command(raw, now=now, key=self.command_key)
         except CommandRejected as exc:
             log.warning("command_rejected", reason=exc.reason, field=exc.field)
             self._reject(
@@ -252,7 +259,7 @@ class ObservationProcessor:
                 self.metrics.status_changes, change.sector, change.current.value, change.reason
             ).inc()
             out.status.append((key, orjson.dumps(change.to_dict())))
-            if self.sink is not None:
+            if self.sink is not None and self.status_points:
                 self.sink.add(status_point(change))
             log.info(
                 "status_changed",
@@ -268,7 +275,7 @@ class ObservationProcessor:
             ).inc()
             out.incidents.append((key, orjson.dumps(event.to_dict())))
             out.ledger.append((b"ledger", orjson.dumps(ledger_incident_record(event))))
-            if self.sink is not None:
+            if self.sink is not None and self.status_points:
                 self.sink.add(incident_point(event))
             log.info(
                 "incident_event",

@@ -1,16 +1,20 @@
-"""Start one worker process: metrics endpoint, topics, InfluxDB database, faust worker."""
+"""Start one worker process: metrics/health endpoint, topics, InfluxDB database, faust worker."""
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from pipeline.config.settings import Settings
 from pipeline.core.logs import stdlib_logging_config
 from pipeline.ops.influx_admin import ensure_database
 from pipeline.ops.topics import ensure_topic_layout
 from pipeline.worker.app import create_app
+from pipeline.worker.http import serve_metrics_and_health
+from pipeline.worker.progress import PartitionProgress
 
 log = structlog.get_logger(__name__)
 
@@ -20,11 +24,18 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     import faust
 
     registry = CollectorRegistry()
-    start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
+    progress = PartitionProgress(
+        time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
+    )
+    serve_metrics_and_health(settings.metrics_host, settings.metrics_port, registry, progress)
     created = ensure_topic_layout(
         settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
     )
-    ensure_database(settings.influx_url, settings.influx_bucket)
+    try:
+        ensure_database(settings.influx_url, settings.influx_bucket)
+    except (OSError, RuntimeError) as exc:
+        # History is written from the topics once InfluxDB answers; the stream must not wait.
+        log.warning("influx_unavailable_at_start", url=settings.influx_url, error=str(exc))
     influx = InfluxDBClient(
         url=settings.influx_url,
         token=settings.influx_token,
@@ -39,7 +50,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         metrics=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
         influx_bucket=settings.influx_bucket,
     )
-    app = create_app(settings, registry, influx=influx)
+    app = create_app(settings, registry, influx=influx, progress=progress)
     worker = faust.Worker(
         app, loglevel=loglevel, quiet=True, logging_config=stdlib_logging_config(loglevel)
     )

@@ -46,7 +46,17 @@ def build_processor(
     calendar: MaintenanceCalendar | None = None,
     clock: Callable[[], float] = time.time,
     sink: InfluxSink | None = None,
+    status_points: bool = True,
 ) -> ObservationProcessor:
-    """The worker's per-service processor (its ``monitoring`` is what LiveStates needs)."""
+    """The worker's per-service processor (its ``monitoring`` is what LiveStates needs);
+    commands are verified with the settings' command key."""
     monitoring = build_monitoring(settings, calendar)
-    return ObservationProcessor(monitoring, metrics, clock=clock, sink=sink)
+    command_key = settings.command_key.encode() if settings.command_key else None
+    return ObservationProcessor(
+        monitoring,
+        metrics,
+        clock=clock,
+        sink=sink,
+        command_key=command_key,
+        status_points=status_points,
+    )

@@ -45,6 +45,7 @@ def settings(stack: Settings) -> Iterator[Settings]:
         influx_flush_interval=0.5,
         indicator_interval=1.0,
         data_dir=str(state_dir() / "test-workers" / run),
+        command_key=uuid.uuid4().hex,
     )
     ensure_topic_layout(fresh.kafka_bootstrap, fresh.topics, partitions=fresh.partitions)
     ensure_database(fresh.influx_url, fresh.influx_bucket)

@@ -62,6 +62,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_INDICATOR_INTERVAL_S": str(settings.indicator_interval),
         "CW_CORRELATION_WINDOW_S": str(settings.correlation_window),
         "CW_MAINTENANCE_FILE": settings.maintenance_file or "",
+        "CW_COMMAND_KEY": settings.command_key or "",
     }
 
 
@@ -110,6 +111,12 @@ class WorkerProcess:
             text: str = response.read().decode()
             return text
 
+    def kill(self) -> None:
+        """``kill -9``: no shutdown hook runs, nothing is flushed."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -146,6 +153,24 @@ def read_topic(
         values: list[Any] = []
         deadline = time.monotonic() + timeout
         while len(values) < at_least and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                values.extend(json.loads(record.value) for record in batch)
+        return values
+    finally:
+        consumer.close()
+
+
+def read_to_end(settings: Settings, topic: str) -> list[Any]:
+    """Every record now in ``topic`` (all partitions, up to their end offsets), JSON-decoded."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        assignment = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assignment)
+        consumer.seek_to_beginning(*assignment)
+        ends = consumer.end_offsets(assignment)
+        values: list[Any] = []
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
             for batch in consumer.poll(timeout_ms=500).values():
                 values.extend(json.loads(record.value) for record in batch)
         return values

@@ -5,19 +5,20 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from pipeline.core.commands import CommandRejected, parse_command
+from pipeline.core.commands import CommandRejected, parse_command, sign_command
 
 NOW = 1_700_000_000.0
+KEY = b"test-key"
 
 
 def ack(**fields: object) -> bytes:
     data: dict[str, object] = {"type": "acknowledge", "service_id": "s", "by": "ops", "at": NOW}
     data.update(fields)
-    return orjson.dumps({k: v for k, v in data.items() if v is not None})
+    return orjson.dumps(sign_command({k: v for k, v in data.items() if v is not None}, KEY))
 
 
 def test_valid_acknowledgement() -> None:
-    command = parse_command(ack(method="api"), now=NOW)
+    command = parse_command(ack(method="api"), now=NOW, key=KEY)
     assert (command.service_id, command.by, command.at, command.method) == ("s", "ops", NOW, "api")
 
 
@@ -39,9 +40,21 @@ def test_valid_acknowledgement() -> None:
         (ack(service_id=7), "invalid_field", "service_id"),
         (ack(method="magic"), "invalid_field", "method"),
         (ack(by="x" * 5000), "oversize", None),
+        (
+            orjson.dumps({"type": "acknowledge", "service_id": "s", "by": "ops", "at": NOW}),
+            "unsigned_command",
+            "sig",
+        ),
+        (ack(by="ops").replace(b'"ops"', b'"root"'), "bad_signature", "sig"),
     ],
 )
 def test_refusals_name_reason_and_field(raw: bytes | None, reason: str, field: str | None) -> None:
     with pytest.raises(CommandRejected) as caught:
-        parse_command(raw, now=NOW)
+        parse_command(raw, now=NOW, key=KEY)
     assert (caught.value.reason, caught.value.field) == (reason, field)
+
+
+def test_without_a_key_every_command_is_refused() -> None:
+    with pytest.raises(CommandRejected) as caught:
+        parse_command(ack(), now=NOW, key=None)
+    assert caught.value.reason == "unsigned_command"

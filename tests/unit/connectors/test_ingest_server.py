@@ -180,7 +180,10 @@ def test_size_and_rate_limits(tmp_path: Path) -> None:
 
 def test_openapi_and_metrics_endpoints(tmp_path: Path) -> None:
     registry = CollectorRegistry()
-    app = make_ingest_app(_config(tmp_path), Kafka().deliver, clock=lambda: NOW, registry=registry)
+    limits = IngestLimits(metrics_token_sha256=hash_token("metrics-secret"))
+    app = make_ingest_app(
+        _config(tmp_path), Kafka().deliver, clock=lambda: NOW, registry=registry, limits=limits
+    )
 
     async def main() -> tuple[Any, str]:
         runner = web.AppRunner(app)
@@ -197,6 +200,9 @@ def test_openapi_and_metrics_endpoints(tmp_path: Path) -> None:
                 async with session.get(f"{base}/openapi.json") as response:
                     spec = await response.json()
                 async with session.get(f"{base}/metrics") as response:
+                    assert response.status == 401  # operator ids are not for anonymous readers
+                scraper = {"Authorization": "Bearer metrics-secret"}
+                async with session.get(f"{base}/metrics", headers=scraper) as response:
                     metrics = await response.text()
         finally:
             await runner.cleanup()

@@ -1,0 +1,218 @@
+"""InfluxDB history driven by the status and incidents topics, not by the worker's memory.
+
+A writer thread consumes both topics in its own consumer group, turns each record into the
+same point the worker used to buffer, writes a polled batch and commits the batch's offsets
+only after InfluxDB took it. A crash (even ``kill -9``) or an InfluxDB outage of any length
+therefore replays from the last committed offset; points are idempotent (same series and
+timestamp overwrite), so the replay duplicates nothing. A record InfluxDB refuses, or one
+that is not a valid status/incident record, is dead-lettered and counted; it never blocks the
+records behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import structlog
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
+from influxdb_client.client.write_api import SYNCHRONOUS
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
+
+from pipeline.config.settings import Settings
+from pipeline.core.deadletter import dead_letter_record
+from pipeline.core.schema import Status
+from pipeline.core.timeutil import parse_rfc3339
+from pipeline.incidents.model import Incident, IncidentEvent
+from pipeline.metrics.worker import WorkerMetrics
+from pipeline.monitoring.status import StatusChange
+from pipeline.ops.influx_admin import ensure_database
+from pipeline.sinks.influx import SINK_NAME, incident_point, status_point
+from pipeline.sinks.influx_write import raise_refusal, write_isolating_refusals
+
+log = structlog.get_logger(__name__)
+
+Item = tuple[ConsumerRecord, Point]
+
+
+def status_record_point(value: bytes) -> Point:
+    """The ``service_status`` point of one status-topic record."""
+    data: dict[str, Any] = orjson.loads(value)
+    previous = data.get("previous")
+    return status_point(
+        StatusChange(
+            service_id=data["service_id"],
+            operator_id=data["operator_id"],
+            sector=data["sector"],
+            region=data["region"],
+            previous=Status(previous) if previous else None,
+            current=Status(data["status"]),
+            at=parse_rfc3339(data["at"]),
+            reason=data["reason"],
+            event_id=data.get("event_id"),
+            customers_served=data.get("customers_served"),
+            customers_affected=data.get("customers_affected"),
+        )
+    )
+
+
+def incident_record_point(value: bytes) -> Point:
+    """The ``incident`` point of one incidents-topic record."""
+    data: dict[str, Any] = orjson.loads(value)
+    event = IncidentEvent(
+        str(data["event"]), float(data["at"]), Incident.from_dict(data["incident"])
+    )
+    return incident_point(event)
+
+
+class TopicHistory:
+    """Status and incident history from the topics to InfluxDB, exactly once in effect."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: InfluxDBClient,
+        metrics: WorkerMetrics,
+        *,
+        batch: int = 5_000,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._write_api = client.write_api(write_options=SYNCHRONOUS)
+        self._metrics = metrics
+        self._batch = batch
+        self._max_backoff = max_backoff
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._database_ready = False
+        topics = settings.topics
+        self._converters = {
+            topics.status: status_record_point,
+            topics.incidents: incident_record_point,
+        }
+
+    @property
+    def group(self) -> str:
+        """The consumer group whose committed offsets say what InfluxDB already has."""
+        return f"{self._settings.app_id}-history"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="influx-history", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        settings = self._settings
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch,
+            metadata_max_age_ms=30_000,
+            # After a kill -9 the group waits this long for the dead member before the
+            # restarted worker gets its partitions back.
+            session_timeout_ms=int(settings.session_timeout * 1000),
+            heartbeat_interval_ms=int(settings.session_timeout * 1000 / 3),
+        )
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        try:
+            # Subscribing before the topics' metadata is known gets no partitions assigned
+            # until the next metadata refresh, so wait for it.
+            while not self._stop.is_set() and not all(
+                consumer.partitions_for_topic(topic) for topic in self._converters
+            ):
+                self._stop.wait(1.0)
+            consumer.subscribe(list(self._converters))
+            log.info("history_subscribed", group=self.group)
+            while not self._stop.is_set():
+                polled = consumer.poll(timeout_ms=500)
+                records = [record for batch in polled.values() for record in batch]
+                if records and self._write(records, producer):
+                    log.info("history_written", records=len(records))
+                    producer.flush(timeout=30)
+                    try:
+                        consumer.commit()
+                    except CommitFailedError:
+                        # Partitions moved while we wrote: their new owner rewrites the same
+                        # points, which overwrite ours.
+                        log.warning("history_commit_failed", records=len(records))
+        except Exception:
+            log.exception("history_writer_failed")
+        finally:
+            consumer.close(autocommit=False)
+            producer.close(timeout=5)
+
+    def _write(self, records: list[ConsumerRecord], producer: KafkaProducer) -> bool:
+        """Write one polled batch; False when stopped before InfluxDB took it."""
+        items: list[Item] = []
+        for record in records:
+            try:
+                items.append((record, self._converters[record.topic](record.value)))
+            except Exception as exc:
+                self._dead_letter(producer, record, "invalid_record", repr(exc))
+        backoff = 0.2
+        while not self._stop.is_set():
+            try:
+                refused = write_isolating_refusals(self._write_points, items)
+            except Exception as exc:
+                self._metrics.child(self._metrics.sink_points, SINK_NAME, "retried").inc(len(items))
+                log.warning("history_write_failed", points=len(items), error=str(exc)[:300])
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            for (record, _point), reason in refused:
+                self._dead_letter(producer, record, "influx_rejected", reason)
+            self._metrics.child(self._metrics.sink_points, SINK_NAME, "rejected").inc(len(refused))
+            self._metrics.child(self._metrics.sink_points, SINK_NAME, "written").inc(
+                len(items) - len(refused)
+            )
+            return True
+        return False
+
+    def _write_points(self, items: Sequence[Item]) -> None:
+        settings = self._settings
+        if not self._database_ready:
+            ensure_database(settings.influx_url, settings.influx_bucket)
+            self._database_ready = True
+        try:
+            self._write_api.write(
+                bucket=settings.influx_bucket,
+                org=settings.influx_org,
+                record=[point for _record, point in items],
+            )
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:  # database dropped or not yet created
+                self._database_ready = False
+            raise_refusal(exc)
+            raise
+
+    def _dead_letter(
+        self, producer: KafkaProducer, record: ConsumerRecord, reason: str, detail: str
+    ) -> None:
+        log.warning(
+            "history_record_dead_lettered", topic=record.topic, offset=record.offset, reason=reason
+        )
+        producer.send(
+            self._settings.topics.deadletter,
+            value=dead_letter_record(
+                record.value or b"",
+                reason=reason,
+                field=None,
+                detail=detail[:500],
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                at=time.time(),
+            ),
+        )
