@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config.settings import Settings, TopicNames
-from pipeline.config.variables import SETTINGS, STACK, Variable
+from pipeline.config.variables import COMMANDS, SETTINGS, STACK, Variable
 
 DOC_PATH = Path("docs") / "configuration.md"
 
@@ -52,6 +52,13 @@ def render() -> str:
         "Kafka, Prometheus and InfluxDB as plain processes on 127.0.0.1.",
         "",
         *_table(STACK),
+        "",
+        "## Read by one command",
+        "",
+        "Defaults of one command's options; the option on the command line wins. Secrets are",
+        "read from the environment (or a file the command names) and never logged or printed.",
+        "",
+        *_table(COMMANDS),
         "",
     ]
     return "\n".join(lines)

@@ -263,7 +263,56 @@ STACK: tuple[Variable, ...] = (
     Variable("CW_INFLUX_RPC_PORT", "InfluxDB backup/RPC port.", default="18088"),
 )
 
-ALL: tuple[Variable, ...] = SETTINGS + STACK
+#: Read by one command each (as the default of one of its options); secrets among them are
+#: never logged or printed.
+COMMANDS: tuple[Variable, ...] = (
+    Variable(
+        "CW_SUBSCRIPTIONS_FILE",
+        "`continuity notify` / `alerts`: the subscriptions YAML (docs/notices.md).",
+        default="(none: --subscriptions is required)",
+    ),
+    Variable(
+        "CW_NOTIFIER_HTTP_PORT",
+        "`continuity notify`: port of its HTTP server (Atom feeds, /metrics).",
+        default="19465",
+    ),
+    Variable(
+        "CW_LEDGER_KEY",
+        "`continuity ledger serve`: the log's Ed25519 signing key (PEM text) when no "
+        "--key-file is given. Secret.",
+        default="(unset)",
+    ),
+    Variable(
+        "CW_WITNESS_KEY",
+        "`continuity ledger witness`: the witness's Ed25519 signing key (PEM text) when no "
+        "--key-file is given. Secret.",
+        default="(unset)",
+    ),
+    Variable(
+        "CW_LEDGER_POLICY",
+        "`continuity ledger`: the redaction policy YAML (docs/ledger.md).",
+        default="(the shipped policy)",
+    ),
+    Variable(
+        "CW_LEDGER_DISCLOSURE_TOKEN",
+        "`continuity ledger serve`: bearer token that may read openings (salts and values of "
+        "redacted fields). Secret.",
+        default="(unset: openings are refused)",
+    ),
+    Variable(
+        "CW_PUBLISH_REDACTION_KEY",
+        "`continuity serve-status` / `report`: key of the pseudonyms that replace hosts, IPs "
+        "and URLs for verifiers (docs/audiences.md). Secret.",
+        default="(unset: a random key per process)",
+    ),
+    Variable(
+        "CW_INGEST_METRICS_TOKEN_SHA256",
+        "`connectors serve-ingest`: SHA-256 of the bearer token that may read its /metrics.",
+        default="(unset: /metrics is refused)",
+    ),
+)
+
+ALL: tuple[Variable, ...] = SETTINGS + STACK + COMMANDS
 
 
 def by_name(name: str) -> Variable:
