@@ -21,6 +21,8 @@ write_config() {
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+# The project's alerting rules (availability SLO burn rates, pipeline health, worker progress).
+rule_files: ["$CW_REPO/deploy/prometheus/rules/*.yml"]
 scrape_configs:
   - job_name: continuity-workers
     file_sd_configs:
