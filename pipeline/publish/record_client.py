@@ -1,6 +1,9 @@
 """Reads the transparency log's HTTP API for the status page (glue around
 :mod:`pipeline.publish.record`): at most one read per TTL, concurrent requests share it, and
-an unreachable or malformed log gives an "unreachable" block instead of an error page.
+an unreachable or malformed log gives an "unreachable" block instead of an error page. Only
+the first request waits for the log; after that an expired block is served while one
+background read replaces it, so a slow or unreachable log does not slow the page (the block
+is stale by at most TTL + one read).
 """
 
 from __future__ import annotations
@@ -33,14 +36,26 @@ class RecordSource:
         self._last_ok: dict[str, Any] | None = None
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def current(self) -> dict[str, Any]:
-        """The block; reads the log when the cached one is older than the TTL."""
-        async with self._lock:
-            if self._block is None or self.clock() - self._read_at >= self.ttl_s:
-                self._block = await self._read()
-                self._read_at = self.clock()
-            return self._block
+        """The block; the first call reads the log, later ones refresh it in the background
+        once it is older than the TTL."""
+        if self._block is None:
+            async with self._lock:
+                if self._block is None:
+                    await self._refresh()
+        elif self.clock() - self._read_at >= self.ttl_s and self._refreshing is None:
+            self._refreshing = asyncio.ensure_future(self._refresh())
+        assert self._block is not None
+        return self._block
+
+    async def _refresh(self) -> None:
+        try:
+            self._block = await self._read()
+            self._read_at = self.clock()
+        finally:
+            self._refreshing = None
 
     async def _read(self) -> dict[str, Any]:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_s)
