@@ -75,6 +75,7 @@ def serve_status(
     from connectors.config import ConfigInvalidError, load_config
     from pipeline.publish.audience import Credentials
     from pipeline.publish.reader import FluxReader
+    from pipeline.publish.record_client import RecordSource
     from pipeline.publish.server import ServerLimits, make_status_app
 
     cfg, ctx = _publish_context(publish_config, redaction_key)
@@ -93,6 +94,7 @@ def serve_status(
         ctx,
         registry=CollectorRegistry(),
         limits=ServerLimits(cache_ttl_s=cache_ttl, rate_per_s=rate, burst=burst),
+        record=RecordSource(cfg.record_source, cache_ttl) if cfg.record_source else None,
     )
 
     async def run() -> None:

@@ -184,6 +184,16 @@ def status_mappings() -> list[dm.ValueMapping]:
     return [dm.ValueMap(options=options)]
 
 
+def med_mappings() -> list[dm.ValueMapping]:
+    """Words for the Major Event Day flag (1 MED, 0 normal day, -1 T_MED undetermined)."""
+    options = {
+        "1": dm.ValueMappingResult(text="Major Event Day", color="red", index=0),
+        "0": dm.ValueMappingResult(text="normal day", color="green", index=1),
+        "-1": dm.ValueMappingResult(text="too little history", color="text", index=2),
+    }
+    return [dm.ValueMap(options=options)]
+
+
 def thresholds(*steps: tuple[float | None, str]) -> gd.ThresholdsConfig:
     """Absolute thresholds; the first step's value is None (from minus infinity)."""
     return (

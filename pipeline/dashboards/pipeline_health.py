@@ -1,7 +1,7 @@
 """Feeds and pipeline health: can the numbers on the other dashboards be trusted right now?
 
-Every ``continuity_feed_*`` metric, the workers' throughput and lag, dead letters by reason
-and sink errors.
+Every ``continuity_feed_*`` metric, the workers' throughput and lag, dead letters by reason,
+sink errors, the notifier's deliveries, and the verifiable record.
 
 >>> feed = [p for p in build().model()["panels"] if "continuity_feed_" in str(p)]
 >>> len(feed) >= 12
@@ -21,6 +21,7 @@ from pipeline.dashboards.common import (
     table_query,
     thresholds,
 )
+from pipeline.dashboards.notice_panels import add_notice_row
 from pipeline.dashboards.record_panels import add_record_row
 
 UID = "continuity-pipeline"
@@ -264,4 +265,4 @@ def build() -> Board:
         "quiet points at the pipeline or the region's connectivity, not one operator.",
         width=8,
     )
-    return add_record_row(board)
+    return add_record_row(add_notice_row(board))

@@ -19,6 +19,7 @@ from pipeline.dashboards.common import (
     Flux,
     flux,
     key_filter,
+    med_mappings,
     prom_filter,
     promql,
     service_link,
@@ -120,19 +121,34 @@ def _energy(board: Board) -> None:
     )
     board.add(
         stat.Panel()
-        .title("Worst operator SAIDI, last 24 h (Major Event Day candidate)")
+        .title("Major Event Day today, by operator (IEEE 1366)")
         .with_target(
             promql(
-                f'max(continuity_saidi_seconds{{{OPERATOR}, window="24h"}})',
-                "worst operator SAIDI, 24 h",
+                f'max by (key) (continuity_major_event_day{{{OPERATOR}, window="today"}})',
+                "{{key}}",
             )
         )
-        .thresholds(thresholds((None, "green"), (300.0, "orange"), (3600.0, "red"))),
+        .mappings(med_mappings()),
+        unit="none",
+        description="Whether today's SAIDI so far exceeds the operator's T_MED = exp(alpha + "
+        "2.5 beta) of its daily SAIDI history (continuity_med_threshold_seconds). IEEE 1366 "
+        "asks for five years of history; the worker holds 30 days and estimates T_MED once "
+        "10 days had sustained interruptions, until then 'too little history'.",
+        width=8,
+    )
+    board.add(
+        bargauge.Panel()
+        .title("SAIDI excluding Major Event Days, by operator (30 d)")
+        .with_target(
+            promql(
+                f'max by (key) (continuity_saidi_excl_med_seconds{{{OPERATOR}, window="30d"}})',
+                "{{key}}",
+            )
+        ),
         unit="s",
-        description="The worst operator's SAIDI over the last 24 h. IEEE 1366 flags a Major "
-        "Event Day when a day's SAIDI exceeds T_MED = exp(alpha + 2.5 beta) of the operator's "
-        "own daily history; T_MED is not exported yet, so this only marks candidates "
-        "(orange over 5 min, red over 1 h).",
+        description="IEEE 1366 SAIDI without the interruptions that began on Major Event "
+        "Days: the day-to-day reliability, next to SAIDI with them. Equal to SAIDI while T_MED "
+        "is undetermined.",
         width=8,
     )
 

@@ -65,6 +65,38 @@ _MAPPING: dict[str, tuple[str, str, dict[str, str], float]] = {
     "caidi_min": ("continuity_caidi_seconds", "IEEE 1366 CAIDI (in seconds).", {}, 60.0),
     "asai": ("continuity_asai_ratio", "IEEE 1366 ASAI.", {}, 1.0),
     "maifi": ("continuity_maifi_interruptions", "IEEE 1366 MAIFI per customer served.", {}, 1.0),
+    "t_med_min": (
+        "continuity_med_threshold_seconds",
+        "IEEE 1366 Major Event Day threshold T_MED = exp(alpha + 2.5 beta) of daily SAIDI "
+        "(in seconds of SAIDI).",
+        {},
+        60.0,
+    ),
+    "med_history_days": (
+        "continuity_med_history_days",
+        "Completed days with positive SAIDI that T_MED is estimated from.",
+        {},
+        1.0,
+    ),
+    "major_event_day": (
+        "continuity_major_event_day",
+        "1 when today's SAIDI exceeds T_MED (an IEEE 1366 Major Event Day), 0 when it does "
+        "not, -1 when T_MED is undetermined (too little daily history).",
+        {},
+        1.0,
+    ),
+    "major_event_days": (
+        "continuity_major_event_days",
+        "Completed days of the history whose SAIDI exceeds T_MED.",
+        {},
+        1.0,
+    ),
+    "saidi_excl_med_min": (
+        "continuity_saidi_excl_med_seconds",
+        "IEEE 1366 SAIDI excluding Major Event Days (in seconds).",
+        {},
+        60.0,
+    ),
     "nors_user_minutes": (
         "continuity_nors_user_minutes",
         "FCC NORS users affected x minutes.",

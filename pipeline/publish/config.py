@@ -14,10 +14,18 @@ by its field path::
     links:
       notices_feed: https://example.org/notices.atom
       transparency_log: https://example.org/log/
+    transparency:                  # the status page shows the log's size, head and witnesses
+      api_url: http://127.0.0.1:8470   # where `continuity ledger serve` listens
+      timeout_s: 2
+      trusted_witnesses: []        # witness key ids (or prefixes) to count; empty = all
 
 >>> cfg = parse_publish_config({"version": 1, "public": {"delay_s": 600}})
 >>> cfg.policy.delay_s, cfg.policy.min_group_services, cfg.verifiers
 (600.0, 3, ())
+>>> parse_publish_config({"version": 1, "transparency": {"api_url": "x"}})
+Traceback (most recent call last):
+...
+pipeline.publish.config.PublishConfigError: transparency.api_url: must be an http(s) URL ...
 >>> parse_publish_config({"version": 1, "verifiers": [{"id": "v"}]})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -61,11 +69,21 @@ class VerifierCredential:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordSourceConfig:
+    """Where the transparency log's HTTP API is read for the page's verifiable-record panel."""
+
+    api_url: str
+    timeout_s: float = 2.0
+    trusted_witnesses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PublishConfig:
     verifiers: tuple[VerifierCredential, ...] = ()
     policy: PublicPolicy = field(default_factory=PublicPolicy)
     notices_feed: str | None = None
     transparency_log: str | None = None
+    record_source: RecordSourceConfig | None = None
 
 
 def load_publish_config(path: str | Path) -> PublishConfig:
@@ -82,7 +100,7 @@ def load_publish_config(path: str | Path) -> PublishConfig:
 
 def parse_publish_config(data: Any) -> PublishConfig:
     """The config from already parsed YAML."""
-    top = _mapping(data, "(top)", {"version", "verifiers", "public", "links"})
+    top = _mapping(data, "(top)", {"version", "verifiers", "public", "links", "transparency"})
     if top.get("version") != 1:
         raise PublishConfigError("version: must be 1")
     verifiers: list[VerifierCredential] = []
@@ -121,8 +139,35 @@ def parse_publish_config(data: Any) -> PublishConfig:
         if not isinstance(value, str) or not value.startswith(("https://", "http://", "/")):
             raise PublishConfigError(f"links.{name}: must be an http(s) URL or a path")
     return PublishConfig(
-        tuple(verifiers), policy, links.get("notices_feed"), links.get("transparency_log")
+        tuple(verifiers),
+        policy,
+        links.get("notices_feed"),
+        links.get("transparency_log"),
+        _record_source(top.get("transparency")),
     )
+
+
+def _record_source(value: Any) -> RecordSourceConfig | None:
+    if value is None:
+        return None
+    section = _mapping(value, "transparency", {"api_url", "timeout_s", "trusted_witnesses"})
+    url = section.get("api_url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise PublishConfigError(
+            "transparency.api_url: must be an http(s) URL of `continuity ledger serve`"
+        )
+    timeout = section.get("timeout_s", 2.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise PublishConfigError("transparency.timeout_s: must be a number of seconds > 0")
+    trusted = section.get("trusted_witnesses") or []
+    if not isinstance(trusted, list) or not all(
+        isinstance(t, str) and re.fullmatch(r"[0-9a-f]{8,64}", t) for t in trusted
+    ):
+        raise PublishConfigError(
+            "transparency.trusted_witnesses: must be a list of witness key ids (hex, at least "
+            "8 digits; `continuity ledger verify` and the log's /ledger/v1/witnesses show them)"
+        )
+    return RecordSourceConfig(url.rstrip("/"), float(timeout), tuple(trusted))
 
 
 def _mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:

@@ -10,6 +10,10 @@ Routes (all ``GET``):
 * ``/api/v2/summary.json`` — Statuspage-compatible summary;
 * ``/healthz``, ``/metrics``.
 
+With a transparency log configured (``transparency.api_url``), every view carries a
+``record`` block: the log's size, last signed head and the witnesses' agreement (the same for
+every audience; "unreachable" when the log cannot be read).
+
 Snapshots are read from InfluxDB at most once per ``cache_ttl_s`` (one live, one delayed for
 the public) and rendered bodies are cached per route and viewer for the same time. Each
 client address gets a token bucket (429 with ``Retry-After`` beyond it).
@@ -30,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 
 from connectors.ratelimit import RateLimiter
 from pipeline.publish.audience import Audience, Credentials, Unauthenticated, Viewer
+from pipeline.publish.record_client import RecordSource
 from pipeline.publish.records import Snapshot
 from pipeline.publish.render import environment
 from pipeline.publish.statuspage import summary
@@ -62,6 +67,7 @@ class _State:
     clock: Callable[[], float]
     page_name: str
     registry: CollectorRegistry
+    record: RecordSource | None = None
     limiter: RateLimiter = field(init=False)
     snapshots: dict[str, _Cached] = field(default_factory=dict)
     bodies: dict[tuple[str, ...], _Cached] = field(default_factory=dict)
@@ -120,7 +126,9 @@ class _State:
         live = public if self.ctx.policy.delay_s == 0 else None
         if viewer.audience is not Audience.PUBLIC and live is None:
             live = await self.snapshot("live")
-        return build_view(viewer, live or public, public, self.ctx, self.clock())
+        view = build_view(viewer, live or public, public, self.ctx, self.clock())
+        view["record"] = None if self.record is None else await self.record.current()
+        return view
 
 
 # No script anywhere; inline styles only.
@@ -138,11 +146,13 @@ def make_status_app(
     limits: ServerLimits | None = None,
     clock: Callable[[], float] = time.time,
     page_name: str = "Continuity Watch",
+    record: RecordSource | None = None,
 ) -> web.Application:
-    """The application; ``read(as_of)`` returns a snapshot (blocking; run in a thread)."""
+    """The application; ``read(as_of)`` returns a snapshot (blocking; run in a thread);
+    ``record`` reads the transparency log for the verifiable-record block."""
     app = web.Application()
     app[_STATE] = _State(
-        read, credentials, ctx, limits or ServerLimits(), clock, page_name, registry
+        read, credentials, ctx, limits or ServerLimits(), clock, page_name, registry, record
     )
     env = environment()
     template = env.get_template("status.html")

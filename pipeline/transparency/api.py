@@ -5,6 +5,8 @@
 ``GET /ledger/v1/proof/inclusion?index=|key=&tree_size=``;
 ``GET /ledger/v1/proof/consistency?first=&second=``;
 ``POST /ledger/v1/cosignatures``: a witness hands in its co-signature of a head;
+``POST /ledger/v1/refusals``: a witness hands in its signed refusal of a head;
+``GET /ledger/v1/witnesses``: per witness, the largest size it co-signed and its refusals;
 ``GET /ledger/v1/openings?index=``: salts and values of redacted fields, only with the
 disclosure token (``Authorization: Bearer ...``); ``GET /metrics``.
 """
@@ -13,12 +15,13 @@ from __future__ import annotations
 
 import base64
 import hmac
+import time
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from pipeline.transparency.heads import Cosignature, check_cosignature
+from pipeline.transparency.heads import Cosignature, Refusal, check_cosignature, check_refusal
 from pipeline.transparency.keys import key_id, public_key_from_bytes
 from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.metrics import LedgerMetrics
@@ -136,6 +139,53 @@ async def add_cosignature(request: web.Request) -> web.Response:
     return web.json_response({"stored": True, "witness_id": cosig.witness_id}, status=201)
 
 
+async def add_refusal(request: web.Request) -> web.Response:
+    """Keep a witness's refusal of one of this log's heads (or of a head served in its name)."""
+    try:
+        body: Any = await request.json()
+        refusal = Refusal.from_dict(body)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"not a refusal: {exc}") from None
+    if refusal.log_key_id != request.app[LOG_KEY_ID]:
+        raise web.HTTPBadRequest(text="the refusal names another log key")
+    if (problem := check_refusal(refusal)) is not None:
+        raise web.HTTPBadRequest(text=problem)
+    _log(request).store.add_refusal(refusal, int(time.time() * 1000))
+    return web.json_response({"stored": True, "witness_id": refusal.witness_id}, status=201)
+
+
+async def witnesses(request: web.Request) -> web.Response:
+    """Every witness the log has heard from: what it co-signed, what it refused."""
+    ledger = _log(request)
+    latest = ledger.store.latest_head()
+    sizes = ledger.store.witness_sizes()
+    refused: dict[bytes, list[tuple[int, Refusal]]] = {}
+    for received_ms, refusal in ledger.store.refusals():
+        refused.setdefault(refusal.witness_key, []).append((received_ms, refusal))
+    rows = []
+    for witness in sorted(set(sizes) | set(refused)):
+        own = refused.get(witness, [])
+        last = None
+        if own:
+            received_ms, refusal = own[-1]
+            last = {**refusal.to_dict(), "received_ms": received_ms}
+        rows.append(
+            {
+                "witness_id": key_id(public_key_from_bytes(witness)),
+                "cosigned_size": sizes.get(witness),
+                "refusals": len(own),
+                "last_refusal": last,
+            }
+        )
+    return web.json_response(
+        {
+            "tree_size": None if latest is None else latest.tree_size,
+            "head_timestamp_ms": None if latest is None else latest.timestamp_ms,
+            "witnesses": rows,
+        }
+    )
+
+
 async def openings(request: web.Request) -> web.Response:
     token = request.app[TOKEN]
     given = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -183,6 +233,8 @@ def make_app(
     app.router.add_get("/ledger/v1/proof/inclusion", inclusion)
     app.router.add_get("/ledger/v1/proof/consistency", consistency)
     app.router.add_post("/ledger/v1/cosignatures", add_cosignature)
+    app.router.add_post("/ledger/v1/refusals", add_refusal)
+    app.router.add_get("/ledger/v1/witnesses", witnesses)
     app.router.add_get("/ledger/v1/openings", openings)
     app.router.add_get("/metrics", metrics)
     return app

@@ -29,6 +29,7 @@ from pipeline.transparency.keys import key_id, public_key_bytes, public_key_from
 
 HEAD_CONTEXT = b"continuity-watch/tree-head/v1\n"
 COSIGN_CONTEXT = b"continuity-watch/cosignature/v1\n"
+REFUSAL_CONTEXT = b"continuity-watch/refusal/v1\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,92 @@ def check_cosignature(cosig: Cosignature, log_key_id: str) -> str | None:
         )
     except (InvalidSignature, ValueError):
         return f"co-signature of head {cosig.tree_size} by {cosig.witness_key.hex()[:16]}... is bad"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A witness's signed statement that it refused ``head`` of the log it pins (``log_key_id``).
+
+    The signature covers ``REFUSAL_CONTEXT || log key id || head message || reason (UTF-8)``,
+    so a log that serves it cannot alter the reason or the head without the witness's key.
+    """
+
+    log_key_id: str
+    head: TreeHead
+    reason: str
+    witness_key: bytes
+    signature: bytes
+
+    @property
+    def witness_id(self) -> str:
+        """Key id of the witness."""
+        return key_id(public_key_from_bytes(self.witness_key))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "log_key_id": self.log_key_id,
+            "head": self.head.to_dict(),
+            "reason": self.reason,
+            "witness_key": _b64(self.witness_key),
+            "witness_id": self.witness_id,
+            "signature": _b64(self.signature),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Refusal:
+        """Inverse of :meth:`to_dict`; raises ``ValueError`` naming a bad field."""
+        try:
+            head = d["head"]
+            if not isinstance(head, dict):
+                raise ValueError("head must be an object")
+            return cls(
+                str(d["log_key_id"]),
+                TreeHead.from_dict(head),
+                str(d["reason"])[:500],
+                _unb64(d["witness_key"], "witness_key"),
+                _unb64(d["signature"], "signature"),
+            )
+        except KeyError as exc:
+            raise ValueError(f"refusal is missing the field {exc.args[0]}") from None
+
+
+def refusal_message(log_key_id: str, head: TreeHead, reason: str) -> bytes:
+    """The bytes a refusal signature covers."""
+    return REFUSAL_CONTEXT + bytes.fromhex(log_key_id) + head.message() + reason.encode()
+
+
+def sign_refusal(
+    witness: Ed25519PrivateKey, log_key_id: str, head: TreeHead, reason: str
+) -> Refusal:
+    """A witness's signed refusal of ``head``.
+
+    >>> from pipeline.transparency.keys import generate_private_key
+    >>> log_key, witness = generate_private_key(), generate_private_key()
+    >>> head = sign_head(log_key, 3, 1, bytes(32))
+    >>> refusal = sign_refusal(witness, head.key_id, head, "split view")
+    >>> check_refusal(refusal) is None
+    True
+    >>> check_refusal(Refusal.from_dict({**refusal.to_dict(), "reason": "fine"}))
+    ... # doctest: +ELLIPSIS
+    'refusal of head 3 by ... does not verify'
+    """
+    signature = witness.sign(refusal_message(log_key_id, head, reason))
+    raw = public_key_bytes(witness.public_key())
+    return Refusal(log_key_id, head, reason, raw, signature)
+
+
+def check_refusal(refusal: Refusal) -> str | None:
+    """None if the refusal verifies under the witness key it carries; otherwise why not."""
+    try:
+        message = refusal_message(refusal.log_key_id, refusal.head, refusal.reason)
+        public_key_from_bytes(refusal.witness_key).verify(refusal.signature, message)
+    except (InvalidSignature, ValueError):
+        return (
+            f"refusal of head {refusal.head.tree_size} by "
+            f"{refusal.witness_key.hex()[:16]}... does not verify"
+        )
     return None
 
 

@@ -24,7 +24,7 @@ from typing import Protocol
 
 import orjson
 
-from pipeline.transparency.heads import Cosignature, TreeHead
+from pipeline.transparency.heads import Cosignature, Refusal, TreeHead
 from pipeline.transparency.redaction import Opening
 
 Offsets = Mapping[tuple[str, int], int]
@@ -59,6 +59,8 @@ class LogStore(Protocol):
     def add_cosignature(self, cosig: Cosignature) -> bool: ...
     def cosignatures(self, tree_size: int, timestamp_ms: int) -> list[Cosignature]: ...
     def witness_sizes(self) -> dict[bytes, int]: ...
+    def add_refusal(self, refusal: Refusal, received_ms: int) -> None: ...
+    def refusals(self) -> list[tuple[int, Refusal]]: ...
     def get_meta(self, name: str) -> bytes | None: ...
     def set_meta(self, name: str, value: bytes) -> None: ...
 
@@ -77,6 +79,9 @@ CREATE TABLE IF NOT EXISTS cosignatures (
     tree_size INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL, root BLOB NOT NULL,
     witness_key BLOB NOT NULL, signature BLOB NOT NULL,
     PRIMARY KEY (tree_size, timestamp_ms, witness_key));
+CREATE TABLE IF NOT EXISTS refusals (
+    witness_key BLOB NOT NULL, signature BLOB NOT NULL, received_ms INTEGER NOT NULL,
+    body BLOB NOT NULL, PRIMARY KEY (witness_key, signature));
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS offsets (
     topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset INTEGER NOT NULL,
@@ -222,6 +227,18 @@ class SqliteLogStore:
             "SELECT witness_key, MAX(tree_size) FROM cosignatures GROUP BY witness_key"
         )
         return {bytes(w): int(s) for w, s in rows}
+
+    def add_refusal(self, refusal: Refusal, received_ms: int) -> None:
+        """Keep a witness's (already checked) refusal; the same refusal twice is kept once."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO refusals VALUES (?, ?, ?, ?)",
+            (refusal.witness_key, refusal.signature, received_ms, orjson.dumps(refusal.to_dict())),
+        )
+
+    def refusals(self) -> list[tuple[int, Refusal]]:
+        """Every stored refusal with the time it was received (ms), oldest first."""
+        rows = self._db.execute("SELECT received_ms, body FROM refusals ORDER BY received_ms")
+        return [(int(at), Refusal.from_dict(orjson.loads(body))) for at, body in rows]
 
     def get_meta(self, name: str) -> bytes | None:
         """A stored setting of the log (its public key)."""

@@ -24,7 +24,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from pipeline.transparency import merkle
-from pipeline.transparency.heads import TreeHead, check_head, cosign
+from pipeline.transparency.heads import TreeHead, check_head, cosign, sign_refusal
 from pipeline.transparency.keys import key_id
 from pipeline.transparency.metrics import WitnessMetrics
 
@@ -155,11 +155,10 @@ class Witness:
         self._cosign(new)
         return verdict
 
-    def _cosign(self, head: TreeHead) -> None:
-        cosig = cosign(self.witness_key, self.log_key_id, head)
+    def _post(self, path: str, body: dict[str, Any]) -> None:
         request = urllib.request.Request(
-            f"{self.log_url}/ledger/v1/cosignatures",
-            data=json.dumps(cosig.to_dict()).encode(),
+            f"{self.log_url}{path}",
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
@@ -167,7 +166,11 @@ class Witness:
             with urllib.request.urlopen(request, timeout=self.timeout_s):
                 pass
         except (OSError, urllib.error.HTTPError) as exc:
-            log.warning("witness_cosignature_not_delivered", error=str(exc))
+            log.warning("witness_statement_not_delivered", path=path, error=str(exc))
+
+    def _cosign(self, head: TreeHead) -> None:
+        cosig = cosign(self.witness_key, self.log_key_id, head)
+        self._post("/ledger/v1/cosignatures", cosig.to_dict())
         self.last = head
         self._save_state(head)
         self.metrics.head_size.set(head.tree_size)
@@ -187,3 +190,7 @@ class Witness:
         with self.report_file.open("a", encoding="utf-8") as out:
             out.write(json.dumps(evidence) + "\n")
         log.error("witness_refused_head", reason=verdict.message, tree_size=head.tree_size)
+        # Also hand the signed refusal to the log, which serves it to status pages. A dishonest
+        # log can drop it; the local report above is the evidence that does not depend on it.
+        refusal = sign_refusal(self.witness_key, self.log_key_id, head, verdict.message)
+        self._post("/ledger/v1/refusals", refusal.to_dict())

@@ -28,6 +28,7 @@ from pipeline.core.identity import ServiceRef
 from pipeline.detection.correlation import DisruptionCorrelator
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
+from pipeline.indicators.med import major_event_rows
 from pipeline.indicators.rollup import DEFAULT_WINDOWS, notable_services, rollup
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
@@ -120,6 +121,7 @@ class LedgerProcessor:
         notable = notable_services(keep, self.calendar)
         fading = self._with_service_rows - notable
         rows = rollup(keep, refs, now, self.windows, self.calendar, service_rows=notable | fading)
+        rows += major_event_rows(keep, refs, now, self.windows)
         self.gauges.update(r for r in rows if r.dimension != "service" or r.key not in fading)
         for service_id in fading:
             self.gauges.remove("service", service_id)

@@ -20,6 +20,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from pipeline.config.settings import Settings
 from pipeline.dashboards.common import VARIABLE_LABELS
 from pipeline.dashboards.grafana import dashboard_models
+from pipeline.dashboards.notice_panels import NOTICE_PANELS
 from pipeline.dashboards.record_panels import RECORD_PANELS
 from pipeline.ops import localstack
 from tests.support import dashboard_scenario as scenario
@@ -184,11 +185,12 @@ def test_every_panel_query_returns_data_after_a_scenario_run(
 
     values = eventually(all_sectors, timeout=60, what="all four sectors in the variables")
     models = dashboard_models()
-    # The verifiable record's row needs `continuity ledger serve` and a witness: the ledger's
-    # own integration test (tests/integration/ledger) runs those panels against them.
-    record = {panel.title for panel in RECORD_PANELS}
+    # The verifiable record's row needs `continuity ledger serve` and a witness, the notices
+    # row a running notifier: their own integration tests (tests/integration/ledger,
+    # tests/integration/notices) run those panels against them.
+    elsewhere = {p.title for p in RECORD_PANELS} | {p.title for p in NOTICE_PANELS}
     queries = [
-        q for model in models.values() for q in panel_queries(model) if q.title not in record
+        q for model in models.values() for q in panel_queries(model) if q.title not in elsewhere
     ]
     with InfluxDBClient(url=settings.influx_url, token=settings.influx_token, org="-") as client:
 

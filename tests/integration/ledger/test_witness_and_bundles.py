@@ -8,7 +8,7 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -23,16 +23,14 @@ from pipeline.ops import localstack
 from pipeline.transparency import merkle
 from pipeline.transparency.keys import (
     generate_private_key,
-    load_private_key,
-    public_key_pem,
     write_private_key,
 )
 from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.records import LogRecord
 from pipeline.transparency.redaction import Opening, RedactionPolicy, check_opening
 from pipeline.transparency.store import SqliteLogStore, SqliteOpeningStore
-from tests.support.ledger import LedgerServer, ledger_argv
-from tests.support.stack import eventually, free_port, metric_sum, prometheus_query
+from tests.support.ledger import LedgerServer
+from tests.support.stack import eventually, metric_sum, prometheus_query
 
 pytestmark = pytest.mark.integration
 
@@ -58,40 +56,6 @@ def _produce(settings: Settings, start: int, end: int) -> None:
         producer.send(settings.topics.incidents, key=f"h{i}".encode(), value=_transition(i))
     producer.flush()
     producer.close()
-
-
-@pytest.fixture
-def public_key_file(log_key_file: Path, tmp_path: Path) -> Path:
-    key = load_private_key(str(log_key_file), {})
-    path = tmp_path / "log-key.pub.pem"
-    path.write_bytes(public_key_pem(key.public_key()))
-    return path
-
-
-@pytest.fixture
-def witness(
-    tmp_path: Path, public_key_file: Path
-) -> Iterator[Callable[[str], tuple[subprocess.Popen[bytes], int, Path]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(url: str) -> tuple[subprocess.Popen[bytes], int, Path]:
-        key = tmp_path / "witness-key.pem"
-        write_private_key(key, generate_private_key())
-        port, state = free_port(), tmp_path / "witness"
-        argv = ledger_argv(
-            "witness", "--log-url", url, "--log-key", str(public_key_file),
-            "--key-file", str(key), "--state-dir", str(state), "--interval", "0.3",
-            "--metrics-port", str(port),
-        )  # fmt: skip
-        with (tmp_path / "witness.log").open("ab") as log:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        return proc, port, state
-
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _cosigned_size(server: LedgerServer) -> int:

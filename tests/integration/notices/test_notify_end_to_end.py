@@ -24,12 +24,22 @@ from kafka import KafkaProducer
 
 from pipeline.config.settings import Settings
 from pipeline.core.schema import Kind, Status
+from pipeline.dashboards.notice_panels import NOTICE_PANELS
 from pipeline.notices.channels.cap.feed import ATOM_NS
 from pipeline.notices.channels.cap.render import CAP_NS
+from pipeline.ops import localstack
 from tests.support.notices import MqttCollector, SmtpServer, WebhookReceiver, mosquitto
 from tests.support.notifier import NotifierProcess
 from tests.support.observations import make_obs
-from tests.support.stack import WorkerProcess, eventually, free_port, produce, read_topic
+from tests.support.panel_queries import scoped
+from tests.support.stack import (
+    WorkerProcess,
+    eventually,
+    free_port,
+    produce,
+    prometheus_query,
+    read_topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -108,10 +118,42 @@ def test_one_opened_and_one_restored_per_channel_across_a_kill_9(
         free_port(),
         f"{settings.app_id}-notifier",
     ).start()
+    target = f"{settings.app_id}-notifier"
+    localstack.register_scrape_target(
+        target, f"127.0.0.1:{notifier.http_port}", {"test_run": settings.app_id}
+    )
     try:
         _scenario(settings, notifier, hooks, smtp, mqtt)
+        _notice_panels_have_data(settings)
     finally:
+        localstack.unregister_scrape_target(target)
         notifier.stop()
+
+
+def _notice_panels_have_data(settings: Settings) -> None:
+    """Every query of the pipeline dashboard's notices row returns data from the real
+    Prometheus scraping this notifier, and the dead webhook shows as a failed delivery."""
+    for panel in NOTICE_PANELS:
+        for query, _legend in panel.queries:
+            eventually(
+                lambda q=query: prometheus_query(settings, scoped(q, settings.app_id)),  # type: ignore[misc]
+                timeout=30,
+                what=f"notice panel {panel.title!r} to return data",
+            )
+    failed = {
+        r["metric"]["channel"]: float(r["value"][1])
+        for r in prometheus_query(settings, scoped(NOTICE_PANELS[1].queries[0][0], settings.app_id))
+    }
+    assert set(failed) >= {"webhook", "email", "mqtt"}, failed
+
+    def results() -> set[tuple[str, str]]:
+        text = "sum by (channel, result) (continuity_notice_deliveries_total)"
+        rows = prometheus_query(settings, scoped(text, settings.app_id))
+        return {(r["metric"]["channel"], r["metric"]["result"]) for r in rows}
+
+    # The dead endpoint's give-up was just recorded; the next scrape (1 s) carries it.
+    eventually(lambda: ("webhook", "dead_letter") in results(), timeout=15, what="dead_letter")
+    assert ("atom", "delivered") in results()
 
 
 def _scenario(
