@@ -282,6 +282,13 @@ async def _serve(app: web.Application, host: str, port: int, what: str) -> web.A
     default=None,
     help="SHA-256 of the bearer token that may read /metrics (unset: /metrics is refused).",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Also serve /metrics without a token on 127.0.0.1:PORT, for a Prometheus on this "
+    "host (0: any free port); the ingest port's /metrics always needs the metrics token.",
+)
 @click.option("--commands-topic", default=None, help="[default: CW_TOPIC_PREFIX + commands]")
 @click.option(
     "--command-key",
@@ -304,6 +311,7 @@ def serve_ingest_command(
     max_connections: int,
     max_connections_per_client: int,
     metrics_token_sha256: str | None,
+    metrics_port: int | None,
     commands_topic: str | None,
     command_key: str | None,
 ) -> None:
@@ -368,10 +376,15 @@ def serve_ingest_command(
             settings.ingest_port if port is None else port,
         )
         click.echo(f"ingest listening on {server.url}", err=True)
+        metrics = None
+        if metrics_port is not None:  # loopback only: the registry names operators
+            metrics = await _serve(_metrics_app(registry), "127.0.0.1", metrics_port, "metrics")
         try:
             await stop.wait()
         finally:
             await server.close()
+            if metrics is not None:
+                await metrics.cleanup()
 
     try:
         asyncio.run(main())

@@ -55,7 +55,7 @@ def validate_command(file: Path) -> None:
 @click.option(
     "--http-port",
     type=int,
-    default=19465,
+    default=19466,
     show_default=True,
     envvar="CW_NOTIFIER_HTTP_PORT",
     help="Atom feeds (/feeds/<subscriber>.atom) and /metrics.",

@@ -53,7 +53,9 @@ def up(demo: bool) -> None:
     from pipeline.ops.topics import ensure_topic_layout
 
     ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
-    worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"))
+    key, key_file = localstack.demo_command_key()
+    env = {"CW_COMMAND_KEY": settings.command_key or key}
+    worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"), env)
     localstack.register_scrape_target(
         DEMO_WORKER, f"{settings.metrics_host}:{settings.metrics_port}"
     )
@@ -65,7 +67,7 @@ def up(demo: bool) -> None:
             "simulate", "--history", "900", "--push-url", f"http://127.0.0.1:{INGEST_PORT}"
         ),
     )
-    feed_logs = start_demo_connectors(settings)
+    feed_logs = start_demo_connectors(settings, env)
     click.echo(
         f"""
 Continuity Watch demo is running (stop it with: make down).
@@ -78,6 +80,7 @@ Continuity Watch demo is running (stop it with: make down).
     try: continuity_service_status{{status="down"}} == 1
          sum by (sector, status) (continuity_service_status)
          rate(continuity_observations_total[1m])
+  acknowledge    CW_COMMAND_KEY=$(cat {key_file}) continuity incidents ack SERVICE --by YOU
   InfluxDB       {settings.influx_url}  bucket {settings.influx_bucket} (token/org unused locally)
     Flux: from(bucket: "{settings.influx_bucket}") |> range(start: -1h)
             |> filter(fn: (r) => r._measurement == "service_status" and r._field == "status")

@@ -274,7 +274,7 @@ COMMANDS: tuple[Variable, ...] = (
     Variable(
         "CW_NOTIFIER_HTTP_PORT",
         "`continuity notify`: port of its HTTP server (Atom feeds, /metrics).",
-        default="19465",
+        default="19466",
     ),
     Variable(
         "CW_LEDGER_KEY",

@@ -27,12 +27,14 @@ FEEDS = "connectors-demo"
 INGEST = "ingest-demo"
 FEEDS_METRICS_PORT = 19465
 INGEST_PORT = 18480
+#: The demo ingest's loopback-only /metrics (its public port wants the metrics token).
+INGEST_METRICS_PORT = 19467
 #: The example config's documented demo token for operator ``aes-ohio``.
 PUSH_TOKEN = "demo-token-aes-ohio"
 PUSH_EVERY_S = 15.0
 
 
-def start_demo_connectors(settings: Settings) -> list[Path]:
+def start_demo_connectors(settings: Settings, env: dict[str, str] | None = None) -> list[Path]:
     """Start the example feeds and the push ingest server (no-ops when running); both are
     scraped by the local Prometheus. Returns their log files."""
     topic = settings.topics.observations
@@ -57,10 +59,18 @@ def start_demo_connectors(settings: Settings) -> list[Path]:
     ingest_log = localstack.start_background(
         INGEST,
         localstack.python_argv(
-            "connectors", "serve-ingest", str(DEMO_CONFIG), *kafka, "--port", str(INGEST_PORT)
+            "connectors",
+            "serve-ingest",
+            str(DEMO_CONFIG),
+            *kafka,
+            "--port",
+            str(INGEST_PORT),
+            "--metrics-port",
+            str(INGEST_METRICS_PORT),
         ),
+        env=env,
     )
-    localstack.register_scrape_target(INGEST, f"127.0.0.1:{INGEST_PORT}")
+    localstack.register_scrape_target(INGEST, f"127.0.0.1:{INGEST_METRICS_PORT}")
     return [feeds_log, ingest_log]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -58,6 +59,17 @@ def process_alive(name: str) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def demo_command_key() -> tuple[str, Path]:
+    """The local demo's command key (made once, kept in the state folder, owner-only), so the
+    demo worker, its ingest API and ``continuity incidents ack`` agree; returns (key, file)."""
+    path = state_dir() / "demo" / "command.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip(), path
 
 
 def start_background(name: str, argv: list[str], env: dict[str, str] | None = None) -> Path:

@@ -249,7 +249,7 @@ def test_serve_ingest_accepts_a_demo_operator_push_into_kafka(
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "pipeline.cli.main", "connectors", "serve-ingest", str(DEMO),
-            "--port", "0",
+            "--port", "0", "--metrics-port", "0",
         ],
         stdout=log, stderr=subprocess.STDOUT, text=True,
         cwd=tmp_path,  # its spool directory is relative to the working directory
@@ -296,5 +296,16 @@ def test_serve_ingest_accepts_a_demo_operator_push_into_kafka(
     [stored] = read_observations(settings, time.time())  # no waiting: 202 means acknowledged
     assert (stored.event_id, stored.operator_id) == (body["event_ids"][0], "aes-ohio")
     assert (stored.customers_affected, stored.customers_served) == (1200, 535_000)
+
+    # /metrics names operators: the public port wants the metrics token, the loopback
+    # metrics port (for a Prometheus on this host) serves it as is.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{base}/metrics", timeout=5)
+    assert refused.value.code == 401
+    refused.value.close()
+    found = re.search(r"metrics listening on (http://\S+)", log_path.read_text())
+    assert found, log_path.read_text()
+    with urllib.request.urlopen(f"{found[1]}/metrics", timeout=5) as response:
+        assert b"aes-ohio" in response.read()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, log_path.read_text()

@@ -24,7 +24,7 @@ from tests.support.stack import eventually, free_port
 
 pytestmark = pytest.mark.integration
 
-FEED = "http://127.0.0.1:19465/feeds/public-warning.atom"
+FEED = "http://127.0.0.1:19466/feeds/public-warning.atom"
 
 
 def _log_dir(path: Path, kind: str, n: int) -> Path:
