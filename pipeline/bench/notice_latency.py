@@ -84,7 +84,7 @@ class Receiver:
 def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", *argv],
+            [sys.executable, "-m", "pipeline.cli", *argv],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,

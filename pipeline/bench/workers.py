@@ -103,7 +103,7 @@ class BenchWorker:
         self._mark = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli.main", "worker"],
+                [sys.executable, "-m", "pipeline.cli", "worker"],
                 env={**os.environ, **self.env},
                 stdout=out,
                 stderr=subprocess.STDOUT,

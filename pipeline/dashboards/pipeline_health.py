@@ -170,6 +170,29 @@ def build() -> Board:
     )
     board.add(
         timeseries.Panel()
+        .title("Consumer lag in records, by topic and partition")
+        .with_target(
+            promql(
+                'max by (topic, partition) (continuity_partition_offset{kind="end"})'
+                ' - max by (topic, partition) (continuity_partition_offset{kind="processed"})',
+                "{{topic}}/{{partition}}",
+            )
+        )
+        .with_target(
+            promql(
+                'max by (topic, partition) (continuity_partition_offset{kind="end"})'
+                ' - max by (topic, partition) (continuity_partition_offset{kind="committed"})',
+                "{{topic}}/{{partition}} uncommitted",
+            ).ref_id("B")
+        ),
+        unit="none",
+        description="Records each partition's worker has not processed yet (end - processed), "
+        "and not committed yet; a partition that stays high while others drain is stalled "
+        "(its /healthz answers 503).",
+        width=8,
+    )
+    board.add(
+        timeseries.Panel()
         .title("Dead letters per second, by source and reason")
         .with_target(
             promql(

@@ -120,4 +120,4 @@ def background_names() -> list[str]:
 
 def python_argv(*args: str) -> list[str]:
     """argv that runs the ``continuity`` CLI with this interpreter."""
-    return [sys.executable, "-m", "pipeline.cli.main", *args]
+    return [sys.executable, "-m", "pipeline.cli", *args]

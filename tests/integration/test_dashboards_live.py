@@ -49,9 +49,11 @@ class Connectors:
 
     def start_ingest(self, config: Path) -> None:
         topics = self.settings.topics
+        # Prometheus scrapes the loopback metrics port (the ingest port's /metrics wants a token).
+        metrics_port = free_port()
         self._spawn(
             "ingest",
-            self.ingest_port,
+            metrics_port,
             [
                 "serve-ingest",
                 str(config),
@@ -61,6 +63,8 @@ class Connectors:
                 topics.observations,
                 "--port",
                 str(self.ingest_port),
+                "--metrics-port",
+                str(metrics_port),
             ],
         )
 
@@ -90,7 +94,7 @@ class Connectors:
     def _spawn(self, name: str, port: int, args: list[str]) -> None:
         log = (self.folder / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "connectors", *args],
+            [sys.executable, "-m", "pipeline.cli", "connectors", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -224,7 +228,7 @@ def test_the_demo_simulator_replays_history_and_pushes_through_the_ingest_api(
     connectors.start_ingest(DEMO_CONFIG)
     subprocess.run(
         [
-            *(sys.executable, "-m", "pipeline.cli.main", "simulate", "--duration", "3"),
+            *(sys.executable, "-m", "pipeline.cli", "simulate", "--duration", "3"),
             *("--history", "60", "--push-url", f"http://127.0.0.1:{connectors.ingest_port}"),
         ],
         env={**os.environ, **worker_env(settings)},

@@ -75,7 +75,7 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
     # An operator acknowledges through the CLI; the worker owning the service applies it.
     env = {**os.environ, **worker_env(settings)}
     subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "incidents", "ack", mobile, "--by", "noc-team"],
+        [sys.executable, "-m", "pipeline.cli", "incidents", "ack", mobile, "--by", "noc-team"],
         env=env,
         check=True,
         capture_output=True,
@@ -89,7 +89,7 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
 
     # A service the workers have never heard of: refused, nothing sent.
     unknown = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "incidents", "ack", f"{run}.nope", "--by", "x"],
+        [sys.executable, "-m", "pipeline.cli", "incidents", "ack", f"{run}.nope", "--by", "x"],
         env=env,
         capture_output=True,
         text=True,
@@ -152,7 +152,7 @@ def test_outages_become_incidents_with_indicators_and_a_correlation_finding(
 def test_ack_without_any_worker_state_says_what_to_start(settings: Settings) -> None:
     """No worker of this app id ever ran: the CLI says so instead of sending into the void."""
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "incidents", "ack", "svc", "--by", "x"],
+        [sys.executable, "-m", "pipeline.cli", "incidents", "ack", "svc", "--by", "x"],
         env={**os.environ, **worker_env(settings)},
         capture_output=True,
         text=True,

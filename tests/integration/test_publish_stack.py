@@ -154,7 +154,7 @@ def status_server(scenario_run: Run) -> Iterator[str]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "pipeline.cli.main", "serve-status", "--port", str(port),
+                sys.executable, "-m", "pipeline.cli", "serve-status", "--port", str(port),
                 "--config", str(scenario_run.deployment),
                 "--publish-config", str(scenario_run.publish_config),
             ],
@@ -205,7 +205,7 @@ def _report(run: Run, out: Path, *args: str) -> subprocess.CompletedProcess[str]
     end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
     return subprocess.run(
         [
-            sys.executable, "-m", "pipeline.cli.main", "report", "--from", begin, "--to", end,
+            sys.executable, "-m", "pipeline.cli", "report", "--from", begin, "--to", end,
             "--publish-config", str(run.publish_config), "--out", str(out), *args,
         ],
         env=run.env, capture_output=True, text=True, timeout=180, check=True,

@@ -26,7 +26,7 @@ def test_second_up_is_a_no_op(stack: Settings) -> None:
 def test_status_names_the_server_that_is_down(stack: Settings) -> None:
     env = {**os.environ, "CW_INFLUX_PORT": str(free_port())}
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "status"],
+        [sys.executable, "-m", "pipeline.cli", "status"],
         capture_output=True,
         text=True,
         env=env,
@@ -41,7 +41,7 @@ def test_status_names_the_server_that_is_down(stack: Settings) -> None:
 
 def test_status_is_zero_when_all_are_up(stack: Settings) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "status"],
+        [sys.executable, "-m", "pipeline.cli", "status"],
         capture_output=True,
         text=True,
         check=False,

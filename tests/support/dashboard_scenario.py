@@ -17,6 +17,7 @@ import yaml
 
 from pipeline.core.schema import Kind, Observation, Status
 from tests.support.observations import make_obs
+from tests.support.stack import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "connectors"
 PUSH_TOKEN = "dashboard-test-token"
@@ -166,7 +167,8 @@ def connectors_config(folder: Path) -> Path:
                     {
                         "id": "aes-lost-feed",
                         "type": "outage",
-                        "path": str(folder / "no-such-export.xml"),
+                        # The export server is down: every fetch fails, the feed falls silent.
+                        "url": f"http://127.0.0.1:{free_port()}/no-such-export.xml",
                         "interval_s": 0.5,
                         "service": "energy.aes.lost",
                         "options": {"format": "aes_xml", "timezone": "America/New_York"},

@@ -29,7 +29,7 @@ class NotifierProcess:
         mark = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "pipeline.cli.main", "notify",
+                sys.executable, "-m", "pipeline.cli", "notify",
                 "--subscriptions", str(self.subscriptions),
                 "--app-id", self.app_id,
                 "--http-port", str(self.http_port),

@@ -79,7 +79,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli.main", "worker"],
+            [sys.executable, "-m", "pipeline.cli", "worker"],
             env={**os.environ, **worker_env(self.settings)},
             stdout=log,
             stderr=subprocess.STDOUT,

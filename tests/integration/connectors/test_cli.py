@@ -54,7 +54,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 def continuity(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "connectors", *args],
+        [sys.executable, "-m", "pipeline.cli", "connectors", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -178,7 +178,7 @@ def test_run_for_real_sends_to_kafka_and_exports_feed_metrics(
     log = (tmp_path / "connectors.log").open("w")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "pipeline.cli.main", "connectors", "run", str(config),
+            sys.executable, "-m", "pipeline.cli", "connectors", "run", str(config),
             "--now", now,
             "--spool-dir", str(tmp_path / "cli-spool"),
             "--metrics-port", str(port),
@@ -248,7 +248,7 @@ def test_serve_ingest_accepts_a_demo_operator_push_into_kafka(
     log = log_path.open("w")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "pipeline.cli.main", "connectors", "serve-ingest", str(DEMO),
+            sys.executable, "-m", "pipeline.cli", "connectors", "serve-ingest", str(DEMO),
             "--port", "0", "--metrics-port", "0",
         ],
         stdout=log, stderr=subprocess.STDOUT, text=True,

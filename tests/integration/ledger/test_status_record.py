@@ -52,7 +52,7 @@ def status_server(settings: Settings, tmp_path: Path) -> Iterator[Callable[[str]
         )
         port = free_port()
         argv = [
-            sys.executable, "-m", "pipeline.cli.main", "serve-status", "--port", str(port),
+            sys.executable, "-m", "pipeline.cli", "serve-status", "--port", str(port),
             "--publish-config", str(config), "--cache-ttl", "0.3", "--rate", "1000",
         ]  # fmt: skip
         env = {**os.environ, "CW_INFLUX_BUCKET": settings.influx_bucket}

@@ -102,7 +102,7 @@ def test_run_says_kafka_is_unreachable_and_spools(tmp_path: Path) -> None:
     dead = f"127.0.0.1:{free_port()}"  # nothing listens there
     spool = tmp_path / "spool"
     env = {**os.environ, "CW_KAFKA_BOOTSTRAP": dead, "PYTHONUNBUFFERED": "1"}
-    argv = [sys.executable, "-m", "pipeline.cli.main", "connectors", "run", str(path),
+    argv = [sys.executable, "-m", "pipeline.cli", "connectors", "run", str(path),
             "--feed", "vehicles", "--spool-dir", str(spool)]  # fmt: skip
     with subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stderr is not None
