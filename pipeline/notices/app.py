@@ -43,6 +43,9 @@ TICK_S = 0.1
 #: A notifier that dies is replaced after this long (Kafka's default of 60 s would hold
 #: every notice of its partitions for a minute; 10 s tolerates ordinary pauses).
 SESSION_TIMEOUT_S = 10.0
+#: How long a finished delivery waits for a rebalance to settle before leaving its outbox
+#: entry to whoever owns the subscriber then.
+SETTLE_WAIT_S = 60.0
 
 
 def subscriber_partition(key: bytes, partitions: int) -> int:
@@ -164,10 +167,16 @@ def create_notifier_app(
             sink.add(attempt_point(attempt))
 
     async def finished(subscriber_id: str, channel: str, notice_id: str) -> None:
+        # During a rebalance wait (the notice stays in flight, so a fresh look at the
+        # recovered outbox does not send it again) until we know who owns the subscriber.
+        deadline = clock() + SETTLE_WAIT_S
         refresh_ownership()
+        while not ownership.settled and clock() < deadline:
+            await asyncio.sleep(TICK_S)
+            refresh_ownership()
         if not ownership.owns(subscriber_id):
-            # The subscriber moved (or is moving) away: its new owner holds the newer state
-            # and redelivers what the outbox still owes (same notice id, dropped by the peer).
+            # The subscriber moved away: its new owner holds the newer state and redelivers
+            # what the outbox still owes (same notice id, dropped by the peer).
             log.info("notice_finish_left_to_owner", subscriber=subscriber_id, channel=channel)
             return
         key = subscriber_id.encode()

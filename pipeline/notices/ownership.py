@@ -46,6 +46,11 @@ class Ownership:
             self._generation, self._ready = generation, frozenset(partitions)
             self._fresh = {s for s, p in self._partition.items() if p in self._ready}
 
+    @property
+    def settled(self) -> bool:
+        """False while a rebalance or its recovery is in progress."""
+        return self._generation is not None
+
     def owns(self, subscriber_id: str) -> bool:
         """True when this notifier may read and write ``subscriber_id``'s state now."""
         return self._generation is not None and self._partition[subscriber_id] in self._ready

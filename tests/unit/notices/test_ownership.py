@@ -55,3 +55,12 @@ def test_a_whole_rebalance_between_two_looks_is_seen_by_its_generation() -> None
     assert own.due(1.0, {"a": 50.0}) == ["a"]
     own.observe(settled=True, generation=3, partitions={0, 1})
     assert own.due(2.0, {"a": 50.0, "b": 50.0}) == ["a", "b"]
+
+
+def test_settled_only_between_rebalances() -> None:
+    own = ownership()
+    assert not own.settled
+    own.observe(settled=True, generation=1, partitions=set())
+    assert own.settled
+    own.observe(settled=False, generation=1, partitions=set())
+    assert not own.settled
