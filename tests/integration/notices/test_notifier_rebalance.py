@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 KEY = "rebalance-key"
 #: Seconds faust waits after each assignment before recovering tables and resuming streams.
-RECOVERY_DELAY_S = 2.0
+RECOVERY_DELAY_S = 1.0
 
 
 @pytest.fixture
