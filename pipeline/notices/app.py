@@ -30,6 +30,7 @@ from pipeline.notices.channels.factory import build_sender
 from pipeline.notices.dispatch import Attempt, Dispatcher, Lane
 from pipeline.notices.engine import NoticeEngine, Stored
 from pipeline.notices.metrics import NoticeMetrics
+from pipeline.notices.ownership import Ownership
 from pipeline.notices.records import attempt_point, attempt_record, notice_point, notice_record
 from pipeline.notices.signals import Signal, SignalRejected
 from pipeline.notices.subscriptions import Subscriptions
@@ -42,6 +43,9 @@ TICK_S = 0.1
 #: A notifier that dies is replaced after this long (Kafka's default of 60 s would hold
 #: every notice of its partitions for a minute; 10 s tolerates ordinary pauses).
 SESSION_TIMEOUT_S = 10.0
+#: How long a finished delivery waits for a rebalance to settle before leaving its outbox
+#: entry to whoever owns the subscriber then.
+SETTLE_WAIT_S = 60.0
 
 
 def subscriber_partition(key: bytes, partitions: int) -> int:
@@ -133,6 +137,9 @@ def create_notifier_app(
     )
     engine = NoticeEngine(subscriptions, clock=clock)
     wakeups: dict[str, float] = {s: 0.0 for s in engine.policies}
+    ownership = Ownership(
+        engine.policies, lambda s: subscriber_partition(s.encode(), settings.partitions)
+    )
 
     async def produce(topic: str, key: bytes, value: bytes) -> None:
         await (await app.topic(topic, **raw).send(key=key, value=value))
@@ -160,6 +167,18 @@ def create_notifier_app(
             sink.add(attempt_point(attempt))
 
     async def finished(subscriber_id: str, channel: str, notice_id: str) -> None:
+        # During a rebalance wait (the notice stays in flight, so a fresh look at the
+        # recovered outbox does not send it again) until we know who owns the subscriber.
+        deadline = clock() + SETTLE_WAIT_S
+        refresh_ownership()
+        while not ownership.settled and clock() < deadline:
+            await asyncio.sleep(TICK_S)
+            refresh_ownership()
+        if not ownership.owns(subscriber_id):
+            # The subscriber moved away: its new owner holds the newer state and redelivers
+            # what the outbox still owes (same notice id, dropped by the peer).
+            log.info("notice_finish_left_to_owner", subscriber=subscriber_id, channel=channel)
+            return
         key = subscriber_id.encode()
         stored = Stored.decode(table.get(key))
         if engine.finish(stored, channel, notice_id):
@@ -280,31 +299,31 @@ def create_notifier_app(
                 )
             yield None
 
-    def owned(subscriber_id: str) -> bool:
-        partition = subscriber_partition(subscriber_id.encode(), settings.partitions)
-        return any(
-            tp.partition == partition
-            for tp in app.assignor.assigned_actives()
-            if tp.topic == routed.get_topic_name()
+    def refresh_ownership() -> None:
+        """Tell ``ownership`` what faust shows now. ``app.rebalancing`` is set as soon as a
+        rebalance starts and cleared only once the new assignment's tables are recovered."""
+        ownership.observe(
+            settled=not app.rebalancing and not app.in_recovery,
+            generation=app.consumer_generation_id,
+            partitions={
+                tp.partition
+                for tp in app.assignor.assigned_actives()
+                if tp.topic == routed.get_topic_name()
+            },
         )
-
-    seen_owned: set[str] = set()
 
     @app.timer(interval=TICK_S)
     async def release_due() -> None:
+        refresh_ownership()
         now = clock()
-        for subscriber_id in engine.policies:
-            if not owned(subscriber_id):
-                seen_owned.discard(subscriber_id)
-                continue
-            # Newly owned (start, rebalance): look once at its recovered state and outbox.
-            if subscriber_id not in seen_owned or wakeups.get(subscriber_id, 0.0) <= now:
-                seen_owned.add(subscriber_id)
-                try:
-                    await decide(subscriber_id, None)
-                except Exception:
-                    log.exception("notice_release_failed", subscriber=subscriber_id)
-                    wakeups[subscriber_id] = now + 5.0  # try again later, not every tick
+        # Only subscribers whose state this notifier has recovered: deciding over a state
+        # not recovered yet would write an empty one over the real one in the changelog.
+        for subscriber_id in ownership.due(now, wakeups):
+            try:
+                await decide(subscriber_id, None)
+            except Exception:
+                log.exception("notice_release_failed", subscriber=subscriber_id)
+                wakeups[subscriber_id] = now + 5.0  # try again later, not every tick
 
     @app.task
     async def start_dispatcher() -> None:

@@ -81,3 +81,34 @@ def test_outbox_holds_every_channel_until_finished_and_survives_a_restart() -> N
     again = e.decide("ua", recovered, signal)
     assert again.notices == []
     assert [(c, n.notice_id) for c, n in recovered.owed()] == [("kafka", notice.notice_id)]
+
+
+def test_a_follow_up_needs_the_recovered_state_which_an_unrecovered_look_would_overwrite() -> None:
+    """Why the notifier decides only over recovered state (see ``Ownership``): a look at a
+    subscriber whose state is not recovered yet writes an empty state, and the follow-up
+    decided over it is dropped as one whose opening was never told."""
+    clock = Clock()
+    e = engine(clock)
+    stored = Stored()
+    e.decide("ua", stored, e.parse(record("detected"), anomalies=False))
+    clock.now += 0.5
+    (opened,) = e.decide("ua", stored, None).notices
+    changelog = stored.encode()
+    restored = e.parse(record("restored"), anomalies=False)
+
+    clock.now += 1
+    recovered = Stored.decode(changelog)
+    e.decide("ua", recovered, restored)
+    clock.now += 0.5
+    (notice,) = e.decide("ua", recovered, None).notices
+    assert notice.kind == "incident_restored"
+    assert notice.items[0].references[0].notice_id == opened.notice_id
+
+    not_recovered = Stored.decode(None)
+    e.decide("ua", not_recovered, None)
+    # What the notifier would write over ``changelog``: no longer knows the opening.
+    assert Stored.decode(changelog).state.open
+    assert not Stored.decode(not_recovered.encode()).state.open
+    e.decide("ua", not_recovered, restored)
+    clock.now += 0.5
+    assert e.decide("ua", not_recovered, None).notices == []
