@@ -63,6 +63,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_CORRELATION_WINDOW_S": str(settings.correlation_window),
         "CW_MAINTENANCE_FILE": settings.maintenance_file or "",
         "CW_COMMAND_KEY": settings.command_key or "",
+        "CW_BATCH_MAX": str(settings.batch_max),
+        "CW_SESSION_TIMEOUT_S": str(settings.session_timeout),
     }
 
 
