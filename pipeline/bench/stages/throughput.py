@@ -87,8 +87,10 @@ def worker_throughput(
         cpu = [p.cpu() - c for p, c in zip(procs, cpu0, strict=True)]
         threads = cpu_delta(threads0, thread_cpu(procs[0].pid))
         rss = [p.rss() for p in procs]
-        samples = [p.sample() for p in procs]
+        # Stop sampling before reading /metrics: rendering every service's series is not
+        # the worker's work (it was 16 % of a short run's samples).
         sampled = spy.finish() if spy is not None else None
+        samples = [p.sample() for p in procs]
     finally:
         group.close()
         for proc in procs:
