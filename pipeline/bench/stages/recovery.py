@@ -5,7 +5,9 @@ committed (faust flushes the changelog before committing), then it is killed wit
 and a fresh process with the same application id starts: faust replays the service-state
 changelog before it logs ready. Recovery is that start-to-ready time, next to the start-to-
 ready time of the first (empty) worker, and the replacement's tracked services confirm the
-state came back.
+state came back. Most of a small recovery is the group coordinator waiting out the killed
+member's session (faust's ``broker_session_timeout``, 60 s) before it hands its partitions on;
+the worker's log tells that wait ("generation id") from the changelog read ("Restoring state").
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ def recovery(
         try:
             ready_s = second.wait_ready(timeout=600.0 + services * per_service_timeout)
             recovered_s = ready_s - second.started_at
-            time.sleep(2.0)  # one silence tick: the recovered states get counted
-            tracked = second.sample(timeout=120.0).tracked
+            # The first silence tick after recovery rebuilds the deadlines and counts them.
+            tracked = 0.0
+            counted_by = time.monotonic() + 60.0
+            while tracked < committed and time.monotonic() < counted_by:
+                time.sleep(1.0)
+                tracked = second.sample(timeout=120.0).tracked
             rss = second.rss()
         finally:
             second.stop()
