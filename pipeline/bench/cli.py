@@ -31,6 +31,9 @@ STAGES: tuple[str, ...] = (
     "profile",
 )
 
+#: Stages run only when named in ``--stages`` (minutes each at their default sizes).
+OPTIONAL_STAGES: tuple[str, ...] = ("recovery",)
+
 #: The processor logs every status change; in process we render those lines exactly as the
 #: worker does, but into /dev/null instead of the worker's log file.
 _QUIET_LOGGERS = frozenset({"pipeline.worker.processor", "pipeline.sinks.influx"})
@@ -145,6 +148,13 @@ def bench_group() -> None:
     "follows the workers' counters (see docs/benchmarks.md).",
 )
 @click.option(
+    "--recovery-services",
+    type=int,
+    default=100_000,
+    show_default=True,
+    help="Services in the worker killed with SIGKILL by the optional 'recovery' stage.",
+)
+@click.option(
     "--py-spy/--no-py-spy",
     "sample_worker",
     default=False,
@@ -165,13 +175,15 @@ def run_command(
     variant_env: tuple[str, ...],
     stage_timeout: float,
     stall_after: float,
+    recovery_services: int,
     sample_worker: bool,
 ) -> None:
     """Run the benchmark stages in one invocation and write a JSON result."""
     chosen = [s.strip() for s in stages.split(",") if s.strip()]
-    unknown = sorted(set(chosen) - set(STAGES))
+    unknown = sorted(set(chosen) - set(STAGES) - set(OPTIONAL_STAGES))
     if unknown:
-        raise click.BadParameter(f"unknown stages {unknown}; choose from {list(STAGES)}")
+        known = [*STAGES, *OPTIONAL_STAGES]
+        raise click.BadParameter(f"unknown stages {unknown}; choose from {known}")
     result = run_bench(
         observations=observations,
         services=services,
@@ -187,6 +199,7 @@ def run_command(
         stage_timeout=stage_timeout,
         stall_after=stall_after,
         variant_env=dict(item.split("=", 1) for item in variant_env if "=" in item),
+        recovery_services=recovery_services,
     )
     click.echo(json.dumps(result["summary"], indent=2))
     click.echo(f"result: {result['path']}", err=True)
@@ -209,6 +222,7 @@ def run_bench(
     variant_env: dict[str, str] | None = None,
     stage_timeout: float = 900.0,
     stall_after: float = 60.0,
+    recovery_services: int = 100_000,
 ) -> dict[str, Any]:
     """The whole benchmark; returns the result dict (also written to ``output``)."""
     from pipeline.bench import stages as st
@@ -310,6 +324,10 @@ def run_bench(
         if "state" in stages and state_sizes:
             progress.stage("state", f"RSS at {state_sizes} services")
             res["state"] = st.state_size(bench, state_sizes)
+            _write(output, result)
+        if "recovery" in stages:
+            progress.stage("recovery", f"kill -9 a worker holding {recovery_services:,} services")
+            res["recovery"] = st.recovery(bench, recovery_services)
             _write(output, result)
         if "profile" in stages:
             progress.stage("profile", "cProfile of the processor path")

@@ -128,11 +128,18 @@ class GroupProgress:
     def __init__(self, bootstrap: str, group: str, topic: str) -> None:
         self.group = group
         self.topic = topic
+        #: How many polls saw the committed total move forward (≈ commits, a lower bound).
+        self.advances = 0
+        self._last_total = 0
         self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-bench")
 
     def committed(self) -> int:
         """Sum of the group's committed offsets on the topic (0 when none yet)."""
-        return sum(self.by_partition().values())
+        total = sum(self.by_partition().values())
+        if total > self._last_total:
+            self.advances += 1
+            self._last_total = total
+        return total
 
     def by_partition(self) -> dict[int, int]:
         """The group's committed offset per partition of the topic (none when not yet)."""

@@ -109,7 +109,9 @@ class Settings:
     #: Observations handled per batch (one table write per changed service per batch) and
     #: how long a batch waits to fill: the latency added at low load.
     batch_max: int = 2000
-    batch_within: float = 0.05
+    batch_within: float = 0.01
+    #: The worker's event loop: "uvloop" or "asyncio" (docs/benchmarks.md measures both).
+    event_loop: str = "uvloop"
     #: Decoded service states kept in memory per worker (the rest are decoded on use).
     live_states: int = DEFAULT_LIVE_STATES
     indicator_interval: float = 15.0

@@ -162,6 +162,11 @@ SETTINGS: tuple[Variable, ...] = (
         kind="seconds",
     ),
     Variable(
+        "CW_EVENT_LOOP",
+        "The worker's asyncio event loop: uvloop (faster) or asyncio (the standard one).",
+        "event_loop",
+    ),
+    Variable(
         "CW_LIVE_STATES",
         "Decoded service states a worker keeps in memory.",
         "live_states",

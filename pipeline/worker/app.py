@@ -26,6 +26,7 @@ from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
+from pipeline.worker.batch_send import BatchedChangelog, BatchSender
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
@@ -63,6 +64,11 @@ class RawKeyStore(MutableMapping[str, Any]):
 
     def items_raw(self) -> list[tuple[str, Any]]:
         return [(key.decode(), value) for key, value in list(self._table.items())]
+
+
+def _stop_on(app: faust.App, error: BaseException) -> None:
+    # Crash the worker as faust does when its own producer fails: nothing gets committed.
+    app.add_future(app.crash(error))
 
 
 def create_app(
@@ -107,22 +113,30 @@ def create_app(
     # use_partitioner sends each changelog entry to the partition Kafka's default partitioner
     # picks for that key: the partition of the service's own observations. It also lets the
     # timers write outside any stream event.
-    def table(name: str, partitions: int, **options: Any) -> RawKeyStore:
-        return RawKeyStore(
-            app.Table(
-                name,
-                default=None,
-                key_type=bytes,  # serialised "raw"; values default to JSON
-                partitions=partitions,
-                use_partitioner=True,
-                **options,
-            )
+    def faust_table(name: str, partitions: int, **options: Any) -> Any:
+        return app.Table(
+            name,
+            default=None,
+            key_type=bytes,  # serialised "raw"; values default to JSON
+            partitions=partitions,
+            use_partitioner=True,
+            **options,
         )
+
+    def table(name: str, partitions: int, **options: Any) -> RawKeyStore:
+        return RawKeyStore(faust_table(name, partitions, **options))
 
     # Service states are JSON bytes encoded by LiveStates (orjson, once per batch), so faust
     # neither re-encodes them nor decodes them on recovery; the changelog records are the
-    # same JSON as before.
-    states = table(SERVICE_STATE_TABLE, settings.partitions, value_type=bytes)
+    # same JSON as before, produced per batch by `batches` (see pipeline.worker.batch_send).
+    states = BatchedChangelog(
+        faust_table(SERVICE_STATE_TABLE, settings.partitions, value_type=bytes)
+    )
+    batches = BatchSender(
+        lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]  # aiokafka's
+        lambda topic, key: app.producer.key_partition(topic, key).partition,
+        on_failure=lambda error: _stop_on(app, error),
+    )
     ledger_services = table("ledger-services", 1)
     ledger_incidents = table("ledger-incidents", 1)
     ledger_state = table("ledger-state", 1)
@@ -151,8 +165,12 @@ def create_app(
     )
 
     async def send(outputs: Outputs) -> None:
+        states.send_through(await batches.send(states.changelog_topic, states.take_pending()))
         for name, topic in out_topics.items():
-            for key, value in getattr(outputs, name):
+            records = getattr(outputs, name)
+            keyed = [(key, value) for key, value in records if key is not None]
+            unkeyed = [(key, value) for key, value in records if key is None]
+            for key, value in [*unkeyed, *await batches.send(topic.get_topic_name(), keyed)]:
                 try:
                     await topic.send(key=key, value=value)
                 except MessageSizeTooLargeError as exc:  # an output must not stop the stream
@@ -168,7 +186,11 @@ def create_app(
                         at=clock(),
                     )
                     await out_topics["deadletter"].send(key=None, value=note)
-        for _key, value in outputs.ledger:
+        ledger_records = cast("list[tuple[bytes, bytes]]", outputs.ledger)
+        ledger_name = ledger_topic.get_topic_name()
+        for _key, value in await batches.send(
+            ledger_name, ledger_records, partition=LEDGER_PARTITION
+        ):
             await ledger_topic.send(key=b"ledger", value=value, partition=LEDGER_PARTITION)
 
     def owned_partitions(topic: str) -> set[int]:

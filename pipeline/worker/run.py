@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
-from pipeline.config.settings import Settings
+from pipeline.config.settings import Settings, SettingsError
 from pipeline.core.logs import stdlib_logging_config
 from pipeline.ops.influx_admin import ensure_database
 from pipeline.ops.topics import ensure_topic_layout
@@ -19,9 +20,27 @@ from pipeline.worker.progress import PartitionProgress
 log = structlog.get_logger(__name__)
 
 
+def use_event_loop(name: str) -> None:
+    """Install the event loop policy named by ``CW_EVENT_LOOP`` (before any loop exists).
+
+    >>> use_event_loop("tokio")
+    Traceback (most recent call last):
+    ...
+    pipeline.config.variables.SettingsError: CW_EVENT_LOOP='tokio': must be uvloop or asyncio
+    """
+    if name == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    elif name != "asyncio":
+        raise SettingsError(f"CW_EVENT_LOOP={name!r}: must be uvloop or asyncio")
+
+
 def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     """Run until SIGTERM/SIGINT. Blocks."""
     import faust
+
+    use_event_loop(settings.event_loop)
 
     registry = CollectorRegistry()
     progress = PartitionProgress(

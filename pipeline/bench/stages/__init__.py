@@ -7,6 +7,7 @@ gates on speed.
 * :mod:`.processor` (3b): the worker's processor in process, and its profile;
 * :mod:`.latency` (4): evidence to status/incident, silence delay;
 * :mod:`.state` (5): state size per service;
+* :mod:`.recovery` (6): ready again after ``kill -9`` (changelog replay);
 * :mod:`.provenance`: which code, which machine.
 """
 
@@ -23,6 +24,7 @@ from pipeline.bench.stages.fill import fill, generate
 from pipeline.bench.stages.latency import latency
 from pipeline.bench.stages.processor import make_processor, processor_only, profile_processor
 from pipeline.bench.stages.provenance import machine, provenance
+from pipeline.bench.stages.recovery import recovery
 from pipeline.bench.stages.state import dict_size, state_size
 from pipeline.bench.stages.throughput import worker_throughput
 
@@ -42,6 +44,7 @@ __all__ = [
     "processor_only",
     "profile_processor",
     "provenance",
+    "recovery",
     "state_size",
     "summarise",
     "worker_throughput",

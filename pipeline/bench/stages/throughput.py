@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.bench.attribution import (
+    attribute,
+    cpu_delta,
+    per_observation,
+    thread_cpu,
+    topic_totals,
+)
 from pipeline.bench.kafka_io import (
     GroupProgress,
     last_timestamp,
@@ -53,6 +60,9 @@ def worker_throughput(
         for i in range(workers)
     ]
     group = GroupProgress(bench.base.kafka_bootstrap, app_id, bench.topics.observations)
+    changelog = f"{app_id}-service-state-changelog"
+    written = [changelog, *output_topics(bench)]
+    totals_before = topic_totals(bench.base.kafka_bootstrap, written[1:])
     for proc in procs:
         proc.start()
     deadline = time.monotonic() + bench.stage_timeout
@@ -71,17 +81,20 @@ def worker_throughput(
             else None
         )
         cpu0 = [p.cpu() for p in procs]
+        threads0 = thread_cpu(procs[0].pid)
         completion = bench.wait_through(group, procs, expected, total=expected, deadline=deadline)
         noticed = time.time()
         cpu = [p.cpu() - c for p, c in zip(procs, cpu0, strict=True)]
+        threads = cpu_delta(threads0, thread_cpu(procs[0].pid))
         rss = [p.rss() for p in procs]
-        samples = [p.sample() for p in procs]
+        # Stop sampling before reading /metrics: rendering every service's series is not
+        # the worker's work (it was 16 % of a short run's samples).
         sampled = spy.finish() if spy is not None else None
+        samples = [p.sample() for p in procs]
     finally:
         group.close()
         for proc in procs:
             proc.stop()
-    changelog = f"{app_id}-service-state-changelog"
     finished = last_timestamp(bench.base.kafka_bootstrap, changelog) or noticed
     elapsed = finished - first_ready
     return {
@@ -102,7 +115,27 @@ def worker_throughput(
         "py_spy": sampled,
         # Committed offsets per partition when the group stopped committing, if it did.
         "commit_stalled": completion.stalled_offsets,
+        # What one observation costs downstream: changelog and output records, and how
+        # often the group's committed offsets advanced (polled, so a lower bound).
+        "records_per_obs": per_observation(
+            totals_before, topic_totals(bench.base.kafka_bootstrap, written), expected
+        ),
+        "commits_seen": group.advances,
+        "cpu_by_thread": threads,  # of the first worker
     }
+
+
+def output_topics(bench: BenchRun) -> list[str]:
+    """The worker's output topics in this run's namespace."""
+    topics = bench.topics
+    return [
+        topics.status,
+        topics.incidents,
+        topics.anomalies,
+        topics.indicators,
+        topics.ledger,
+        topics.deadletter,
+    ]
 
 
 @dataclass
@@ -149,7 +182,8 @@ class PySpy:
             self.proc.wait(timeout=10)
         if not self.path.exists():
             return None
-        return summarise_collapsed(self.path.read_text(), top=top)
+        text = self.path.read_text()
+        return {**summarise_collapsed(text, top=top), "components": attribute(text)}
 
 
 def summarise_collapsed(text: str, *, top: int = 25) -> dict[str, Any]:
