@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from connectors.config_model import (
 )
 from connectors.registry import FEED_TYPES, build_options
 from pipeline.core.schema import DEFAULT_SECTORS, sector_problem
+from pipeline.core.yamlnodes import NodeWalker
 
 _REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -39,57 +39,16 @@ _SERVICE_KEYS = {
 _FEED_KEYS = {"id", "type", "url", "path", "interval_s", "timeout_s", "service", "map", "options"}
 
 
-class Checker:
+class Checker(NodeWalker):
     """Walks the node tree once, collecting errors and building the config."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
         self.path = path
-        self.errors: list[ConfigError] = []
         self.sectors: frozenset[str] = DEFAULT_SECTORS
         self.service_ids: dict[str, tuple[str, str]] = {}  # id -> (where declared, operator)
         self.feed_ids: set[str] = set()
         self.operator_ids: set[str] = set()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def error(self, node: yaml.Node | None, where: str, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        column = node.start_mark.column + 1 if node is not None else 1
-        self.errors.append(ConfigError(str(self.path), line, column, where, message))
-
-    def mapping(
-        self, node: yaml.Node, where: str, allowed: set[str]
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.error(node, where or "(top)", "must be a mapping")
-            return None
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            name = f"{where}.{key}" if where else str(key)
-            if not isinstance(key, str):
-                self.error(key_node, where or "(top)", "keys must be plain strings")
-            elif key in out:
-                self.error(key_node, name, "duplicate key")
-            elif key not in allowed:
-                self.error(key_node, name, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-            else:
-                out[key] = (key_node, value_node)
-        return out
-
-    def sequence(self, node: yaml.Node, where: str) -> Iterator[tuple[str, yaml.Node]]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.error(node, where, "must be a list")
-            return
-        for index, item in enumerate(node.value):
-            yield f"{where}[{index}]", item
-
-    def value(self, node: yaml.Node, where: str) -> Any:
-        try:
-            return yaml.SafeLoader("").construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            self.error(node, where, f"cannot read value: {exc}")
-            return None
 
     def text(self, node: yaml.Node, where: str, pattern: re.Pattern[str] | None = None) -> str:
         value = self.value(node, where)

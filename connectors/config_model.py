@@ -9,30 +9,9 @@ from typing import Any
 
 from connectors.base import ServiceSpec
 from pipeline.core.schema import DEFAULT_SECTORS
+from pipeline.core.yamlnodes import ConfigError, ConfigInvalidError
 
-
-@dataclass(frozen=True, slots=True)
-class ConfigError:
-    """One problem in a config file, located to the character."""
-
-    file: str
-    line: int  # 1-based
-    column: int  # 1-based
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        if self.line == 0:  # about the file as a whole: no position to point at
-            return f"{self.file}: {self.message}"
-        return f"{self.file}:{self.line}:{self.column}: {self.field}: {self.message}"
-
-
-class ConfigInvalidError(ValueError):
-    """Raised by :func:`load_config`; ``errors`` lists every problem found."""
-
-    def __init__(self, errors: list[ConfigError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
+__all__ = ["ConfigError", "ConfigInvalidError"]  # one type for every config file
 
 
 @dataclass(frozen=True, slots=True)
