@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pipeline.notices.notice import Notice
+from pipeline.notices.secrets import SecretRef, SecretUnavailableError
 
 
 class DeliveryError(Exception):
@@ -14,6 +15,15 @@ class DeliveryError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.retryable = retryable
+
+
+def resolve_secret(secret: SecretRef, what: str) -> str:
+    """The secret's value for one attempt. One that cannot be read fails the attempt for good
+    (retrying will not make it appear); the message names what it is for, never the value."""
+    try:
+        return secret.resolve()
+    except SecretUnavailableError as exc:
+        raise DeliveryError(f"{what} unavailable: {exc}", retryable=False) from None
 
 
 class Sender(Protocol):

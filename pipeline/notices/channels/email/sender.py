@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import aiosmtplib
 
-from pipeline.notices.channels.base import DeliveryError
+from pipeline.notices.channels.base import DeliveryError, resolve_secret
 from pipeline.notices.channels.email.config import EmailConfig
 from pipeline.notices.channels.email.message import render_email
 from pipeline.notices.notice import Notice
-from pipeline.notices.secrets import SecretUnavailableError
 
 
 class EmailSender:
@@ -21,12 +20,11 @@ class EmailSender:
 
     async def send(self, notice: Notice) -> str:
         config = self.config
-        password = None
-        if config.password is not None:
-            try:
-                password = config.password.resolve()
-            except SecretUnavailableError as exc:
-                raise DeliveryError(f"SMTP password unavailable: {exc}", retryable=False) from None
+        password = (
+            resolve_secret(config.password, "SMTP password")
+            if config.password is not None
+            else None
+        )
         message = render_email(notice, config.sender, config.recipients)
         client = aiosmtplib.SMTP(
             hostname=config.host,

@@ -12,10 +12,9 @@ from __future__ import annotations
 import aiomqtt
 import orjson
 
-from pipeline.notices.channels.base import DeliveryError
+from pipeline.notices.channels.base import DeliveryError, resolve_secret
 from pipeline.notices.channels.mqtt.config import MqttConfig
 from pipeline.notices.notice import Notice
-from pipeline.notices.secrets import SecretUnavailableError
 
 
 def notice_topics(prefix: str, notice: Notice) -> list[str]:
@@ -35,12 +34,11 @@ class MqttSender:
 
     async def send(self, notice: Notice) -> str:
         config = self.config
-        password = None
-        if config.password is not None:
-            try:
-                password = config.password.resolve()
-            except SecretUnavailableError as exc:
-                raise DeliveryError(f"MQTT password unavailable: {exc}", retryable=False) from None
+        password = (
+            resolve_secret(config.password, "MQTT password")
+            if config.password is not None
+            else None
+        )
         payload = orjson.dumps(notice.to_dict())
         topics = notice_topics(config.topic_prefix, notice)
         try:

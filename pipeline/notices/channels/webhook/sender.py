@@ -13,7 +13,7 @@ from collections.abc import Callable
 import aiohttp
 import orjson
 
-from pipeline.notices.channels.base import DeliveryError
+from pipeline.notices.channels.base import DeliveryError, resolve_secret
 from pipeline.notices.channels.webhook.config import WebhookConfig
 from pipeline.notices.channels.webhook.sign import (
     NOTICE_ID_HEADER,
@@ -22,7 +22,6 @@ from pipeline.notices.channels.webhook.sign import (
     signature,
 )
 from pipeline.notices.notice import Notice
-from pipeline.notices.secrets import SecretUnavailableError
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _READ_LIMIT = 64 * 1024
@@ -37,10 +36,7 @@ class WebhookSender:
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, notice: Notice) -> str:
-        try:
-            key = self.config.secret.resolve().encode()
-        except SecretUnavailableError as exc:
-            raise DeliveryError(f"signing key unavailable: {exc}", retryable=False) from None
+        key = resolve_secret(self.config.secret, "signing key").encode()
         body = orjson.dumps(notice.to_dict())
         timestamp = int(self.clock())
         headers = {
