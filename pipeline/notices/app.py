@@ -35,6 +35,7 @@ from pipeline.notices.records import attempt_point, attempt_record, notice_point
 from pipeline.notices.signals import Signal, SignalRejected
 from pipeline.notices.subscriptions import Subscriptions
 from pipeline.sinks.influx import InfluxSink
+from pipeline.worker.faust_app import pipeline_app
 
 log = structlog.get_logger(__name__)
 
@@ -87,20 +88,7 @@ def create_notifier_app(
     influx: InfluxDBClient | None = None,
 ) -> faust.App:
     """Build the notifier app; nothing connects until a faust worker starts it."""
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        datadir=settings.data_dir,
-        web_enabled=False,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=1,
-        table_standby_replicas=0,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        broker_session_timeout=SESSION_TIMEOUT_S,
-        broker_heartbeat_interval=1.0,
-    )
+    app = pipeline_app(settings, session_timeout=SESSION_TIMEOUT_S, broker_heartbeat_interval=1.0)
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     incidents = app.topic(topics.incidents, **raw)

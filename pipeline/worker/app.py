@@ -27,6 +27,7 @@ from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.batch_send import BatchedChangelog, BatchSender
+from pipeline.worker.faust_app import pipeline_app
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
@@ -84,19 +85,7 @@ def create_app(
         progress = PartitionProgress(
             time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
         )
-    app = faust.App(
-        settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
-        datadir=settings.data_dir,
-        web_enabled=False,
-        topic_partitions=settings.partitions,
-        topic_replication_factor=1,
-        table_standby_replicas=0,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        broker_session_timeout=settings.session_timeout,
-    )
+    app = pipeline_app(settings, session_timeout=settings.session_timeout)
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     inputs = app.topic(topics.observations, topics.commands, **raw)
