@@ -97,7 +97,11 @@ def running(conf: Path, port: int) -> Iterator[None]:
         yield
     finally:
         broker.terminate()
-        broker.wait(timeout=10)
+        try:
+            broker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            broker.kill()
+            broker.wait()
         log.close()
 
 

@@ -8,9 +8,6 @@ import contextlib
 import email
 import email.policy
 import json
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +28,8 @@ from pipeline.notices.channels.webhook.sign import (
     TIMESTAMP_HEADER,
     verify,
 )
-from tests.support.stack import eventually, free_port
+from tests.support.mosquitto import broker
+from tests.support.stack import free_port
 
 SCHEMA_PATH = (
     Path(__file__).parents[2]
@@ -187,35 +185,8 @@ class SmtpServer:
 @contextlib.contextmanager
 def mosquitto(tmp_path: Path) -> Iterator[int]:
     """A real Mosquitto broker on a free loopback port; stopped (by its pid) afterwards."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    assert Path(binary).exists(), (
-        "needs the Debian package mosquitto (deploy/local/install-system.sh)"
-    )
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    log = (tmp_path / "mosquitto.log").open("wb")
-    broker = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-
-    def listening() -> bool:
-        assert broker.poll() is None, (tmp_path / "mosquitto.log").read_text()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
-
-    try:
-        eventually(listening, timeout=15, every=0.05, what="mosquitto to listen")
-        yield port
-    finally:
-        broker.terminate()
-        try:
-            broker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            broker.kill()
-            broker.wait()
-        log.close()
+    with broker(tmp_path / "mosquitto") as running_broker:
+        yield running_broker.port
 
 
 @dataclass

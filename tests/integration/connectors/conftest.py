@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -36,6 +34,7 @@ from connectors.runtime import Source, run_forever, runners
 from pipeline.config.settings import Settings
 from pipeline.core.schema import Observation
 from pipeline.core.validation import parse_observation
+from tests.support.mosquitto import broker
 from tests.support.stack import eventually, free_port
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "connectors"
@@ -177,33 +176,8 @@ def http() -> Iterator[AppThread]:
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[int]:
     """A real Mosquitto on a port the OS handed out; stopped (by its pid) at teardown."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    assert Path(binary).exists(), "needs the Debian package mosquitto"
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    log = (tmp_path / "mosquitto.log").open("wb")
-    broker = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-
-    def listening() -> bool:
-        assert broker.poll() is None, (tmp_path / "mosquitto.log").read_text()
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
-
-    try:
-        eventually(listening, timeout=15, every=0.05, what="mosquitto to listen")
-        yield port
-    finally:
-        broker.terminate()
-        try:
-            broker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            broker.kill()
-            broker.wait()
-        log.close()
+    with broker(tmp_path / "mosquitto") as running_broker:
+        yield running_broker.port
 
 
 # ---------------------------------------------------------------- Kafka
