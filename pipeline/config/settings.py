@@ -131,6 +131,8 @@ class Settings:
     session_timeout: float = 10.0
     #: A partition with unprocessed records and no progress this long fails /healthz.
     stall_after: float = 30.0
+    #: How often the worker commits its consumed offsets (faust's default cadence).
+    commit_interval: float = 2.8
     #: Key that signs commands (HMAC-SHA256); without it the worker refuses every command.
     command_key: str | None = field(default=None, repr=False)
 

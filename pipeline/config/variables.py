@@ -205,6 +205,13 @@ SETTINGS: tuple[Variable, ...] = (
         kind="seconds",
     ),
     Variable(
+        "CW_COMMIT_INTERVAL_S",
+        "How often a worker commits its consumed offsets; what a restart re-reads is at most "
+        "this much input (outputs are idempotent downstream).",
+        "commit_interval",
+        kind="seconds",
+    ),
+    Variable(
         "CW_STALL_AFTER_S",
         "A partition with unprocessed records and no progress this long fails `/healthz`.",
         "stall_after",

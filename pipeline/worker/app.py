@@ -85,7 +85,11 @@ def create_app(
         progress = PartitionProgress(
             time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
         )
-    app = pipeline_app(settings, session_timeout=settings.session_timeout)
+    app = pipeline_app(
+        settings,
+        session_timeout=settings.session_timeout,
+        broker_commit_interval=settings.commit_interval,
+    )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     inputs = app.topic(topics.observations, topics.commands, **raw)

@@ -65,6 +65,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_COMMAND_KEY": settings.command_key or "",
         "CW_BATCH_MAX": str(settings.batch_max),
         "CW_SESSION_TIMEOUT_S": str(settings.session_timeout),
+        "CW_COMMIT_INTERVAL_S": str(settings.commit_interval),
     }
 
 

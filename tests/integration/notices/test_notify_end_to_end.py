@@ -113,7 +113,9 @@ def test_one_opened_and_one_restored_per_channel_across_a_kill_9(
     subs.write_text(
         subscriptions_yaml(hooks, smtp, mqtt.port, f"{settings.topics.prefix}notices.warn")
     )
-    worker = start_worker(batch_max=1)
+    # Commits held back for two minutes: the DOWN report is certainly uncommitted when the
+    # worker is killed, so its successor must read it again (the at-least-once case).
+    worker = start_worker(batch_max=1, commit_interval=120.0)
     notifier = NotifierProcess(
         replace(settings, data_dir=str(tmp_path / "notifier")),
         subs,
@@ -220,13 +222,11 @@ def _scenario(
         "email": smtp.inbox.messages[0][0] - down_at,
         "mqtt": mqtt.messages[0][2] - down_at,
     }
-    # kill -9 the real worker at once, likely before it committed the DOWN report's offset
-    # (faust commits every 2.8 s): its successor may then emit the "opened" event again
-    # (at-least-once outputs), which the notifier must not pass on a second time.
+    # kill -9 the real worker before it committed the DOWN report's offset (commits held back
+    # above): its successor may then emit the "opened" event again (at-least-once outputs),
+    # which the notifier must not pass on a second time.
     worker.kill()
     replayed = _uncommitted(settings, settings.topics.observations)
-    # Event by event, faust acknowledges a record when the next is taken: the DOWN report
-    # is still uncommitted, so the successor reads it again (the at-least-once case).
     assert replayed >= 1, "the DOWN report was committed; the restart would replay nothing"
     # Let the notifier's delivery records and outbox clearing reach Kafka, then kill -9 it too.
     time.sleep(1.5)
