@@ -20,6 +20,9 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 ldconfig -p | grep -q libpangoft2-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+# The ledger's PostgreSQL store is tested against a real server (initdb + postgres per run).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || command -v postgres >/dev/null \
+  || need+=(postgresql)
 
 if ((${#need[@]})); then
   log "installing Debian packages: ${need[*]}"

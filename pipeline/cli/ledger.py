@@ -16,13 +16,23 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from pipeline.transparency.redaction import RedactionPolicy
+    from pipeline.transparency.storage import LedgerStorage
 
 DATA_DIR = click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".state/ledger"),
-    show_default=True,
-    help="Directory of the log (log.db) and of the redacted fields' openings (openings.db).",
+    default=None,
+    help="Directory of the log (log.db) and of the redacted fields' openings (openings.db); "
+    "default .state/ledger. Same as --store DIR.",
+)
+STORE = click.option(
+    "--store",
+    "store_spec",
+    envvar="CW_LEDGER_STORE",
+    default=None,
+    help="Where the log lives: a directory, sqlite:///DIR or "
+    "postgresql://USER@HOST:PORT/DB[?schema=NAME] (password from the file named by "
+    "CW_LEDGER_STORE_PASSWORD_FILE); env CW_LEDGER_STORE.",
 )
 POLICY = click.option(
     "--policy",
@@ -53,6 +63,15 @@ def _private_key(path: str | None, env_name: str) -> Ed25519PrivateKey:
 @click.group("ledger")
 def ledger_group() -> None:
     """Append-only transparency log of incidents, findings and indicators (RFC 9162 model)."""
+
+
+def _storage(store_spec: str | None, data_dir: Path | None) -> LedgerStorage:
+    from pipeline.transparency.storage import StorageError, open_storage
+
+    try:
+        return open_storage(store_spec, data_dir, os.environ)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @ledger_group.command()
@@ -87,6 +106,7 @@ def public_key(key_file: str | None, key_env: str) -> None:
 
 @ledger_group.command()
 @DATA_DIR
+@STORE
 @POLICY
 @click.option(
     "--key-file",
@@ -117,7 +137,8 @@ def public_key(key_file: str | None, key_env: str) -> None:
     help="Sign a fresh head at least this often even without new entries.",
 )
 def serve(
-    data_dir: Path,
+    data_dir: Path | None,
+    store_spec: str | None,
     policy: str | None,
     key_file: str | None,
     host: str,
@@ -133,7 +154,7 @@ def serve(
 
     settings = Settings.from_env(os.environ)
     options = ServeOptions(
-        data_dir=data_dir,
+        storage=_storage(store_spec, data_dir),
         policy=_policy(policy),
         host=host,
         port=port,
@@ -145,7 +166,7 @@ def serve(
     key = _private_key(key_file, "CW_LEDGER_KEY")
     try:
         asyncio.run(serve(options, key))
-    except (ValueError, WriterFailed) as exc:
+    except (ValueError, ConnectionError, WriterFailed) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -219,6 +240,7 @@ def witness(
 
 @ledger_group.command()
 @DATA_DIR
+@STORE
 @click.option("--from", "start", type=int, default=0, show_default=True, help="First entry.")
 @click.option("--to", "end", type=int, default=None, help="End (exclusive); default: head size.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -227,15 +249,27 @@ def witness(
     is_flag=True,
     help="Include salts and values of redacted fields (a disclosure).",
 )
-def export(data_dir: Path, start: int, end: int | None, out: Path, with_openings: bool) -> None:
+def export(
+    data_dir: Path | None,
+    store_spec: str | None,
+    start: int,
+    end: int | None,
+    out: Path,
+    with_openings: bool,
+) -> None:
     """Write a self-contained bundle: entries, proofs, heads, co-signatures, public key."""
     from pipeline.transparency.bundle import export_bundle
     from pipeline.transparency.redaction import RedactionPolicy
-    from pipeline.transparency.server import PUBLIC_KEY_META, open_log
+    from pipeline.transparency.server import PUBLIC_KEY_META
 
-    if not (data_dir / "log.db").exists():
-        raise click.ClickException(f"no log in {data_dir} (--data-dir)")
-    ledger = open_log(data_dir, RedactionPolicy())
+    storage = _storage(store_spec, data_dir)
+    try:
+        found = storage.exists()
+    except ConnectionError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not found:
+        raise click.ClickException(f"no log in {storage.describe()} (--data-dir / --store)")
+    ledger = storage.open_log(RedactionPolicy())
     latest = ledger.store.latest_head()
     public = ledger.store.get_meta(PUBLIC_KEY_META)
     if latest is None or public is None:
@@ -300,6 +334,13 @@ def verify(bundle: Path, log_key: str | None) -> None:
     default=Path(".state/ledger-bench"),
     show_default=True,
 )
+@click.option(
+    "--store",
+    "store_spec",
+    default=None,
+    help="Measure on this store instead of SQLite files in --workdir: an EMPTY "
+    "postgresql://USER@HOST:PORT/DB?schema=NAME (password: CW_LEDGER_STORE_PASSWORD_FILE).",
+)
 @click.option("--samples", type=int, default=200, show_default=True, help="Proofs timed.")
 @click.option("--bundle-entries", type=int, default=10_000, show_default=True)
 @click.option(
@@ -308,11 +349,24 @@ def verify(bundle: Path, log_key: str | None) -> None:
     default=None,
     help="Also write the JSON result here.",
 )
-def bench(entries: int, workdir: Path, samples: int, bundle_entries: int, out: Path | None) -> None:
+def bench(
+    entries: int,
+    workdir: Path,
+    store_spec: str | None,
+    samples: int,
+    bundle_entries: int,
+    out: Path | None,
+) -> None:
     """Measure append rate, proof time, bundle verification and bytes per entry."""
     from pipeline.transparency.benchmark import run
 
-    result = run(entries, workdir, samples=samples, bundle_entries=bundle_entries)
+    storage = _storage(store_spec, None) if store_spec else None
+    try:
+        result = run(
+            entries, workdir, samples=samples, bundle_entries=bundle_entries, storage=storage
+        )
+    except (ValueError, ConnectionError) as exc:
+        raise click.ClickException(str(exc)) from None
     text = json.dumps(result, indent=2)
     if out is not None:
         out.write_text(text + "\n")

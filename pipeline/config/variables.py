@@ -306,6 +306,19 @@ COMMANDS: tuple[Variable, ...] = (
         default="(the shipped policy)",
     ),
     Variable(
+        "CW_LEDGER_STORE",
+        "`continuity ledger serve` / `export`: where the log lives: a directory or "
+        "sqlite:///DIR (embedded SQLite), or postgresql://USER@HOST:PORT/DB?schema=NAME "
+        "(docs/ledger.md). Never holds the password.",
+        default="(unset: --data-dir, .state/ledger)",
+    ),
+    Variable(
+        "CW_LEDGER_STORE_PASSWORD_FILE",
+        "`continuity ledger`: file holding the PostgreSQL password of CW_LEDGER_STORE "
+        "(read, never logged). Secret.",
+        default="(unset: no password)",
+    ),
+    Variable(
         "CW_LEDGER_DISCLOSURE_TOKEN",
         "`continuity ledger serve`: bearer token that may read openings (salts and values of "
         "redacted fields). Secret.",

@@ -1,14 +1,14 @@
 """``continuity ledger bench``: append rate, proof time, bundle verification, bytes per entry.
 
-Runs the real log over SQLite files in a scratch directory with realistic incident transitions
-(redacted by the shipped policy, as in production). Proof cost is measured at the full size
+Runs the real log over SQLite files in a scratch directory (or over an empty PostgreSQL schema,
+``--store``) with realistic incident transitions (redacted by the shipped policy, as in
+production). Proof cost is measured at the full size
 and at 1/1000 of it, so the ratio shows the O(log n) growth independently of this machine's
 speed. Results are a JSON object (see docs/benchmarks.md for the figures published).
 """
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -24,7 +24,7 @@ from pipeline.transparency.keys import generate_private_key, public_key_bytes
 from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.records import LogRecord
 from pipeline.transparency.redaction import DEFAULT_POLICY, RedactionPolicy
-from pipeline.transparency.store import SqliteLogStore, SqliteOpeningStore
+from pipeline.transparency.storage import LedgerStorage, SqliteStorage
 
 EVENTS = ("detected", "acknowledged", "restored")
 
@@ -136,21 +136,29 @@ def run(
     samples: int = 200,
     bundle_entries: int = 10_000,
     out: TextIO | None = None,
+    storage: LedgerStorage | None = None,
 ) -> dict[str, Any]:
-    """Fill a fresh log with ``entries`` transitions and measure it."""
+    """Fill a fresh log with ``entries`` transitions and measure it.
+
+    ``storage``: an empty log to fill (default: SQLite files in ``workdir``, deleted first).
+    """
     out = out if out is not None else sys.stderr
-    workdir.mkdir(parents=True, exist_ok=True)
-    for name in ("log.db", "log.db-wal", "log.db-shm", "openings.db", "openings.db-wal"):
-        (workdir / name).unlink(missing_ok=True)
-    log = TransparencyLog(
-        SqliteLogStore(str(workdir / "log.db")),
-        SqliteOpeningStore(str(workdir / "openings.db")),
-        RedactionPolicy.load(DEFAULT_POLICY),
-    )
+    if storage is None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        for name in ("log.db", "log.db-wal", "log.db-shm", "openings.db", "openings.db-wal"):
+            (workdir / name).unlink(missing_ok=True)
+        storage = SqliteStorage(workdir)
+    log = storage.open_log(RedactionPolicy.load(DEFAULT_POLICY), writer=True)
+    if log.size:
+        log.close()
+        raise ValueError(
+            f"{storage.describe()} already holds {log.size:,} entries; the bench fills an "
+            "empty log (name a fresh ?schema=)"
+        )
     key = generate_private_key()
     rng = random.Random(1)
     small = max(1, entries // 1000)
-    result: dict[str, Any] = {"entries": entries, "batch": batch}
+    result: dict[str, Any] = {"entries": entries, "batch": batch, "store": storage.describe()}
     started = time.perf_counter()
     last_report = started
     tail_start, tail_from = started, entries - entries // 10
@@ -198,9 +206,12 @@ def run(
     }
     sample = log.store.entries(0, min(entries, 1000))
     leaf_mean = sum(len(e.leaf) for e in sample) / len(sample)
-    log.store.close()  # type: ignore[attr-defined]
-    log_bytes = sum(os.path.getsize(p) for p in workdir.glob("log.db*"))
-    openings_bytes = sum(os.path.getsize(p) for p in workdir.glob("openings.db*"))
+    if isinstance(storage, SqliteStorage):
+        log.close()  # checkpoints the WAL into the file first, as a long-running log would
+        log_bytes, openings_bytes = storage.storage_bytes(log)
+    else:
+        log_bytes, openings_bytes = storage.storage_bytes(log)
+        log.close()
     result["storage"] = {
         "log_bytes_per_entry": log_bytes / entries,
         "openings_bytes_per_entry": openings_bytes / entries,

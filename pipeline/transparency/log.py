@@ -30,19 +30,25 @@ from pipeline.transparency.canonical import canonical_json
 from pipeline.transparency.heads import TreeHead, sign_head
 from pipeline.transparency.records import LogRecord
 from pipeline.transparency.redaction import Opening, RedactionPolicy, redact
-from pipeline.transparency.store import EntryRow, LogStore, Offsets, SqliteOpeningStore
+from pipeline.transparency.store import EntryRow, LogStore, Offsets, OpeningStore
 
 
 class TransparencyLog:
     """An append-only Merkle log over a :class:`LogStore`."""
 
     def __init__(
-        self, store: LogStore, openings: SqliteOpeningStore | None, policy: RedactionPolicy
+        self, store: LogStore, openings: OpeningStore | None, policy: RedactionPolicy
     ) -> None:
         self.store = store
         self.openings = openings
         self.policy = policy
         self._reload()
+
+    def close(self) -> None:
+        """Close both stores."""
+        self.store.close()
+        if self.openings is not None:
+            self.openings.close()
 
     def refresh(self) -> None:
         """Catch up with entries another connection (the writer) committed."""

@@ -1,19 +1,17 @@
 """``continuity ledger serve``: the Kafka-fed writer thread and the HTTP API in one process.
 
-The writer and the API use separate SQLite connections (WAL: readers never block the writer).
+The writer and the API use separate connections to the store (SQLite in WAL mode or
+PostgreSQL: readers never block the writer); the writer's holds the log's one-writer lock.
 SIGTERM/SIGINT stop both; a ``kill -9`` is recovered from by the stored offsets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
 
 import structlog
 from aiohttp import web
@@ -26,7 +24,7 @@ from pipeline.transparency.keys import key_id, public_key_bytes
 from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.metrics import LedgerMetrics
 from pipeline.transparency.redaction import RedactionPolicy
-from pipeline.transparency.store import SqliteLogStore, SqliteOpeningStore
+from pipeline.transparency.storage import LedgerStorage
 from pipeline.transparency.writer import HeadPolicy, LedgerWriter
 
 log = structlog.get_logger("ledger.server")
@@ -37,7 +35,7 @@ PUBLIC_KEY_META = "log_public_key"
 class ServeOptions:
     """Where the log lives, what it reads, where it listens."""
 
-    data_dir: Path
+    storage: LedgerStorage
     policy: RedactionPolicy
     host: str = "127.0.0.1"
     port: int = 8470
@@ -45,16 +43,6 @@ class ServeOptions:
     topics: TopicNames = field(default_factory=TopicNames)
     disclosure_token: str = ""
     heads: HeadPolicy = field(default_factory=HeadPolicy)
-
-
-def open_log(data_dir: Path, policy: RedactionPolicy) -> TransparencyLog:
-    """The log in ``data_dir`` (``log.db``, and ``openings.db`` for the redacted fields)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return TransparencyLog(
-        SqliteLogStore(str(data_dir / "log.db")),
-        SqliteOpeningStore(str(data_dir / "openings.db")),
-        policy,
-    )
 
 
 def bind_key(ledger: TransparencyLog, key: Ed25519PrivateKey) -> bytes:
@@ -70,28 +58,13 @@ def bind_key(ledger: TransparencyLog, key: Ed25519PrivateKey) -> bytes:
     return raw
 
 
-def writer_lock(data_dir: Path) -> IO[bytes]:
-    """Hold ``data_dir/writer.lock`` for the life of the process: one writer per log.
-
-    The lock goes with the process (even on ``kill -9``), so a restart never finds it stale.
-    """
-    handle = (data_dir / "writer.lock").open("ab")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ValueError(
-            f"another writer is running on {data_dir}; a log has exactly one writer"
-        ) from None
-    return handle
-
-
 class WriterFailed(RuntimeError):
     """The writer thread stopped with an error (logged); the server exits with it."""
 
 
 def _writer_thread(
     options: ServeOptions,
+    ledger: TransparencyLog,
     key: Ed25519PrivateKey,
     metrics: LedgerMetrics,
     stop: threading.Event,
@@ -100,7 +73,6 @@ def _writer_thread(
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     assert options.kafka_bootstrap is not None
-    ledger = open_log(options.data_dir, options.policy)
     topics = options.topics
     sources = {topics.incidents: "incidents", topics.anomalies: "anomalies"}
     sources[topics.indicators] = "indicators"
@@ -129,6 +101,7 @@ def _writer_thread(
         finally:
             consumer.close()
             producer.close()
+            ledger.close()
 
     thread = threading.Thread(target=run, name="ledger-writer", daemon=True)
     thread.start()
@@ -139,9 +112,12 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
     """Run until SIGTERM/SIGINT (or until the writer fails)."""
     registry = CollectorRegistry()
     metrics = LedgerMetrics.register(registry)
-    reader = open_log(options.data_dir, options.policy)
-    # Held until the process exits, so a second writer on this log cannot start.
-    lock = writer_lock(options.data_dir) if options.kafka_bootstrap else None
+    # The writer's store holds the log's one-writer lock until it is closed (or the process
+    # ends), so a second writer on this log refuses to start here, before serving anything.
+    writer = (
+        options.storage.open_log(options.policy, writer=True) if options.kafka_bootstrap else None
+    )
+    reader = options.storage.open_log(options.policy)
     public = bind_key(reader, key)
     app = make_app(
         reader, public, key_id(key.public_key()), registry, metrics, options.disclosure_token
@@ -155,14 +131,19 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     thread, failed = None, threading.Event()
-    if options.kafka_bootstrap:
-        thread = _writer_thread(options, key, metrics, stop, failed)
+    if writer is not None:
+        thread = _writer_thread(options, writer, key, metrics, stop, failed)
     else:  # no writer: serve a copied log; sign its size once so there is a head to serve
         latest = reader.store.latest_head()
         if latest is None or latest.tree_size != reader.size:
             reader.sign(key, int(time.time() * 1000))
     host, port = runner.addresses[0][:2]
-    log.info("ledger_serving", url=f"http://{host}:{port}", size=reader.size)
+    log.info(
+        "ledger_serving",
+        url=f"http://{host}:{port}",
+        store=options.storage.describe(),
+        size=reader.size,
+    )
     try:
         await asyncio.to_thread(stop.wait)
     finally:
@@ -170,7 +151,6 @@ async def serve(options: ServeOptions, key: Ed25519PrivateKey) -> None:
             await asyncio.to_thread(thread.join, 30)
         await runner.cleanup()
         log.info("ledger_stopped", size=reader.size)
-        if lock is not None:
-            lock.close()
+        reader.close()
     if failed.is_set():
         raise WriterFailed("the log writer stopped with an error (see the log above)")

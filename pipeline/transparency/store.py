@@ -8,6 +8,8 @@ transaction as the entries they produced (exactly-once across a crash).
 
 Openings of redacted fields (salt + value) live in a separate database
 (:class:`SqliteOpeningStore`) so the log file can be published or replicated without them.
+The PostgreSQL implementation of both protocols is :mod:`pipeline.transparency.pg_store`;
+:mod:`pipeline.transparency.storage` picks one from ``CW_LEDGER_STORE``.
 
 >>> store = SqliteLogStore(":memory:")
 >>> store.append([EntryRow(0, "k", "indicator", b"{}")], [(0, 0, bytes(32))], {("t", 0): 5})
@@ -20,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 import orjson
 
@@ -41,8 +43,12 @@ class EntryRow:
 
 
 class LogStore(Protocol):
-    """What the log needs from storage (SQLite here; see docs/ledger.md for PostgreSQL)."""
+    """What the log needs from storage: SQLite here, PostgreSQL in ``pg_store``.
 
+    Append-only (entries, nodes and heads are never changed), ``append`` all or nothing.
+    """
+
+    def close(self) -> None: ...
     def size(self) -> int: ...
     def known_keys(self, keys: Iterable[str]) -> set[str]: ...
     def append(
@@ -63,6 +69,14 @@ class LogStore(Protocol):
     def refusals(self) -> list[tuple[int, Refusal]]: ...
     def get_meta(self, name: str) -> bytes | None: ...
     def set_meta(self, name: str, value: bytes) -> None: ...
+
+
+class OpeningStore(Protocol):
+    """Where the salts and values of committed fields go (kept apart from the log)."""
+
+    def close(self) -> None: ...
+    def put(self, items: Mapping[str, Sequence[Opening]]) -> None: ...
+    def get(self, key: str) -> list[Opening]: ...
 
 
 _SCHEMA = """
@@ -98,16 +112,22 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 class SqliteLogStore:
-    """The embedded default: one SQLite file in WAL mode (readers never block the writer)."""
+    """The embedded default: one SQLite file in WAL mode (readers never block the writer).
 
-    def __init__(self, path: str) -> None:
+    ``writer_lock``: the held lock file of the one writer, released by :meth:`close`.
+    """
+
+    def __init__(self, path: str, writer_lock: IO[bytes] | None = None) -> None:
         self.path = path
+        self._writer_lock = writer_lock
         self._db = _connect(path)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and give up the writer's lock)."""
         self._db.close()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
     def size(self) -> int:
         row = self._db.execute("SELECT MAX(idx) FROM entries").fetchone()

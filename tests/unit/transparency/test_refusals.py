@@ -6,14 +6,15 @@ import pytest
 
 from pipeline.transparency.heads import Refusal, check_refusal, sign_head, sign_refusal
 from pipeline.transparency.keys import generate_private_key
-from pipeline.transparency.store import SqliteLogStore
+from pipeline.transparency.redaction import RedactionPolicy
+from tests.support.postgres import LedgerBackend
 
 
-def test_a_refusal_is_stored_once_and_read_back() -> None:
+def test_a_refusal_is_stored_once_and_read_back(ledger_backend: LedgerBackend) -> None:
     log_key, witness = generate_private_key(), generate_private_key()
     head = sign_head(log_key, 7, 1_000, bytes(32))
     refusal = sign_refusal(witness, head.key_id, head, "rollback: the log shrank from 9 to 7")
-    store = SqliteLogStore(":memory:")
+    store = ledger_backend.open(RedactionPolicy()).store
     store.add_refusal(refusal, 5_000)
     store.add_refusal(refusal, 6_000)  # the same poll result handed in again
     ((received, back),) = store.refusals()

@@ -12,7 +12,7 @@ from pipeline.transparency import merkle
 from pipeline.transparency.heads import sign_head
 from pipeline.transparency.keys import generate_private_key
 from pipeline.transparency.records import RecordRejected, to_log_record
-from pipeline.transparency.server import writer_lock
+from pipeline.transparency.storage import writer_lock
 from pipeline.transparency.witness import judge
 from pipeline.transparency.writer import HeadPolicy, to_batch
 

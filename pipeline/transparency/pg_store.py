@@ -1,0 +1,481 @@
+"""The log on PostgreSQL (pg8000, pure Python): the same contract as the SQLite store.
+
+One log is one schema (``ledger`` unless the URL says ``?schema=``): the tables of the SQLite
+store with ``BIGINT`` indexes and ``BYTEA`` hashes, created on first use under a
+transaction-scoped advisory lock (so two processes starting at once do not race) and
+versioned in ``schema_version``. Triggers refuse ``UPDATE``, ``DELETE`` and ``TRUNCATE`` on
+``entries``, ``nodes`` and ``heads``: the log is append-only even to a client that tries. The
+openings of redacted fields live in their own schema (``<schema>_openings``), so the log
+schema can be dumped, replicated or granted to readers without them.
+
+A writer's connection holds ``pg_try_advisory_lock`` for the log (session-scoped: released
+when the connection ends, even by ``kill -9``); a second writer gets :class:`WriterLocked`.
+A connection lost outside a transaction (a server restart) is reopened once, and a writer
+takes its lock again before anything else; inside a transaction the error is raised and the
+transaction is void, so nothing half-written is ever visible.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pg8000.native
+
+from pipeline.transparency.heads import Cosignature, Refusal, TreeHead
+from pipeline.transparency.redaction import Opening
+from pipeline.transparency.store import EntryRow, Offsets
+
+SCHEMA_VERSION = 1
+#: First key of every advisory lock this module takes (ASCII "CWLG"), so they stand apart.
+LOCK_SPACE = 0x43574C47
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+PgError = (pg8000.native.InterfaceError, pg8000.native.DatabaseError)
+
+
+class WriterLocked(ValueError):
+    """Another connection already writes this log."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresTarget:
+    """Where a log lives. The password is never part of :meth:`describe` or ``repr``."""
+
+    user: str
+    host: str
+    port: int
+    database: str
+    schema: str = "ledger"
+    password: str | None = field(default=None, repr=False)
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not SCHEMA_NAME.fullmatch(self.schema):
+            raise ValueError(
+                f"schema {self.schema!r}: use lower-case letters, digits and '_' "
+                "(at most 41, not starting with a digit)"
+            )
+
+    def describe(self) -> str:
+        """The target as a URL without the password (fit for logs and errors)."""
+        return (
+            f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}?schema={self.schema}"
+        )
+
+    def lock_key(self, suffix: str = "") -> int:
+        """A signed 32-bit advisory lock key for this log (and a purpose)."""
+        crc = zlib.crc32(f"{self.database}/{self.schema}{suffix}".encode())
+        return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+    def connect(self) -> pg8000.native.Connection:
+        return pg8000.native.Connection(
+            self.user,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            password=self.password,
+            ssl_context=self.ssl_context,
+            timeout=60,
+            application_name="continuity-ledger",
+        )
+
+
+class _Session:
+    """One connection, reopened once after it was lost outside a transaction; thread-safe."""
+
+    def __init__(
+        self, target: PostgresTarget, on_connect: Callable[[pg8000.native.Connection], None]
+    ) -> None:
+        self.target = target
+        self._on_connect = on_connect
+        self._lock = threading.RLock()
+        self._in_transaction = False
+        self._conn: pg8000.native.Connection | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            conn = self.target.connect()
+        except PgError as exc:
+            raise ConnectionError(f"cannot connect to {self.target.describe()}: {exc}") from None
+        try:
+            self._on_connect(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def run(self, sql: str, **params: Any) -> list[list[Any]]:
+        with self._lock:
+            if self._conn is None:
+                self._connect()
+            assert self._conn is not None
+            try:
+                rows: list[list[Any]] | None = self._conn.run(sql, **params)
+            except pg8000.native.InterfaceError:
+                self._drop()
+                if self._in_transaction:
+                    raise
+                self._connect()  # the server restarted: once more on a new connection
+                assert self._conn is not None
+                rows = self._conn.run(sql, **params)
+            return rows or []
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with suppress(*PgError):  # the connection is already gone; nothing to release
+                conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            self.run("START TRANSACTION")
+            self._in_transaction = True
+            try:
+                yield
+                self.run("COMMIT")
+            except BaseException:
+                if self._conn is not None:
+                    try:
+                        self._conn.run("ROLLBACK")
+                    except pg8000.native.InterfaceError:
+                        self._drop()
+                raise
+            finally:
+                self._in_transaction = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+
+_TABLES = (
+    "CREATE TABLE {s}.entries (idx BIGINT PRIMARY KEY, entry_key TEXT NOT NULL UNIQUE, "
+    "kind TEXT NOT NULL, leaf BYTEA NOT NULL)",
+    "CREATE TABLE {s}.nodes (level SMALLINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, "
+    "PRIMARY KEY (level, idx))",
+    "CREATE TABLE {s}.heads (tree_size BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, "
+    "root BYTEA NOT NULL, key_id TEXT NOT NULL, signature BYTEA NOT NULL, "
+    "PRIMARY KEY (tree_size, timestamp_ms))",
+    "CREATE TABLE {s}.cosignatures (tree_size BIGINT NOT NULL, timestamp_ms BIGINT NOT NULL, "
+    "root BYTEA NOT NULL, witness_key BYTEA NOT NULL, signature BYTEA NOT NULL, "
+    "PRIMARY KEY (tree_size, timestamp_ms, witness_key))",
+    "CREATE TABLE {s}.refusals (witness_key BYTEA NOT NULL, signature BYTEA NOT NULL, "
+    "received_ms BIGINT NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (witness_key, signature))",
+    "CREATE TABLE {s}.meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL)",
+    "CREATE TABLE {s}.offsets (topic TEXT NOT NULL, part INTEGER NOT NULL, "
+    "next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))",
+    "CREATE FUNCTION {s}.refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'the transparency log is append-only: % on %.% refused', "
+    "TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END $$",
+    *(
+        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {{s}}.{table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {{s}}.refuse_rewrite()"
+        for table in ("entries", "nodes", "heads")
+    ),
+    *(
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {{s}}.{table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {{s}}.refuse_rewrite()"
+        for table in ("entries", "nodes", "heads")
+    ),
+)
+_OPENINGS = (
+    "CREATE TABLE {s}.openings (entry_key TEXT NOT NULL, path TEXT NOT NULL, "
+    "salt BYTEA NOT NULL, value BYTEA NOT NULL, PRIMARY KEY (entry_key, path))",
+)
+
+
+def migrate(session: _Session, schema: str, statements: Sequence[str]) -> None:
+    """Create ``schema`` at :data:`SCHEMA_VERSION` unless it is there (one process at a time)."""
+    with session.transaction():
+        session.run(
+            "SELECT pg_advisory_xact_lock(:space, :key)",
+            space=LOCK_SPACE,
+            key=session.target.lock_key("/migrate"),
+        )
+        session.run(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        session.run(f"CREATE TABLE IF NOT EXISTS {schema}.schema_version (version INTEGER)")
+        rows = session.run(f"SELECT MAX(version) FROM {schema}.schema_version")
+        version = rows[0][0] or 0
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"schema {schema} is at version {version}, newer than this release "
+                f"understands ({SCHEMA_VERSION}); upgrade continuity-watch"
+            )
+        if version < 1:
+            for statement in statements:
+                session.run(statement.format(s=schema))
+            session.run(f"INSERT INTO {schema}.schema_version VALUES ({SCHEMA_VERSION})")
+
+
+def log_exists(target: PostgresTarget) -> bool:
+    """Whether ``target`` already holds a log (without creating one)."""
+    session = _Session(target, lambda conn: None)
+    try:
+        rows = session.run("SELECT to_regclass(:name) IS NOT NULL", name=f"{target.schema}.entries")
+        return bool(rows[0][0])
+    finally:
+        session.close()
+
+
+class PostgresLogStore:
+    """A :class:`~pipeline.transparency.store.LogStore` in one PostgreSQL schema."""
+
+    def __init__(self, target: PostgresTarget, *, writer: bool = False) -> None:
+        self.target = target
+        self.writer = writer
+        self._s = target.schema
+        self._db = _Session(target, self._take_writer_lock if writer else lambda conn: None)
+        migrate(self._db, self._s, _TABLES)
+
+    def _take_writer_lock(self, conn: pg8000.native.Connection) -> None:
+        rows = conn.run(
+            "SELECT pg_try_advisory_lock(:space, :key)",
+            space=LOCK_SPACE,
+            key=self.target.lock_key(),
+        )
+        if not rows[0][0]:
+            raise WriterLocked(
+                f"another writer is running on {self.target.describe()}; "
+                "a log has exactly one writer"
+            )
+
+    def close(self) -> None:
+        """Close the connection (a writer's lock goes with it)."""
+        self._db.close()
+
+    def size(self) -> int:
+        value = self._db.run(f"SELECT MAX(idx) FROM {self._s}.entries")[0][0]
+        return 0 if value is None else int(value) + 1
+
+    def known_keys(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return set()
+        rows = self._db.run(
+            f"SELECT entry_key FROM {self._s}.entries WHERE entry_key = ANY(CAST(:k AS TEXT[]))",
+            k=wanted,
+        )
+        return {str(r[0]) for r in rows}
+
+    def append(
+        self, rows: Sequence[EntryRow], nodes: Sequence[tuple[int, int, bytes]], offsets: Offsets
+    ) -> None:
+        """Entries, their subtree hashes and the offsets consumed: one transaction."""
+        s = self._s
+        with self._db.transaction():
+            if rows:
+                self._db.run(
+                    f"INSERT INTO {s}.entries (idx, entry_key, kind, leaf) SELECT * FROM unnest("
+                    "CAST(:i AS BIGINT[]), CAST(:k AS TEXT[]), CAST(:t AS TEXT[]), "
+                    "CAST(:l AS BYTEA[]))",
+                    i=[r.index for r in rows],
+                    k=[r.key for r in rows],
+                    t=[r.kind for r in rows],
+                    l=[r.leaf for r in rows],
+                )
+            if nodes:
+                self._db.run(
+                    f"INSERT INTO {s}.nodes (level, idx, hash) SELECT * FROM unnest("
+                    "CAST(:lv AS SMALLINT[]), CAST(:i AS BIGINT[]), CAST(:h AS BYTEA[]))",
+                    lv=[n[0] for n in nodes],
+                    i=[n[1] for n in nodes],
+                    h=[n[2] for n in nodes],
+                )
+            if offsets:
+                self._db.run(
+                    f"INSERT INTO {s}.offsets (topic, part, next_offset) SELECT * FROM unnest("
+                    "CAST(:t AS TEXT[]), CAST(:p AS INTEGER[]), CAST(:o AS BIGINT[])) "
+                    "ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset",
+                    t=[t for t, _ in offsets],
+                    p=[p for _, p in offsets],
+                    o=list(offsets.values()),
+                )
+
+    def node(self, level: int, index: int) -> bytes:
+        rows = self._db.run(
+            f"SELECT hash FROM {self._s}.nodes WHERE level = :l AND idx = :i", l=level, i=index
+        )
+        if not rows:
+            raise LookupError(f"no complete subtree at level {level}, index {index}")
+        return bytes(rows[0][0])
+
+    def entries(self, start: int, end: int) -> list[EntryRow]:
+        rows = self._db.run(
+            f"SELECT idx, entry_key, kind, leaf FROM {self._s}.entries "
+            "WHERE idx >= :a AND idx < :b ORDER BY idx",
+            a=start,
+            b=end,
+        )
+        return [EntryRow(int(i), str(k), str(kind), bytes(leaf)) for i, k, kind, leaf in rows]
+
+    def index_of(self, key: str) -> int | None:
+        rows = self._db.run(f"SELECT idx FROM {self._s}.entries WHERE entry_key = :k", k=key)
+        return int(rows[0][0]) if rows else None
+
+    def offsets(self) -> dict[tuple[str, int], int]:
+        rows = self._db.run(f"SELECT topic, part, next_offset FROM {self._s}.offsets")
+        return {(str(t), int(p)): int(o) for t, p, o in rows}
+
+    def add_head(self, head: TreeHead) -> None:
+        self._db.run(
+            f"INSERT INTO {self._s}.heads VALUES (:n, :t, :r, :k, :g) ON CONFLICT DO NOTHING",
+            n=head.tree_size,
+            t=head.timestamp_ms,
+            r=head.root,
+            k=head.key_id,
+            g=head.signature,
+        )
+
+    def latest_head(self) -> TreeHead | None:
+        rows = self._db.run(
+            f"SELECT * FROM {self._s}.heads ORDER BY tree_size DESC, timestamp_ms DESC LIMIT 1"
+        )
+        return _head(rows[0]) if rows else None
+
+    def heads(self, min_size: int, max_size: int) -> list[TreeHead]:
+        rows = self._db.run(
+            f"SELECT * FROM {self._s}.heads WHERE tree_size >= :a AND tree_size <= :b "
+            "ORDER BY tree_size, timestamp_ms",
+            a=min_size,
+            b=max_size,
+        )
+        return [_head(r) for r in rows]
+
+    def latest_cosigned_head(self, min_size: int) -> TreeHead | None:
+        """The newest head of at least ``min_size`` entries that a witness co-signed."""
+        rows = self._db.run(
+            f"SELECT h.* FROM {self._s}.heads h JOIN {self._s}.cosignatures c "
+            "ON c.tree_size = h.tree_size AND c.timestamp_ms = h.timestamp_ms "
+            "WHERE h.tree_size >= :n ORDER BY h.tree_size DESC, h.timestamp_ms DESC LIMIT 1",
+            n=min_size,
+        )
+        return _head(rows[0]) if rows else None
+
+    def add_cosignature(self, cosig: Cosignature) -> bool:
+        """Store a co-signature of a stored head; False if no such head is stored."""
+        rows = self._db.run(
+            f"INSERT INTO {self._s}.cosignatures SELECT h.tree_size, h.timestamp_ms, h.root, "
+            f":w, :g FROM {self._s}.heads h WHERE h.tree_size = :n AND h.timestamp_ms = :t "
+            "AND h.root = :r ON CONFLICT (tree_size, timestamp_ms, witness_key) "
+            "DO UPDATE SET signature = excluded.signature RETURNING 1",
+            w=cosig.witness_key,
+            g=cosig.signature,
+            n=cosig.tree_size,
+            t=cosig.timestamp_ms,
+            r=cosig.root,
+        )
+        return bool(rows)
+
+    def cosignatures(self, tree_size: int, timestamp_ms: int) -> list[Cosignature]:
+        rows = self._db.run(
+            "SELECT tree_size, timestamp_ms, root, witness_key, signature "
+            f"FROM {self._s}.cosignatures WHERE tree_size = :n AND timestamp_ms = :t "
+            "ORDER BY witness_key",
+            n=tree_size,
+            t=timestamp_ms,
+        )
+        return [Cosignature(int(s), int(t), bytes(r), bytes(w), bytes(g)) for s, t, r, w, g in rows]
+
+    def witness_sizes(self) -> dict[bytes, int]:
+        """The largest tree size each witness (raw public key) co-signed."""
+        rows = self._db.run(
+            f"SELECT witness_key, MAX(tree_size) FROM {self._s}.cosignatures GROUP BY witness_key"
+        )
+        return {bytes(w): int(n) for w, n in rows}
+
+    def add_refusal(self, refusal: Refusal, received_ms: int) -> None:
+        """Keep a witness's (already checked) refusal; the same refusal twice is kept once."""
+        self._db.run(
+            f"INSERT INTO {self._s}.refusals VALUES (:w, :g, :t, :b) ON CONFLICT DO NOTHING",
+            w=refusal.witness_key,
+            g=refusal.signature,
+            t=received_ms,
+            b=orjson.dumps(refusal.to_dict()),
+        )
+
+    def refusals(self) -> list[tuple[int, Refusal]]:
+        """Every stored refusal with the time it was received (ms), oldest first."""
+        rows = self._db.run(f"SELECT received_ms, body FROM {self._s}.refusals ORDER BY 1")
+        return [(int(at), Refusal.from_dict(orjson.loads(bytes(body)))) for at, body in rows]
+
+    def get_meta(self, name: str) -> bytes | None:
+        """A stored setting of the log (its public key)."""
+        rows = self._db.run(f"SELECT value FROM {self._s}.meta WHERE name = :n", n=name)
+        return bytes(rows[0][0]) if rows else None
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        """Store a setting of the log."""
+        self._db.run(
+            f"INSERT INTO {self._s}.meta VALUES (:n, :v) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            n=name,
+            v=value,
+        )
+
+    def storage_bytes(self) -> int:
+        """Bytes on disk of the log's tables with their indexes and TOAST."""
+        rows = self._db.run(
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s "
+            "AND c.relkind = 'r'",
+            s=self._s,
+        )
+        return int(rows[0][0])
+
+
+def _head(row: Sequence[Any]) -> TreeHead:
+    size, ts, root, kid, sig = row
+    return TreeHead(int(size), int(ts), bytes(root), str(kid), bytes(sig))
+
+
+class PostgresOpeningStore:
+    """Salts and values of committed fields, in the schema ``<log schema>_openings``."""
+
+    def __init__(self, target: PostgresTarget) -> None:
+        self._s = f"{target.schema}_openings"
+        self._db = _Session(target, lambda conn: None)
+        migrate(self._db, self._s, _OPENINGS)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def put(self, items: Mapping[str, Sequence[Opening]]) -> None:
+        """Store (replace) the openings of entries; written before the log commits them."""
+        rows = [(key, o) for key, openings in items.items() for o in openings]
+        if not rows:
+            return
+        self._db.run(
+            f"INSERT INTO {self._s}.openings SELECT * FROM unnest(CAST(:k AS TEXT[]), "
+            "CAST(:p AS TEXT[]), CAST(:s AS BYTEA[]), CAST(:v AS BYTEA[])) "
+            "ON CONFLICT (entry_key, path) DO UPDATE SET salt = excluded.salt, "
+            "value = excluded.value",
+            k=[key for key, _ in rows],
+            p=[o.path for _, o in rows],
+            s=[o.salt for _, o in rows],
+            v=[orjson.dumps(o.value) for _, o in rows],
+        )
+
+    def get(self, key: str) -> list[Opening]:
+        """The openings of one entry, by path."""
+        rows = self._db.run(
+            f"SELECT path, salt, value FROM {self._s}.openings WHERE entry_key = :k ORDER BY path",
+            k=key,
+        )
+        return [Opening(str(p), bytes(s), orjson.loads(bytes(v))) for p, s, v in rows]
+
+    def storage_bytes(self) -> int:
+        """Bytes on disk of the openings table with its index and TOAST."""
+        rows = self._db.run(
+            "SELECT pg_total_relation_size(to_regclass(:t))", t=f"{self._s}.openings"
+        )
+        return int(rows[0][0] or 0)
