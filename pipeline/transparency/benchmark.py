@@ -13,7 +13,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,24 +74,30 @@ def _stats(times: list[float]) -> dict[str, float]:
 
 @contextmanager
 def _counting(log: TransparencyLog) -> Iterator[Callable[[], int]]:
-    """Count the store's node reads (per proof: call the yielded function to take the count)."""
+    """Count the stored nodes a proof reads (call the yielded function to take the count)."""
     store = log.store
     reads = [0]
-    original = store.node
+    original_node, original_nodes = store.node, store.nodes
 
     def node(level: int, index: int) -> bytes:
         reads[0] += 1
-        return original(level, index)
+        return original_node(level, index)
+
+    def nodes(keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        reads[0] += len(keys)
+        return original_nodes(keys)
 
     def take() -> int:
         n, reads[0] = reads[0], 0
         return n
 
     store.node = node  # type: ignore[method-assign]
+    store.nodes = nodes  # type: ignore[method-assign]
     try:
         yield take
     finally:
-        del store.node  # back to the class's method
+        del store.node  # back to the class's methods
+        del store.nodes
 
 
 def _proofs(log: TransparencyLog, size: int, samples: int, rng: random.Random) -> dict[str, Any]:

@@ -21,7 +21,8 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -31,6 +32,8 @@ from pipeline.transparency.heads import TreeHead, sign_head
 from pipeline.transparency.records import LogRecord
 from pipeline.transparency.redaction import Opening, RedactionPolicy, redact
 from pipeline.transparency.store import EntryRow, LogStore, Offsets, OpeningStore
+
+T = TypeVar("T")
 
 
 class TransparencyLog:
@@ -111,12 +114,32 @@ class TransparencyLog:
         """MTH(D[start:end]) from stored complete subtrees."""
         return merkle.range_hash(start, end, self._complete)
 
+    def _prefetched(self, build: Callable[[merkle.SubtreeHash], T]) -> T:
+        """Run ``build`` over subtree hashes read in one go from the store.
+
+        Which complete subtrees a proof visits depends only on sizes and indexes, not on
+        hashes: a dry run with placeholder hashes names them, one ``store.nodes`` call reads
+        them (one round trip on a database server instead of one per node), and the real run
+        uses them.
+        """
+        wanted: list[tuple[int, int]] = []
+
+        def record(level: int, index: int) -> bytes:
+            wanted.append((level, index))
+            return merkle.EMPTY_ROOT
+
+        build(lambda start, end: merkle.range_hash(start, end, record))
+        found = self.store.nodes(wanted)
+        return build(lambda start, end: merkle.range_hash(start, end, lambda lv, i: found[(lv, i)]))
+
     def root(self, size: int | None = None) -> bytes:
         """The tree hash at ``size`` entries (default: now)."""
         size = self.size if size is None else size
         if size > self.size or size < 0:
             raise ValueError(f"tree size {size} is outside 0..{self.size}")
-        return merkle.EMPTY_ROOT if size == 0 else self.subtree(0, size)
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return self._prefetched(lambda subtree: subtree(0, size))
 
     def leaf_hash(self, index: int) -> bytes:
         """The stored leaf hash of entry ``index``."""
@@ -126,13 +149,13 @@ class TransparencyLog:
         """Audit path of entry ``index`` in the tree of ``size`` entries."""
         if size > self.size:
             raise ValueError(f"tree size {size} is larger than the log ({self.size})")
-        return merkle.inclusion_proof(index, size, self.subtree)
+        return self._prefetched(lambda subtree: merkle.inclusion_proof(index, size, subtree))
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """Proof that the tree of ``first`` entries is a prefix of the one of ``second``."""
         if second > self.size:
             raise ValueError(f"tree size {second} is larger than the log ({self.size})")
-        return merkle.consistency_proof(first, second, self.subtree)
+        return self._prefetched(lambda subtree: merkle.consistency_proof(first, second, subtree))
 
     def sign(self, key: Ed25519PrivateKey, now_ms: int) -> TreeHead:
         """Sign and store a head for the current size."""

@@ -65,6 +65,8 @@ class PostgresServer:
 
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cw-pg-")))
     port: int = field(default_factory=free_port)
+    #: Server settings; fsync off by default: tests need no durability against power loss.
+    options: tuple[str, ...] = ("fsync=off", "shared_buffers=32MB", "max_connections=40")
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -109,8 +111,8 @@ class PostgresServer:
             self.proc = subprocess.Popen(
                 [
                     binary("postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                    "-h", "127.0.0.1", "-k", str(self.root), "-c", "fsync=off",
-                    "-c", "shared_buffers=32MB", "-c", "max_connections=40",
+                    "-h", "127.0.0.1", "-k", str(self.root),
+                    *(arg for option in self.options for arg in ("-c", option)),
                 ],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 user=uid, group=gid,
