@@ -8,13 +8,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from pipeline.transparency.log import TransparencyLog
     from pipeline.transparency.redaction import RedactionPolicy
     from pipeline.transparency.storage import LedgerStorage
 
@@ -258,9 +259,7 @@ def export(
     with_openings: bool,
 ) -> None:
     """Write a self-contained bundle: entries, proofs, heads, co-signatures, public key."""
-    from pipeline.transparency.bundle import export_bundle
     from pipeline.transparency.redaction import RedactionPolicy
-    from pipeline.transparency.server import PUBLIC_KEY_META
 
     storage = _storage(store_spec, data_dir)
     try:
@@ -270,6 +269,20 @@ def export(
     if not found:
         raise click.ClickException(f"no log in {storage.describe()} (--data-dir / --store)")
     ledger = storage.open_log(RedactionPolicy())
+    try:
+        bundle = _bundle(ledger, start, end, with_openings)
+    finally:
+        ledger.close()
+    out.write_text(json.dumps(bundle, indent=1))
+    click.echo(f"wrote {out} ({len(bundle['entries'])} entries)", err=True)
+
+
+def _bundle(
+    ledger: TransparencyLog, start: int, end: int | None, with_openings: bool
+) -> dict[str, Any]:
+    from pipeline.transparency.bundle import export_bundle
+    from pipeline.transparency.server import PUBLIC_KEY_META
+
     latest = ledger.store.latest_head()
     public = ledger.store.get_meta(PUBLIC_KEY_META)
     if latest is None or public is None:
@@ -282,9 +295,7 @@ def export(
             f"--from/--to must satisfy 0 <= from <= to <= {head.tree_size} (latest signed head)"
         )
     click.echo(f"exporting entries {start}..{end} against head {head.tree_size}", err=True)
-    bundle = export_bundle(ledger, head, public, start, end, with_openings=with_openings)
-    out.write_text(json.dumps(bundle, indent=1))
-    click.echo(f"wrote {out} ({end - start} entries)", err=True)
+    return export_bundle(ledger, head, public, start, end, with_openings=with_openings)
 
 
 @ledger_group.command()

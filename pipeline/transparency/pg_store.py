@@ -234,7 +234,11 @@ class PostgresLogStore:
         self.writer = writer
         self._s = target.schema
         self._db = _Session(target, self._take_writer_lock if writer else lambda conn: None)
-        migrate(self._db, self._s, _TABLES)
+        try:
+            migrate(self._db, self._s, _TABLES)
+        except BaseException:
+            self._db.close()
+            raise
 
     def _take_writer_lock(self, conn: pg8000.native.Connection) -> None:
         rows = conn.run(
@@ -469,7 +473,11 @@ class PostgresOpeningStore:
     def __init__(self, target: PostgresTarget) -> None:
         self._s = f"{target.schema}_openings"
         self._db = _Session(target, lambda conn: None)
-        migrate(self._db, self._s, _OPENINGS)
+        try:
+            migrate(self._db, self._s, _OPENINGS)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         """Close the connection."""

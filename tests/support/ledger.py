@@ -31,6 +31,9 @@ class LedgerServer:
     log_path: Path
     port: int = field(default_factory=free_port)
     kafka: bool = True
+    #: ``--store`` instead of ``--data-dir`` (e.g. a PostgreSQL URL), and what it needs in env.
+    store: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -39,9 +42,10 @@ class LedgerServer:
 
     def start(self) -> LedgerServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        location = ("--store", self.store) if self.store else ("--data-dir", str(self.data_dir))
         argv = ledger_argv(
             "serve",
-            "--data-dir", str(self.data_dir),
+            *location,
             "--key-file", str(self.key_file),
             "--port", str(self.port),
             "--head-interval", "0.2",
@@ -53,6 +57,7 @@ class LedgerServer:
             "CW_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
             "CW_TOPIC_PREFIX": self.settings.topics.prefix,
             "CW_LEDGER_DISCLOSURE_TOKEN": "test-disclosure-token",
+            **self.env,
         }
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
