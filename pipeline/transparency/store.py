@@ -167,16 +167,11 @@ class SqliteLogStore:
         db.execute("COMMIT")
 
     def node(self, level: int, index: int) -> bytes:
-        row = self._db.execute(
-            "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)
-        ).fetchone()
-        if row is None:
-            raise LookupError(f"no complete subtree at level {level}, index {index}")
-        return bytes(row[0])
+        return _read_node(self._db, level, index)
 
     def nodes(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
         """Several subtree hashes at once (one primary-key read each: in-process, cheap)."""
-        return {key: self.node(*key) for key in keys}
+        return {key: _read_node(self._db, *key) for key in keys}
 
     def entries(self, start: int, end: int) -> list[EntryRow]:
         rows = self._db.execute(
@@ -273,6 +268,15 @@ class SqliteLogStore:
     def set_meta(self, name: str, value: bytes) -> None:
         """Store a setting of the log."""
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+
+def _read_node(db: sqlite3.Connection, level: int, index: int) -> bytes:
+    row = db.execute(
+        "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, index)
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no complete subtree at level {level}, index {index}")
+    return bytes(row[0])
 
 
 def _head(row: tuple[int, int, bytes, str, bytes]) -> TreeHead:

@@ -213,3 +213,21 @@ def test_serve_into_postgresql_refuses_a_second_writer_and_exports_a_verifying_b
     missing = _cli(backend.env, "export", "--store", absent, "--out", str(tmp_path / "x.json"))
     assert missing.exit_code == 1
     assert "no log in postgresql://" in missing.output
+
+
+def test_bench_runs_on_postgresql_and_refuses_a_log_that_is_not_empty(
+    backend: LedgerBackend, tmp_path: Path
+) -> None:
+    out = tmp_path / "result.json"
+    args = ("bench", "--entries", "2000", "--store", backend.spec, "--samples", "10")
+    done = _cli(backend.env, *args, "--bundle-entries", "200", "--out", str(out))
+    assert done.exit_code == 0, done.output
+    result = orjson.loads(out.read_bytes())
+    assert result["store"] == backend.spec
+    assert 0 < result["proofs"]["inclusion_node_reads_max"] <= 2 * 11  # O(log n) nodes
+    assert result["bundle"]["entries"] == 200
+    assert result["storage"]["log_bytes_per_entry"] > result["storage"]["leaf_bytes_mean"]
+    assert result["storage"]["openings_bytes_per_entry"] > 0
+    again = _cli(backend.env, *args)
+    assert again.exit_code == 1
+    assert "already holds 2,000 entries" in again.output
