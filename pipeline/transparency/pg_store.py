@@ -10,152 +10,28 @@ schema can be dumped, replicated or granted to readers without them.
 
 A writer's connection holds ``pg_try_advisory_lock`` for the log (session-scoped: released
 when the connection ends, even by ``kill -9``); a second writer gets :class:`WriterLocked`.
-A connection lost outside a transaction (a server restart) is reopened once, and a writer
-takes its lock again before anything else; inside a transaction the error is raised and the
-transaction is void, so nothing half-written is ever visible.
+A connection lost between transactions (a server restart) is reopened and a writer takes its
+lock again first (:mod:`pipeline.transparency.pg_session`).
 """
 
 from __future__ import annotations
 
-import re
-import ssl
-import threading
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 import pg8000.native
 
 from pipeline.transparency.heads import Cosignature, Refusal, TreeHead
+from pipeline.transparency.pg_session import (
+    LOCK_SPACE,
+    PostgresTarget,
+    Session,
+    WriterLocked,
+    migrate,
+)
 from pipeline.transparency.redaction import Opening
 from pipeline.transparency.store import EntryRow, Offsets
-
-SCHEMA_VERSION = 1
-#: First key of every advisory lock this module takes (ASCII "CWLG"), so they stand apart.
-LOCK_SPACE = 0x43574C47
-SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-PgError = (pg8000.native.InterfaceError, pg8000.native.DatabaseError)
-
-
-class WriterLocked(ValueError):
-    """Another connection already writes this log."""
-
-
-@dataclass(frozen=True, slots=True)
-class PostgresTarget:
-    """Where a log lives. The password is never part of :meth:`describe` or ``repr``."""
-
-    user: str
-    host: str
-    port: int
-    database: str
-    schema: str = "ledger"
-    password: str | None = field(default=None, repr=False)
-    ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if not SCHEMA_NAME.fullmatch(self.schema):
-            raise ValueError(
-                f"schema {self.schema!r}: use lower-case letters, digits and '_' "
-                "(at most 41, not starting with a digit)"
-            )
-
-    def describe(self) -> str:
-        """The target as a URL without the password (fit for logs and errors)."""
-        return (
-            f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}?schema={self.schema}"
-        )
-
-    def lock_key(self, suffix: str = "") -> int:
-        """A signed 32-bit advisory lock key for this log (and a purpose)."""
-        crc = zlib.crc32(f"{self.database}/{self.schema}{suffix}".encode())
-        return crc - (1 << 32) if crc >= 1 << 31 else crc
-
-    def connect(self) -> pg8000.native.Connection:
-        return pg8000.native.Connection(
-            self.user,
-            host=self.host,
-            port=self.port,
-            database=self.database,
-            password=self.password,
-            ssl_context=self.ssl_context,
-            timeout=60,
-            application_name="continuity-ledger",
-        )
-
-
-class _Session:
-    """One connection, reopened once after it was lost outside a transaction; thread-safe."""
-
-    def __init__(
-        self, target: PostgresTarget, on_connect: Callable[[pg8000.native.Connection], None]
-    ) -> None:
-        self.target = target
-        self._on_connect = on_connect
-        self._lock = threading.RLock()
-        self._in_transaction = False
-        self._conn: pg8000.native.Connection | None = None
-        self._connect()
-
-    def _connect(self) -> None:
-        try:
-            conn = self.target.connect()
-        except PgError as exc:
-            raise ConnectionError(f"cannot connect to {self.target.describe()}: {exc}") from None
-        try:
-            self._on_connect(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-
-    def run(self, sql: str, **params: Any) -> list[list[Any]]:
-        with self._lock:
-            if self._conn is None:
-                self._connect()
-            assert self._conn is not None
-            try:
-                rows: list[list[Any]] | None = self._conn.run(sql, **params)
-            except pg8000.native.InterfaceError:
-                self._drop()
-                if self._in_transaction:
-                    raise
-                self._connect()  # the server restarted: once more on a new connection
-                assert self._conn is not None
-                rows = self._conn.run(sql, **params)
-            return rows or []
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with suppress(*PgError):  # the connection is already gone; nothing to release
-                conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            self.run("START TRANSACTION")
-            self._in_transaction = True
-            try:
-                yield
-                self.run("COMMIT")
-            except BaseException:
-                if self._conn is not None:
-                    try:
-                        self._conn.run("ROLLBACK")
-                    except pg8000.native.InterfaceError:
-                        self._drop()
-                raise
-            finally:
-                self._in_transaction = False
-
-    def close(self) -> None:
-        with self._lock:
-            self._drop()
-
 
 _TABLES = (
     "CREATE TABLE {s}.entries (idx BIGINT PRIMARY KEY, entry_key TEXT NOT NULL UNIQUE, "
@@ -193,39 +69,6 @@ _OPENINGS = (
 )
 
 
-def migrate(session: _Session, schema: str, statements: Sequence[str]) -> None:
-    """Create ``schema`` at :data:`SCHEMA_VERSION` unless it is there (one process at a time)."""
-    with session.transaction():
-        session.run(
-            "SELECT pg_advisory_xact_lock(:space, :key)",
-            space=LOCK_SPACE,
-            key=session.target.lock_key("/migrate"),
-        )
-        session.run(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        session.run(f"CREATE TABLE IF NOT EXISTS {schema}.schema_version (version INTEGER)")
-        rows = session.run(f"SELECT MAX(version) FROM {schema}.schema_version")
-        version = rows[0][0] or 0
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"schema {schema} is at version {version}, newer than this release "
-                f"understands ({SCHEMA_VERSION}); upgrade continuity-watch"
-            )
-        if version < 1:
-            for statement in statements:
-                session.run(statement.format(s=schema))
-            session.run(f"INSERT INTO {schema}.schema_version VALUES ({SCHEMA_VERSION})")
-
-
-def log_exists(target: PostgresTarget) -> bool:
-    """Whether ``target`` already holds a log (without creating one)."""
-    session = _Session(target, lambda conn: None)
-    try:
-        rows = session.run("SELECT to_regclass(:name) IS NOT NULL", name=f"{target.schema}.entries")
-        return bool(rows[0][0])
-    finally:
-        session.close()
-
-
 class PostgresLogStore:
     """A :class:`~pipeline.transparency.store.LogStore` in one PostgreSQL schema."""
 
@@ -233,7 +76,7 @@ class PostgresLogStore:
         self.target = target
         self.writer = writer
         self._s = target.schema
-        self._db = _Session(target, self._take_writer_lock if writer else lambda conn: None)
+        self._db = Session(target, self._take_writer_lock if writer else lambda conn: None)
         try:
             migrate(self._db, self._s, _TABLES)
         except BaseException:
@@ -472,7 +315,7 @@ class PostgresOpeningStore:
 
     def __init__(self, target: PostgresTarget) -> None:
         self._s = f"{target.schema}_openings"
-        self._db = _Session(target, lambda conn: None)
+        self._db = Session(target, lambda conn: None)
         try:
             migrate(self._db, self._s, _OPENINGS)
         except BaseException:

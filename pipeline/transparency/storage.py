@@ -33,7 +33,7 @@ from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.redaction import RedactionPolicy
 
 if TYPE_CHECKING:
-    from pipeline.transparency.pg_store import PostgresTarget
+    from pipeline.transparency.pg_session import PostgresTarget
 
 STORE_VARIABLE = "CW_LEDGER_STORE"
 PASSWORD_VARIABLE = "CW_LEDGER_STORE_PASSWORD_FILE"
@@ -113,7 +113,7 @@ class PostgresStorage:
         return self.target.describe()
 
     def exists(self) -> bool:
-        from pipeline.transparency.pg_store import log_exists
+        from pipeline.transparency.pg_session import log_exists
 
         return log_exists(self.target)
 
@@ -161,7 +161,7 @@ def open_storage(spec: str | None, data_dir: Path | None, env: Mapping[str, str]
 
 
 def _postgres_target(spec: str, env: Mapping[str, str]) -> PostgresTarget:
-    from pipeline.transparency.pg_store import PostgresTarget
+    from pipeline.transparency.pg_session import PostgresTarget
 
     url = urlsplit(spec)
     if url.password is not None:
