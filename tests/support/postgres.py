@@ -250,14 +250,26 @@ class LedgerBackend:
         )
 
 
+_SHARED: list[PostgresServer] = []
+_USERS = [0]
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A real PostgreSQL server for the session (each test uses its own schema in it)."""
-    server = PostgresServer().init()
+    """A real PostgreSQL server for the session (each test uses its own schema in it).
+
+    Conftests that import this fixture each get their own session-scoped copy; they share one
+    server (started by the first, removed by the last) so a run initialises only one cluster.
+    """
+    if not _SHARED:
+        _SHARED.append(PostgresServer().init().start())
+    _USERS[0] += 1
     try:
-        yield server.start()
+        yield _SHARED[0]
     finally:
-        server.remove()
+        _USERS[0] -= 1
+        if not _USERS[0]:
+            _SHARED.pop().remove()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -9,8 +9,6 @@ password, and ``ledger serve`` fed from Kafka into PostgreSQL, a second writer r
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,8 +26,8 @@ from pipeline.transparency.log import TransparencyLog
 from pipeline.transparency.records import LogRecord
 from pipeline.transparency.redaction import RedactionPolicy
 from pipeline.transparency.storage import StorageError, open_storage
-from tests.support.ledger import LedgerServer, ledger_argv
-from tests.support.postgres import LedgerBackend, PostgresServer
+from tests.support.ledger import LedgerServer
+from tests.support.postgres import LedgerBackend, PostgresServer, postgres_server
 from tests.support.stack import eventually, free_port
 
 pytestmark = pytest.mark.integration
@@ -39,13 +37,12 @@ POLICY = RedactionPolicy.from_mapping(
 )
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    server = PostgresServer().init()
-    try:
-        yield server.start()
-    finally:
-        server.remove()
+__all__ = ["postgres_server"]  # the session's PostgreSQL server, shared with other modules
+
+
+@pytest.fixture
+def pg(postgres_server: PostgresServer) -> PostgresServer:
+    return postgres_server
 
 
 @pytest.fixture
@@ -179,26 +176,19 @@ def test_serve_into_postgresql_refuses_a_second_writer_and_exports_a_verifying_b
         timeout=60,
         what="a signed head of 25 entries from the PostgreSQL-backed log",
     )
+    # A second writer on the same log (the real command, in this process) refuses to start.
+    kafka_env = {
+        "CW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "CW_TOPIC_PREFIX": settings.topics.prefix,
+    }
     port = str(free_port())
-    argv = ledger_argv(
-        "serve", "--store", backend.spec, "--key-file", str(log_key_file), "--port", port
-    )
-    second = subprocess.run(
-        argv,
-        env={
-            **os.environ,
-            **backend.env,
-            "CW_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-            "CW_TOPIC_PREFIX": settings.topics.prefix,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert second.returncode == 1, second.stderr
-    assert "another writer is running on postgresql://" in second.stderr
-    assert "test-only-password" not in second.stderr + server.log_path.read_text()
+    second = _cli(
+        {**backend.env, **kafka_env},
+        "serve", "--store", backend.spec, "--key-file", str(log_key_file), "--port", port,
+    )  # fmt: skip
+    assert second.exit_code == 1, second.output
+    assert "another writer is running on postgresql://" in second.output
+    assert "test-only-password" not in second.output + server.log_path.read_text()
     server.stop()
 
     bundle = tmp_path / "bundle.json"
