@@ -107,9 +107,14 @@ STATUS_SEVERITY: dict[Status, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observation:
-    """One validated piece of evidence about one service at one event time."""
+    """One validated piece of evidence about one service at one event time.
+
+    Never changed once built, but not ``frozen``: a frozen dataclass sets each of its 16
+    fields through ``object.__setattr__``, which cost more than decoding the JSON (one is
+    built per observation the worker reads; docs/benchmarks.md, round 4).
+    """
 
     event_id: str
     operator_id: str
