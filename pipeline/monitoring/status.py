@@ -22,7 +22,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status, declared_interval
-from pipeline.monitoring.liveness import Liveness, alive_class, follow_liveness, is_push_source
+from pipeline.monitoring.liveness import (
+    PUSH,
+    Liveness,
+    alive_class,
+    follow_liveness,
+    is_push_source,
+)
 from pipeline.monitoring.signals import remember_signal, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
@@ -280,9 +286,8 @@ class StatusTracker:
             Liveness(state.last_alive_at, state.pushes, state.learned_interval,
                      state.delivery_lag),
             obs,
-            last_push=max(
-                (t for k, t in state.signals.items() if not k.startswith("probe|")), default=None
-            ),
+            # only push evidence learns from it (the scan costs a generator per observation)
+            last_push=_newest_push(state.signals) if alive == PUSH else None,
             now=None if _silent(state) else now,  # a backlog after a silence is no cadence
         )  # fmt: skip
         fresh = life.last_alive_at == obs.observed_at != state.last_alive_at
@@ -385,6 +390,19 @@ class StatusTracker:
 
 #: A learned cadence this many times the default interval replaces it.
 SLOW_CADENCE = 1.5
+
+
+def _newest_push(signals: dict[str, float]) -> float | None:
+    """Event time of the newest push evidence among ``signals`` (every signal but probes).
+
+    >>> _newest_push({"probe|p||v": 9.0, "kpi|s|m|": 5.0, "heartbeat|s||": 7.0})
+    7.0
+    """
+    newest: float | None = None
+    for key, at in signals.items():
+        if (newest is None or at > newest) and not key.startswith("probe|"):
+            newest = at
+    return newest
 
 
 def _silent(state: ServiceState) -> bool:
