@@ -259,6 +259,8 @@ class ObservationProcessor:
         )
 
     def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
+        if not (result.status_changes or result.incident_events or result.anomalies):
+            return  # most observations change nothing worth a record
         key = monitor.state.service_id.encode()
         for change in result.status_changes:
             self.metrics.child(
