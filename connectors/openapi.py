@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from pipeline.core.schema import WireObservation
+
 _PROBLEM: dict[str, Any] = {
     "type": "object",
     "required": ["status", "error", "detail", "problems"],
@@ -26,36 +30,35 @@ _PROBLEM: dict[str, Any] = {
     },
 }
 
-_OBSERVATION: dict[str, Any] = {
-    "type": "object",
-    "description": (
-        "Canonical observation, schema 1. operator_id, sector, region, source, schema and "
-        "event_id may be omitted: the server fills them from the token and the service "
+#: What the server fills in when a pushed observation leaves it out (from the token, the
+#: service declaration and the content).
+_FILLED_BY_SERVER = ("schema", "event_id", "operator_id", "sector", "region", "source")
+
+
+def _schemas() -> dict[str, Any]:
+    """The observation schema generated from the one wire declaration
+    (:class:`~pipeline.core.schema.WireObservation`), as the push API takes it: the fields
+    the server fills in are optional; ``Kind`` and ``Status`` come along as components.
+
+    >>> schemas = _schemas()
+    >>> schemas["Observation"]["required"], "probe" in schemas["Kind"]["enum"]
+    (['service_id', 'kind', 'observed_at'], True)
+    """
+    (_ref,), components = msgspec.json.schema_components(
+        [WireObservation], ref_template="#/components/schemas/{name}"
+    )
+    observation = components.pop(WireObservation.__name__)
+    observation["title"] = "Observation"
+    observation["description"] = (
+        "Canonical observation, schema 1. "
+        + ", ".join(_FILLED_BY_SERVER)
+        + " may be omitted: the server fills them from the token and the service "
         "declaration (event_id from the content, so identical resends are idempotent)."
-    ),
-    "required": ["service_id", "kind", "observed_at"],
-    "properties": {
-        "schema": {"type": "integer", "const": 1},
-        "event_id": {"type": "string", "maxLength": 256},
-        "operator_id": {"type": "string"},
-        "service_id": {"type": "string"},
-        "sector": {"type": "string"},
-        "region": {"type": "string", "description": "ISO 3166-1/-2, e.g. UA-30"},
-        "kind": {
-            "enum": ["probe", "heartbeat", "outage_report", "kpi", "status_report"],
-        },
-        "observed_at": {"type": "string", "format": "date-time"},
-        "source": {"type": "string"},
-        "vantage": {"type": "string"},
-        "status": {"enum": ["up", "degraded", "down", "unknown", "maintenance"]},
-        "metric": {"type": "string"},
-        "value": {"type": "number"},
-        "unit": {"type": "string"},
-        "customers_served": {"type": "integer", "minimum": 0},
-        "customers_affected": {"type": "integer", "minimum": 0},
-        "attrs": {"type": "object"},
-    },
-}
+    )
+    observation["required"] = [
+        name for name in observation["required"] if name not in _FILLED_BY_SERVER
+    ]
+    return {"Observation": observation, **components}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -70,7 +73,7 @@ OPENAPI: dict[str, Any] = {
     "info": {"title": "Continuity Watch push ingest", "version": "1"},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Observation": _OBSERVATION, "Problem": _PROBLEM},
+        "schemas": {**_schemas(), "Problem": _PROBLEM},
     },
     "security": [{"bearer": []}],
     "paths": {

@@ -19,8 +19,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from pipeline.core.timeutil import format_rfc3339
@@ -106,9 +107,14 @@ STATUS_SEVERITY: dict[Status, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observation:
-    """One validated piece of evidence about one service at one event time."""
+    """One validated piece of evidence about one service at one event time.
+
+    Never changed once built, but not ``frozen``: a frozen dataclass sets each of its 16
+    fields through ``object.__setattr__``, which cost more than decoding the JSON (one is
+    built per observation the worker reads; docs/benchmarks.md, round 4).
+    """
 
     event_id: str
     operator_id: str
@@ -157,3 +163,57 @@ class Observation:
     def to_json(self) -> bytes:
         """Serialised wire form, as produced to the observations topic."""
         return orjson.dumps(self.to_dict())
+
+
+#: The longest id or text field accepted by default (``ValidationLimits.max_id_length``).
+MAX_TEXT_LENGTH = 256
+#: Customers or users of one service: more than ten times the world's population is an error.
+MAX_COUNT = 100_000_000_000
+
+_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_LENGTH)]
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_COUNT)]
+
+
+class WireObservation(msgspec.Struct, forbid_unknown_fields=True):
+    """The wire form of schema 1 as one declaration: msgspec compiles it into the worker's
+    decoder and the ingest API's OpenAPI schema (``connectors.openapi``).
+
+    It states what a schema can (types, lengths, ranges, the sector pattern); the rules it
+    cannot (printable text, time bounds, customer consistency, attrs size) are checked by
+    ``pipeline.core.validation``, which also words every refusal. Unknown fields are
+    forbidden here only so that anything unusual takes validation's detailed path.
+
+    >>> msgspec.json.decode(Observation(event_id="e1", operator_id="op", service_id="s",
+    ...     sector="energy", region="UA-30", kind=Kind.HEARTBEAT, observed_at=0.0,
+    ...     source="demo").to_json(), type=WireObservation).kind
+    <Kind.HEARTBEAT: 'heartbeat'>
+    """
+
+    schema: Literal[1]
+    event_id: _Text
+    operator_id: _Text
+    service_id: _Text
+    sector: Annotated[str, msgspec.Meta(pattern=SECTOR_NAME.pattern)]
+    region: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1, max_length=MAX_TEXT_LENGTH, description="ISO 3166-1/-2, e.g. UA-30"
+        ),
+    ]
+    kind: Kind
+    observed_at: Annotated[
+        str,
+        msgspec.Meta(
+            description="RFC 3339 with an explicit UTC offset",
+            extra_json_schema={"format": "date-time"},
+        ),
+    ]
+    source: _Text
+    vantage: _Text | None = None
+    status: Status | None = None
+    metric: _Text | None = None
+    value: float | None = None
+    unit: _Text | None = None
+    customers_served: _Count | None = None
+    customers_affected: _Count | None = None
+    attrs: dict[str, Any] = {}

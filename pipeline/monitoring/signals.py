@@ -18,7 +18,8 @@ def signal_key(obs: Observation) -> str:
     ...     region="UA", kind=Kind.KPI, observed_at=1.0, source="scada", metric="load_mw"))
     'kpi|scada|load_mw|'
     """
-    return f"{obs.kind.value}|{obs.source}|{obs.metric or ''}|{obs.vantage or ''}"
+    # ``kind`` formats as its value (a StrEnum) without the slower ``.value`` lookup.
+    return f"{obs.kind}|{obs.source}|{obs.metric or ''}|{obs.vantage or ''}"
 
 
 def remember_signal(signals: dict[str, float], key: str, at: float) -> dict[str, float]:

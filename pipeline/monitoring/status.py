@@ -22,7 +22,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status, declared_interval
-from pipeline.monitoring.liveness import Liveness, alive_class, follow_liveness, is_push_source
+from pipeline.monitoring.liveness import (
+    PUSH,
+    Liveness,
+    alive_class,
+    follow_liveness,
+    is_push_source,
+)
 from pipeline.monitoring.signals import remember_signal, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
@@ -45,9 +51,15 @@ class SilencePolicy:
     lateness_allowance: float = 300.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ServiceState:
-    """What the worker knows about one service; JSON-able for the changelog."""
+    """What the worker knows about one service; JSON-able for the changelog.
+
+    Treated as immutable (every step builds a new one and the previous one is still read),
+    but not ``frozen``: a frozen dataclass sets each of these 20 fields through
+    ``object.__setattr__``, which made building one the largest cost of an observation's
+    status step (docs/benchmarks.md, round 4).
+    """
 
     service_id: str
     operator_id: str
@@ -274,9 +286,8 @@ class StatusTracker:
             Liveness(state.last_alive_at, state.pushes, state.learned_interval,
                      state.delivery_lag),
             obs,
-            last_push=max(
-                (t for k, t in state.signals.items() if not k.startswith("probe|")), default=None
-            ),
+            # only push evidence learns from it (the scan costs a generator per observation)
+            last_push=_newest_push(state.signals) if alive == PUSH else None,
             now=None if _silent(state) else now,  # a backlog after a silence is no cadence
         )  # fmt: skip
         fresh = life.last_alive_at == obs.observed_at != state.last_alive_at
@@ -288,29 +299,36 @@ class StatusTracker:
             # A sign of life after silence (or a connector's "unknown"): reporting again.
             target = Status.UP
         declared = declared or state.declared_interval
-        new = replace(
-            state,
+        changes = target is not None and target is not state.status
+        # One constructor call, not dataclasses.replace: this is the per-observation path.
+        new = ServiceState(
+            service_id=state.service_id,
+            operator_id=state.operator_id,
+            sector=state.sector,
+            region=state.region,
+            status=target if changes and target is not None else state.status,
+            since=obs.observed_at if changes else state.since,
             last_evidence_at=max(obs.observed_at, state.last_evidence_at),
             expected_interval=declared or self._interval(life.learned_interval),
-            last_alive_at=life.last_alive_at,
-            pushes=life.pushes,
-            declared_interval=declared,
-            learned_interval=life.learned_interval,
-            delivery_lag=life.delivery_lag,
             partition=partition,
             customers_served=served,
             customers_affected=affected,
             recent_event_ids=remembered,
+            reason="evidence" if changes else state.reason,
             signals=signals,
             asserted_at=(
                 max(obs.observed_at, state.asserted_at or obs.observed_at)
                 if asserted is not None
                 else state.asserted_at
             ),
+            last_alive_at=life.last_alive_at,
+            pushes=life.pushes,
+            declared_interval=declared,
+            learned_interval=life.learned_interval,
+            delivery_lag=life.delivery_lag,
         )
-        if target is None or target is state.status:
+        if not changes:
             return new, None, Outcome.APPLIED
-        new = replace(new, status=target, since=obs.observed_at, reason="evidence")
         return (
             new,
             _change(
@@ -372,6 +390,19 @@ class StatusTracker:
 
 #: A learned cadence this many times the default interval replaces it.
 SLOW_CADENCE = 1.5
+
+
+def _newest_push(signals: dict[str, float]) -> float | None:
+    """Event time of the newest push evidence among ``signals`` (every signal but probes).
+
+    >>> _newest_push({"probe|p||v": 9.0, "kpi|s|m|": 5.0, "heartbeat|s||": 7.0})
+    7.0
+    """
+    newest: float | None = None
+    for key, at in signals.items():
+        if (newest is None or at > newest) and not key.startswith("probe|"):
+            newest = at
+    return newest
 
 
 def _silent(state: ServiceState) -> bool:

@@ -35,7 +35,7 @@ from pipeline.core.validation import (
 )
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorResult, ServiceMonitor
-from pipeline.monitoring.status import Outcome
+from pipeline.monitoring.status import Outcome, ServiceState
 from pipeline.sinks.influx import (
     InfluxSink,
     anomaly_point,
@@ -49,6 +49,13 @@ from pipeline.worker.live_states import LiveStates
 log = structlog.get_logger(__name__)
 
 Record = tuple[bytes | None, bytes]
+
+
+def _identity(state: ServiceState) -> tuple[str, str, str, str, int | None]:
+    """The fields of the service's :class:`~pipeline.core.identity.ServiceRef`, compared
+    without building one per observation."""
+    return (state.service_id, state.operator_id, state.sector, state.region,
+            state.customers_served)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -123,7 +130,7 @@ class ObservationProcessor:
         key = obs.service_id
         try:
             monitor = live.get(key)
-            known_ref = monitor.ref if monitor else None
+            known = _identity(monitor.state) if monitor else None
             monitor, result = self.monitoring.observe(monitor, obs, partition=partition, now=now)
             if result.outcome not in (Outcome.DUPLICATE, Outcome.LATE):
                 live.put(key, monitor)
@@ -135,11 +142,10 @@ class ObservationProcessor:
                 out, raw, "processing_error", None, repr(exc), topic, partition, offset, now
             )
             return out
-        self.metrics.child(
-            self.metrics.observations, obs.sector, obs.kind.value, result.outcome
-        ).inc()
+        # obs.kind is a StrEnum: the same label as its value, without the enum lookup
+        self.metrics.child(self.metrics.observations, obs.sector, obs.kind, result.outcome).inc()
         self.metrics.event_lag.observe(max(0.0, now - obs.observed_at))
-        if known_ref is None or monitor.ref != known_ref:
+        if known is None or _identity(monitor.state) != known:
             out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
         self._emit(out, monitor, result)
         if self.sink is not None and result.outcome == Outcome.APPLIED:
@@ -253,6 +259,8 @@ class ObservationProcessor:
         )
 
     def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
+        if not (result.status_changes or result.incident_events or result.anomalies):
+            return  # most observations change nothing worth a record
         key = monitor.state.service_id.encode()
         for change in result.status_changes:
             self.metrics.child(
