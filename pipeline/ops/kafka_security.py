@@ -221,3 +221,13 @@ def check_access(bootstrap: str, security: KafkaSecurity, *, timeout_s: float = 
             f"Kafka at {bootstrap} refused {security.who()}: {kind}: {exc}"
         ) from None
     return True
+
+
+def kafka_python_options(settings: Settings) -> dict[str, Any]:
+    """kafka-python keyword arguments for this process's identity (see :class:`KafkaSecurity`)."""
+    return KafkaSecurity.from_settings(settings).kafka_python()
+
+
+def aiokafka_options(settings: Settings) -> dict[str, Any]:
+    """aiokafka keyword arguments for this process's identity (see :class:`KafkaSecurity`)."""
+    return KafkaSecurity.from_settings(settings).aiokafka()

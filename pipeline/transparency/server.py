@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import structlog
 from aiohttp import web
@@ -45,6 +45,8 @@ class ServeOptions:
     topics: TopicNames = field(default_factory=TopicNames)
     disclosure_token: str = ""
     heads: HeadPolicy = field(default_factory=HeadPolicy)
+    #: Kafka client security options (pipeline.ops.kafka_security).
+    kafka_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def open_log(data_dir: Path, policy: RedactionPolicy) -> TransparencyLog:
@@ -105,9 +107,14 @@ def _writer_thread(
     sources = {topics.incidents: "incidents", topics.anomalies: "anomalies"}
     sources[topics.indicators] = "indicators"
     consumer = KafkaConsumer(
-        bootstrap_servers=options.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=options.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        **options.kafka_options,
     )
-    producer = KafkaProducer(bootstrap_servers=options.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=options.kafka_bootstrap, acks="all", **options.kafka_options
+    )
     writer = LedgerWriter(
         ledger, key, consumer, producer, sources, topics.deadletter, metrics, heads=options.heads
     )
