@@ -20,7 +20,7 @@ from pipeline.cli.replay import replay_cmd
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
 from pipeline.ops import localstack
-from pipeline.ops.kafka_security import KafkaSecurity, kafka_python_options
+from pipeline.ops.kafka_security import KafkaAccessError, KafkaSecurity, kafka_python_options
 
 DEMO_WORKER = "worker-demo"
 DEMO_SIMULATOR = "simulator-demo"
@@ -137,7 +137,10 @@ def worker(metrics_port: int | None, app_id: str | None) -> None:
         settings = replace(settings, metrics_port=metrics_port)
     if app_id is not None:
         settings = replace(settings, app_id=app_id)
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except (KafkaAccessError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -82,7 +82,8 @@ def _prometheus(env: Mapping[str, str]) -> str:
 
 def _secret_file(name: str, path: str) -> str:
     try:
-        text = open(path, encoding="utf-8").read().strip()  # noqa: SIM115  # read once, closed
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().strip()
     except OSError as exc:
         raise SettingsError(f"{name}={path!r}: cannot read the file ({exc.strerror})") from None
     if not text:
@@ -332,6 +333,12 @@ STACK: tuple[Variable, ...] = (
         "CW_INFLUX_PORT", "InfluxDB HTTP port (also the default of CW_INFLUX_URL).", default="18086"
     ),
     Variable("CW_INFLUX_RPC_PORT", "InfluxDB backup/RPC port.", default="18088"),
+    Variable(
+        "CW_INFLUX_AUTH_ENABLED",
+        "InfluxDB `[http] auth-enabled`: true makes every request need a user (production; "
+        "docs/reliability.md).",
+        default="false",
+    ),
 )
 
 #: Read by one command each (as the default of one of its options); secrets among them are

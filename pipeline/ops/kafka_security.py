@@ -177,20 +177,23 @@ async def _probe(host: str, port: int, security: KafkaSecurity, timeout_s: float
     from aiokafka.conn import create_conn
     from aiokafka.protocol.metadata import MetadataRequest
 
-    conn = await asyncio.wait_for(
-        create_conn(
-            host,
-            port,
-            client_id="continuity-access-check",
-            request_timeout_ms=int(timeout_s * 1000),
-            **security.aiokafka(),
-        ),
-        timeout_s,
-    )
     try:
-        await asyncio.wait_for(conn.send(MetadataRequest([])), timeout_s)
+        conn = await asyncio.wait_for(
+            create_conn(
+                host,
+                port,
+                client_id="continuity-access-check",
+                request_timeout_ms=int(timeout_s * 1000),
+                **security.aiokafka(),
+            ),
+            timeout_s,
+        )
+        try:
+            await asyncio.wait_for(conn.send(MetadataRequest([])), timeout_s)
+        finally:
+            conn.close()
     finally:
-        conn.close()
+        await asyncio.sleep(0.05)  # closed transports finish closing before the loop ends
 
 
 def check_access(bootstrap: str, security: KafkaSecurity, *, timeout_s: float = 10.0) -> bool:
