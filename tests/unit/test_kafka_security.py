@@ -104,3 +104,30 @@ def test_the_influx_token_can_come_from_a_file(tmp_path: Path) -> None:
     assert settings.influx_token == "writer:pw"
     with pytest.raises(SettingsError, match="CW_INFLUX_TOKEN_FILE='/nonexistent'"):
         Settings.from_env({"CW_INFLUX_TOKEN_FILE": "/nonexistent"})
+
+
+KAFKA_CLIENTS = {
+    "KafkaProducer",
+    "KafkaConsumer",
+    "KafkaAdminClient",
+    "AIOKafkaProducer",
+    "AIOKafkaConsumer",
+    "App",  # faust.App
+}
+
+
+def test_every_kafka_client_in_the_code_gets_the_security_options() -> None:
+    """A client built without ``**`` options (from pipeline.ops.kafka_security) would connect
+    without credentials and fail only in production."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    bare = []
+    for path in [*root.glob("pipeline/**/*.py"), *root.glob("connectors/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in KAFKA_CLIENTS and not any(k.arg is None for k in node.keywords):
+                bare.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    assert bare == []
