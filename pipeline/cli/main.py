@@ -20,7 +20,12 @@ from pipeline.cli.replay import replay_cmd
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
 from pipeline.ops import localstack
-from pipeline.ops.kafka_security import KafkaAccessError, KafkaSecurity, kafka_python_options
+from pipeline.ops.kafka_security import (
+    KafkaAccessError,
+    KafkaSecurity,
+    check_access,
+    kafka_python_options,
+)
 
 DEMO_WORKER = "worker-demo"
 DEMO_SIMULATOR = "simulator-demo"
@@ -262,11 +267,13 @@ def topics_create() -> None:
     from pipeline.ops.topics import ensure_topic_layout
 
     settings = _settings()
+    try:
+        security = KafkaSecurity.from_settings(settings)
+        check_access(settings.kafka_bootstrap, security)
+    except (KafkaAccessError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
     created = ensure_topic_layout(
-        settings.kafka_bootstrap,
-        settings.topics,
-        partitions=settings.partitions,
-        security=KafkaSecurity.from_settings(settings),
+        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions, security=security
     )
     click.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 

@@ -9,10 +9,7 @@ user, and keeps processing while InfluxDB refuses its credentials.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,12 +18,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from click.testing import CliRunner, Result
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from connectors.producer import ObservationProducer
 from connectors.spool import SpoolRecord
+from pipeline.cli.main import main
 from pipeline.config.settings import Settings, TopicNames
 from pipeline.core.schema import Kind, Status
 from pipeline.ops.influx_admin import InfluxAuthError, influxql
@@ -35,7 +34,7 @@ from pipeline.ops.topics import ensure_topic_layout
 from tests.support.observations import make_obs
 from tests.support.own_servers import OwnInfluxDB, own_influxdb
 from tests.support.secure_kafka import SecureKafka, secure_kafka
-from tests.support.stack import WorkerProcess, eventually, free_port, read_topic, worker_env
+from tests.support.stack import WorkerProcess, eventually, free_port, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -171,24 +170,28 @@ def test_a_connector_may_not_write_what_workers_write(deployment: Deployment, ou
     assert "CW_KAFKA_USERNAME" in producer.refused
 
 
+def topics_create(deployment: Deployment, user: str, **extra: str) -> Result:
+    """``continuity topics create`` as ``user``, in this process (the CLI reads the env)."""
+    env = {**deployment.kafka.env(user, tls=True), "CW_PARTITIONS": "1", **extra}
+    return CliRunner().invoke(main, ["topics", "create"], env=env)
+
+
+def test_the_admin_creates_the_topics_with_the_cli(deployment: Deployment) -> None:
+    prefix = f"a{uuid.uuid4().hex[:6]}."
+    done = topics_create(deployment, "admin", CW_TOPIC_PREFIX=prefix)
+    assert done.exit_code == 0, done.output
+    assert f"{prefix}observations" in done.output
+
+
 def test_a_wrong_password_is_refused_naming_the_setting(deployment: Deployment) -> None:
     wrong = deployment.kafka.security("connector", password="not-the-password")
     with pytest.raises(KafkaAccessError, match=r"wrong credentials.*CW_KAFKA_PASSWORD_FILE"):
         check_access(deployment.kafka.bootstrap(), wrong)
-    # The worker command stops at once with the same message instead of retrying for ever.
-    env = {
-        **worker_env(deployment.settings_as("worker")),
-        "CW_KAFKA_PASSWORD_FILE": str(wrong.password_file),
-        "CW_METRICS_PORT": str(free_port()),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "worker"],
-        env={**os.environ, **env},
-        capture_output=True,
-        timeout=60,
-    )
-    assert done.returncode != 0
-    assert b"CW_KAFKA_PASSWORD_FILE" in done.stderr
+    # Commands stop at once with the same message instead of retrying for ever.
+    done = topics_create(deployment, "admin", CW_KAFKA_PASSWORD_FILE=str(wrong.password_file))
+    assert done.exit_code == 1
+    assert "wrong credentials" in done.output
+    assert "CW_KAFKA_PASSWORD_FILE" in done.output
 
 
 def test_a_client_without_credentials_is_refused(deployment: Deployment) -> None:

@@ -1,8 +1,8 @@
 """A Kafka broker of the test's own that authenticates and authorises, never the shared one.
 
 One KRaft node from the cached jars (``deploy/local/kafka.sh install``) with two client
-listeners, SASL_PLAINTEXT and SASL_SSL (a self-signed certificate for 127.0.0.1 made with
-``keytool``), SCRAM-SHA-512 users created when the storage is formatted (``--add-scram``),
+listeners, SASL_PLAINTEXT and SASL_SSL (a self-signed certificate for 127.0.0.1 in a PEM
+keystore), SCRAM-SHA-512 users created when the storage is formatted (``--add-scram``),
 and the StandardAuthorizer denying whatever no ACL allows. One user per role:
 
 * ``admin``: super user (creates topics and ACLs);
@@ -14,6 +14,8 @@ and the StandardAuthorizer denying whatever no ACL allows. One user per role:
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import subprocess
 import time
@@ -28,7 +30,6 @@ from pipeline.ops.kafka_security import KafkaSecurity, check_access
 from tests.support.stack import free_port
 
 USERS = ("admin", "connector", "ingest", "worker")
-_STORE_PASSWORD = "test-keystore"
 
 
 def kafka_libs() -> Path:
@@ -84,20 +85,43 @@ class SecureKafka:
         return env
 
     def _keystore(self) -> Path:
-        keystore = self.state / "broker.p12"
-        subprocess.run(
-            ["keytool", "-genkeypair", "-alias", "broker", "-keyalg", "EC", "-groupname",
-             "secp256r1", "-validity", "2", "-dname", "CN=127.0.0.1",
-             "-ext", "SAN=IP:127.0.0.1,DNS:localhost", "-ext", "BC:c=ca:true",
-             "-keystore", str(keystore), "-storetype", "PKCS12",
-             "-storepass", _STORE_PASSWORD, "-keypass", _STORE_PASSWORD],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        subprocess.run(
-            ["keytool", "-exportcert", "-rfc", "-alias", "broker", "-keystore", str(keystore),
-             "-storepass", _STORE_PASSWORD, "-file", str(self.ca_file)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        """A self-signed certificate for 127.0.0.1 and its key, in one PEM file (Kafka's PEM
+        keystore); the certificate alone is the clients' CA file."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                ),
+                critical=False,
+            )
+            .sign(key, hashes.SHA256())
+        )
+        cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),  # Java reads no PBES2-encrypted PKCS#8; mode 0600
+        )
+        self.ca_file.write_bytes(cert_pem)
+        keystore = self.state / "broker.pem"
+        keystore.write_bytes(key_pem + cert_pem)
+        keystore.chmod(0o600)
         return keystore
 
     def _config(self, keystore: Path) -> Path:
@@ -122,9 +146,7 @@ class SecureKafka:
             f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={jaas}",
             f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}",
             f"ssl.keystore.location={keystore}",
-            "ssl.keystore.type=PKCS12",
-            f"ssl.keystore.password={_STORE_PASSWORD}",
-            f"ssl.key.password={_STORE_PASSWORD}",
+            "ssl.keystore.type=PEM",
             "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
             "allow.everyone.if.no.acl.found=false",
             # The controller listener is loopback-only PLAINTEXT (KRaft controllers cannot
