@@ -197,12 +197,21 @@ async def _probe(host: str, port: int, security: KafkaSecurity, timeout_s: float
 
 
 def check_access(bootstrap: str, security: KafkaSecurity, *, timeout_s: float = 10.0) -> bool:
-    """Authenticate once against the first bootstrap server: True when it accepted us, False
-    when it cannot be reached (callers that spool may start anyway). Raises
-    :class:`KafkaAccessError` naming the setting when it refused the credentials or TLS."""
-    host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+    """Authenticate once against the bootstrap servers: True when one accepted us, False when
+    none can be reached (callers that spool may start anyway). Raises
+    :class:`KafkaAccessError` naming the setting when a broker refused the credentials or TLS."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        if _check_one(bootstrap, host.strip("[]"), int(port), security, timeout_s):
+            return True
+    return False
+
+
+def _check_one(
+    bootstrap: str, host: str, port: int, security: KafkaSecurity, timeout_s: float
+) -> bool:
     try:
-        asyncio.run(_probe(host, int(port), security, timeout_s))
+        asyncio.run(_probe(host, port, security, timeout_s))
     except ssl.SSLError as exc:
         raise KafkaAccessError(
             f"TLS with Kafka at {bootstrap} failed ({exc.reason}): check CW_KAFKA_CA_FILE "

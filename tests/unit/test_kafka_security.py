@@ -131,3 +131,10 @@ def test_every_kafka_client_in_the_code_gets_the_security_options() -> None:
             if name in KAFKA_CLIENTS and not any(k.arg is None for k in node.keywords):
                 bare.append(f"{path.relative_to(root)}:{node.lineno} {name}")
     assert bare == []
+
+
+def test_an_unreachable_broker_is_not_a_refusal() -> None:
+    """Connectors start and spool when Kafka is down; only refused credentials stop them."""
+    from pipeline.ops.kafka_security import PLAINTEXT, check_access
+
+    assert check_access("127.0.0.1:1, [127.0.0.1]:1", PLAINTEXT, timeout_s=2) is False
