@@ -71,7 +71,7 @@ class SecureKafka:
         )
 
     def env(self, user: str, *, tls: bool = False) -> dict[str, str]:
-        """The CW_KAFKA_* variables of a process running as ``user``."""
+        """The Kafka variables (bootstrap, security) of a process running as ``user``."""
         security = self.security(user, tls=tls)
         env = {
             "CW_KAFKA_BOOTSTRAP": self.bootstrap(tls=tls),

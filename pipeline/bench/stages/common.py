@@ -82,7 +82,7 @@ class BenchRun:
 
     @property
     def security(self) -> KafkaSecurity:
-        """The bench's own Kafka identity (the CW_KAFKA_* settings; workers inherit them)."""
+        """The bench's own Kafka identity (the Kafka security settings; workers inherit them)."""
         return KafkaSecurity.from_settings(self.base)
 
     def namespace(self, name: str) -> TopicNames:
