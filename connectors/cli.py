@@ -29,7 +29,6 @@ from connectors.ingest_server import (
     serve_ingest,
 )
 from connectors.kafka_reach import (
-    kafka_reachable,
     recovered_message,
     spooling_message,
     unreachable_message,
@@ -39,6 +38,7 @@ from connectors.producer import ObservationProducer
 from connectors.runtime import FeedRunner, Source, run_forever, runners
 from pipeline.config.settings import Settings, SettingsError
 from pipeline.core.timeutil import parse_rfc3339, plural
+from pipeline.ops.kafka_security import KafkaAccessError, KafkaSecurity, check_access
 
 #: Kafka address and topics come from the same settings as the worker's (CW_KAFKA_BOOTSTRAP,
 #: CW_TOPIC_PREFIX...); these options only override them for one run.
@@ -51,6 +51,16 @@ def _settings() -> Settings:
     try:
         return Settings.from_env(os.environ)
     except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _kafka_access(settings: Settings, bootstrap: str) -> tuple[KafkaSecurity, bool]:
+    """This process's Kafka credentials, and whether Kafka is reachable; refused credentials
+    stop the command with a message naming the setting to fix."""
+    try:
+        security = KafkaSecurity.from_settings(settings)
+        return security, check_access(bootstrap, security)
+    except (SettingsError, KafkaAccessError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -148,7 +158,8 @@ def run_command(
     settings = _settings()
     bootstrap = bootstrap_servers or settings.kafka_bootstrap
     spool_dir = spool_dir or Path(settings.spool_dir)
-    if not kafka_reachable(bootstrap):
+    security, reachable = _kafka_access(settings, bootstrap)
+    if not reachable:
         click.echo(unreachable_message(bootstrap, spool_dir), err=True)
     registry = CollectorRegistry()
     metrics = FeedMetrics(registry)
@@ -159,6 +170,7 @@ def run_command(
         spool_dir=spool_dir,
         metrics=metrics,
         spool_max_bytes=spool_max_bytes,
+        security=security,
     )
     try:
         asyncio.run(_run(selected, producer, metrics, registry, metrics_port, bootstrap))
@@ -323,7 +335,8 @@ def serve_ingest_command(
         raise SystemExit(2) from None
     settings = _settings()
     bootstrap = bootstrap_servers or settings.kafka_bootstrap
-    if not kafka_reachable(bootstrap):
+    security, reachable = _kafka_access(settings, bootstrap)
+    if not reachable:
         # Push ingest does not spool: a sender is answered 503 and keeps its data.
         click.echo(
             f"Kafka at {bootstrap} is unreachable; pushes are refused with 503 until it "
@@ -338,6 +351,7 @@ def serve_ingest_command(
         topic=topic or settings.topics.observations,
         deadletter_topic=settings.topics.deadletter,
         spool_dir=Path(".state/connectors/ingest-spool"),
+        security=security,
     )
     app = make_ingest_app(
         loaded,
@@ -358,7 +372,7 @@ def serve_ingest_command(
             metrics_token_sha256=metrics_token_sha256,
         ),
         send_command=(
-            kafka_send_command(bootstrap, commands_topic or settings.topics.commands)
+            kafka_send_command(bootstrap, commands_topic or settings.topics.commands, security)
             if key
             else None
         ),

@@ -39,6 +39,7 @@ from connectors.ratelimit import RateLimiter
 from connectors.spool import SpoolRecord
 from pipeline.core.commands import CommandRejected, command_from_dict, sign_command
 from pipeline.core.schema import Observation
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity, explain
 
 Deliver = Callable[[list[Observation]], Awaitable[bool]]
 #: Sends one signed command (key, value) to the commands topic; True once Kafka acked it.
@@ -71,17 +72,21 @@ def producer_deliver(producer: ObservationProducer) -> Deliver:
     return deliver
 
 
-def kafka_send_command(bootstrap_servers: str, topic: str) -> SendCommand:
+def kafka_send_command(
+    bootstrap_servers: str, topic: str, security: KafkaSecurity = PLAINTEXT
+) -> SendCommand:
     """Send commands with their own Kafka producer, waiting for the acks of all replicas."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", **security.kafka_python()
+    )
 
     def send(key: bytes, value: bytes) -> bool:
         try:
             producer.send(topic, key=key, value=value).get(timeout=10)
         except Exception as exc:
-            log.warning("command_not_sent", error=str(exc))
+            log.warning("command_not_sent", error=explain(exc, security, topic=topic))
             return False
         return True
 

@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+import structlog
 
 from connectors.base import ParseResult
 from connectors.metrics import FeedMetrics
 from connectors.spool import Spool, SpoolRecord
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity, explain
+
+log = structlog.get_logger(__name__)
 
 
 class Delivery(Protocol):
@@ -71,6 +75,9 @@ class ObservationProducer:
         self._lock = threading.Lock()
         self.acked = 0
         self.failed = 0
+        self.security = PLAINTEXT
+        #: The broker's last refusal of this identity (ACLs), in words; None while allowed.
+        self.refused: str | None = None
 
     @classmethod
     def connect(
@@ -82,6 +89,7 @@ class ObservationProducer:
         spool_dir: Path,
         metrics: FeedMetrics | None = None,
         spool_max_bytes: int = 256 * 1024 * 1024,
+        security: KafkaSecurity = PLAINTEXT,
         **kafka_config: Any,
     ) -> ObservationProducer:
         """A producer on a real broker. ``max_block_ms`` is short so a dead broker spools fast."""
@@ -99,15 +107,18 @@ class ObservationProducer:
             # 30 s and raises when the broker is down; we must start anyway and spool.
             "api_version": (3, 0),
         }
+        settings.update(security.kafka_python())
         settings.update(kafka_config)
         transport: Transport = KafkaProducer(**settings)
-        return cls(
+        producer = cls(
             transport,
             Spool(spool_dir, max_bytes=spool_max_bytes),
             topic=topic,
             deadletter_topic=deadletter_topic,
             metrics=metrics,
         )
+        producer.security = security
+        return producer
 
     def records(self, result: ParseResult) -> list[tuple[SpoolRecord, str]]:
         """(topic, key, value) per observation and rejection, with the feed it counts for."""
@@ -145,6 +156,7 @@ class ObservationProducer:
                 batch.settle(index, ok=False)
                 continue
             delivery.add_callback(lambda _meta, i=index: batch.settle(i, ok=True))
+            delivery.add_errback(self._note_refusal, topic)
             delivery.add_errback(lambda _exc, i=index: batch.settle(i, ok=False))
         with contextlib.suppress(Exception):  # unacked records are spooled below
             self.transport.flush(timeout=self.flush_timeout_s)
@@ -164,6 +176,15 @@ class ObservationProducer:
         if self.metrics is not None:
             self.metrics.spooled.set(self.spool.pending())
         return not failures
+
+    def _note_refusal(self, topic: str, error: BaseException) -> None:
+        """Say once why the broker refuses this identity (an ACL): spooling cannot cure it."""
+        if "AuthorizationFailed" not in type(error).__name__:
+            return
+        refused = explain(error, self.security, topic=topic)
+        if refused != self.refused:
+            log.error("kafka_not_authorised", topic=topic, reason=refused)
+        self.refused = refused
 
     def replay(self) -> int:
         """Send spooled records, each waited for; stops at the first failure."""

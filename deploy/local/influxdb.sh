@@ -40,7 +40,7 @@ bind-address = "127.0.0.1:$CW_INFLUX_RPC_PORT"
 [http]
   enabled = true
   bind-address = "127.0.0.1:$CW_INFLUX_PORT"
-  auth-enabled = false
+  auth-enabled = ${CW_INFLUX_AUTH_ENABLED:-false}
   log-enabled = false
   flux-enabled = true
 [monitor]

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.bench.kafka_io import end_offsets
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 
 #: (component, frame markers): a sample goes to the first component any of whose markers
 #: occurs in its stack, so the order runs from the most specific to the most general.
@@ -82,9 +83,13 @@ def attribute(collapsed: str) -> dict[str, float]:
     return {name: round(100.0 * n / total, 2) if total else 0.0 for name, n in counts.items()}
 
 
-def topic_totals(bootstrap: str, topics: list[str]) -> dict[str, int]:
+def topic_totals(
+    bootstrap: str, topics: list[str], security: KafkaSecurity = PLAINTEXT
+) -> dict[str, int]:
     """Records on each topic so far (sum of end offsets; topics are never trimmed here)."""
-    return {topic: sum(end_offsets(bootstrap, topic).values()) for topic in topics}
+    return {
+        topic: sum(end_offsets(bootstrap, topic, security=security).values()) for topic in topics
+    }
 
 
 def per_observation(

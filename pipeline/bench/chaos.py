@@ -37,6 +37,7 @@ from pipeline.config.settings import Settings, TopicNames
 from pipeline.core.commands import sign_command
 from pipeline.core.schema import Kind, Observation, Status
 from pipeline.ops.influx_admin import drop_database, ensure_database
+from pipeline.ops.kafka_security import KafkaSecurity, kafka_python_options
 from pipeline.ops.localstack import DEPLOY
 from pipeline.ops.topics import ensure_topic_layout
 
@@ -65,7 +66,10 @@ class ChaosRun:
             influx_flush_interval=0.5,
         )
         ensure_topic_layout(
-            settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
+            settings.kafka_bootstrap,
+            settings.topics,
+            partitions=settings.partitions,
+            security=KafkaSecurity.from_settings(settings),
         )
         workdir = Path(tempfile.mkdtemp(prefix=f"{scenario}-{run}-"))
         names = [f"{run}.svc-{i}" for i in range(services)]
@@ -117,7 +121,10 @@ class ChaosRun:
         self, records: Sequence[tuple[bytes, bytes | None]], topic: str | None = None
     ) -> None:
         producer = KafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap, acks="all", max_request_size=2_000_000
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            max_request_size=2_000_000,
+            **kafka_python_options(self.settings),
         )
         try:
             for key, value in records:
@@ -127,7 +134,9 @@ class ChaosRun:
             producer.close()
 
     def topic(self, name: str) -> list[dict[str, Any]]:
-        return [orjson.loads(v) for v in read_topic(self.settings.kafka_bootstrap, name)]
+        security = KafkaSecurity.from_settings(self.settings)
+        values = read_topic(self.settings.kafka_bootstrap, name, security=security)
+        return [orjson.loads(v) for v in values]
 
     def wait_all_changes(self, timeout: float) -> float:
         """Seconds until every expected status change is on the topic."""
@@ -180,8 +189,14 @@ class ChaosRun:
     def close(self) -> None:
         for worker in self.workers:
             worker.stop(timeout=30)
-        delete_run(self.settings.kafka_bootstrap, self.settings.topics.prefix, [])
-        with_errors(lambda: drop_database(self.settings.influx_url, self.settings.influx_bucket))
+        delete_run(
+            self.settings.kafka_bootstrap,
+            self.settings.topics.prefix,
+            [],
+            security=KafkaSecurity.from_settings(self.settings),
+        )
+        s = self.settings
+        with_errors(lambda: drop_database(s.influx_url, s.influx_bucket, token=s.influx_token))
 
 
 def with_errors(action: Callable[[], object]) -> None:

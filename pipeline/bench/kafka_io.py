@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as SyncTopicPartition
 
 from pipeline.cli.progress import Progress
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = structlog.get_logger(__name__)
 
@@ -29,10 +30,11 @@ def produce_bare(
     *,
     progress: Progress | None = None,
     timeout: float = 600.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, float]:
     """The producer baseline: a bare kafka-python send loop (defaults: acks=all, idempotent)
     over pre-serialised records, then ``flush``. Returns obs/s and timings."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **security.kafka_python())
     try:
         # Metadata first, so the timed loop measures sending, not the first connection.
         producer.partitions_for(topic)
@@ -65,9 +67,13 @@ async def _consume_ceiling(
     expected: int,
     limit_s: float,
     progress: Progress | None,
+    security: KafkaSecurity,
 ) -> dict[str, float]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        **security.aiokafka(),
     )
     await consumer.start()
     try:
@@ -116,22 +122,29 @@ def consume_ceiling(
     partitions: int,
     timeout: float = 600.0,
     progress: Progress | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> dict[str, float]:
     """The ceiling: a bare aiokafka ``getmany`` + ``orjson.loads`` loop over all partitions."""
-    return asyncio.run(_consume_ceiling(bootstrap, topic, partitions, expected, timeout, progress))
+    return asyncio.run(
+        _consume_ceiling(bootstrap, topic, partitions, expected, timeout, progress, security)
+    )
 
 
 class GroupProgress:
     """How far a consumer group got, read from its committed offsets (costs the workers
     nothing, unlike scraping a /metrics page with thousands of labelled series)."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, group: str, topic: str, *, security: KafkaSecurity = PLAINTEXT
+    ) -> None:
         self.group = group
         self.topic = topic
         #: How many polls saw the committed total move forward (≈ commits, a lower bound).
         self.advances = 0
         self._last_total = 0
-        self._admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-bench")
+        self._admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="continuity-bench", **security.kafka_python()
+        )
 
     def committed(self) -> int:
         """Sum of the group's committed offsets on the topic (0 when none yet)."""
@@ -166,13 +179,17 @@ def _partitions(consumer: KafkaConsumer, topic: str) -> list[SyncTopicPartition]
     ]
 
 
-def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> float | None:
+def last_timestamp(
+    bootstrap: str, topic: str, *, timeout: float = 15.0, security: KafkaSecurity = PLAINTEXT
+) -> float | None:
     """Newest record timestamp (epoch s) over all partitions of ``topic``, or None if empty.
 
     The worker stamps every changelog record when it applies an observation, so on the
     changelog this is the moment the last observation was processed.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+    )
     try:
         assignment = _partitions(consumer, topic)
         if not assignment:
@@ -195,9 +212,13 @@ def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> floa
         consumer.close()
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+def end_offsets(
+    bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTEXT
+) -> dict[int, int]:
     """The end offset of every partition of ``topic``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+    )
     try:
         ends = consumer.end_offsets(_partitions(consumer, topic))
         return {tp.partition: int(offset) for tp, offset in ends.items()}
@@ -205,9 +226,13 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[bytes]:
+def read_topic(
+    bootstrap: str, topic: str, *, timeout: float = 60.0, security: KafkaSecurity = PLAINTEXT
+) -> list[bytes]:
     """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+    )
     try:
         assignment = _partitions(consumer, topic)
         if not assignment:
@@ -227,9 +252,13 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[byt
         consumer.close()
 
 
-def delete_run(bootstrap: str, run: str, groups: Sequence[str]) -> list[str]:
+def delete_run(
+    bootstrap: str, run: str, groups: Sequence[str], *, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Delete every topic whose name starts with ``run`` and the given consumer groups."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-bench")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="continuity-bench", **security.kafka_python()
+    )
     try:
         mine = [t for t in admin.list_topics() if t.startswith(run)]
         if mine:
@@ -301,6 +330,7 @@ class TopicReader(Generic[R]):
     _ready: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     error: BaseException | None = None
+    security: KafkaSecurity = PLAINTEXT
 
     def start(self, *, timeout: float = 30.0) -> TopicReader[R]:
         self._thread = threading.Thread(target=self._run, name="bench-topic-reader", daemon=True)
@@ -317,6 +347,7 @@ class TopicReader(Generic[R]):
                 bootstrap_servers=self.bootstrap,
                 enable_auto_commit=False,
                 fetch_max_wait_ms=50,
+                **self.security.kafka_python(),
             )
             try:
                 deadline = time.monotonic() + 30

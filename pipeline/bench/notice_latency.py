@@ -35,6 +35,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from pipeline.bench.workers import cpu_seconds, free_port
 from pipeline.config.settings import Settings, TopicNames
 from pipeline.core.schema import Kind, Observation, Status
+from pipeline.ops.kafka_security import KafkaSecurity, kafka_python_options
 from pipeline.ops.topics import ensure_topic_layout
 
 READY = b"[^Worker]: Ready"
@@ -131,7 +132,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     run_id = f"bn{uuid.uuid4().hex[:8]}"
     base = Settings.from_env(os.environ)
     settings = replace(base, topics=TopicNames(f"{run_id}."), app_id=f"{run_id}-worker")
-    ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
+    ensure_topic_layout(
+        settings.kafka_bootstrap,
+        settings.topics,
+        partitions=settings.partitions,
+        security=KafkaSecurity.from_settings(settings),
+    )
     tmp = Path(tempfile.mkdtemp(prefix="notice-bench-"))
     receiver = Receiver()
     subs = tmp / "subs.yaml"
@@ -155,7 +161,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
          "--http-port", str(free_port())],
         env, tmp / "notifier.log",
     )  # fmt: skip
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, **kafka_python_options(settings)
+    )
     stop = threading.Event()
     topic = settings.topics.observations
     try:
@@ -230,7 +238,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap, **kafka_python_options(settings)
+        )
         try:
             admin.delete_topics([t for t in admin.list_topics() if t.startswith(run_id)])
         finally:

@@ -93,9 +93,9 @@ def rebalance_check(
     (faust can stop committing a partition after a rebalance while its agent goes on: the
     offsets then lag, and a restart replays; see :mod:`pipeline.bench.completion`)."""
     topics = bench.namespace(label)
-    bootstrap = bench.base.kafka_bootstrap
-    ensure_topics(bootstrap, topics.all(), partitions=bench.base.partitions)
-    produce_bare(bootstrap, topics.observations, records)
+    bootstrap, security = bench.base.kafka_bootstrap, bench.security
+    ensure_topics(bootstrap, topics.all(), partitions=bench.base.partitions, security=security)
+    produce_bare(bootstrap, topics.observations, records, security=security)
     reference = reference_incidents(records)
     app_id = f"{bench.run}-{label}"
     first, second = (
@@ -108,7 +108,7 @@ def rebalance_check(
         )
         for name in ("a", "b")
     )
-    group = GroupProgress(bootstrap, app_id, topics.observations)
+    group = GroupProgress(bootstrap, app_id, topics.observations, security=security)
     expected = len(records)
     deadline = time.monotonic() + bench.stage_timeout
     try:
@@ -124,7 +124,9 @@ def rebalance_check(
         group.close()
         for worker in (first, second):
             worker.stop()
-    seen = Counter(_incident_key(v) for v in read_topic(bootstrap, topics.incidents))
+    seen = Counter(
+        _incident_key(v) for v in read_topic(bootstrap, topics.incidents, security=security)
+    )
     return {
         "observations": expected,
         "second_joined_at_committed": alone.committed,
@@ -136,7 +138,7 @@ def rebalance_check(
         "rebalanced": all(count > 0 for count in processed),
         # Committed offsets per partition when the group stopped committing, if it did.
         "commit_stalled": together.stalled_offsets or alone.stalled_offsets,
-        "end_offsets": end_offsets(bootstrap, topics.observations),
+        "end_offsets": end_offsets(bootstrap, topics.observations, security=security),
         **compare_incidents(reference, seen),
     }
 

@@ -68,6 +68,7 @@ def notify_command(subscriptions_file: Path, app_id: str, http_port: int) -> Non
     from pipeline.config.settings import Settings
     from pipeline.notices.run import run_notifier
     from pipeline.notices.yamlnodes import ConfigInvalidError
+    from pipeline.ops.kafka_security import KafkaAccessError
 
     try:
         subscriptions = load_subscriptions(subscriptions_file)
@@ -76,7 +77,10 @@ def notify_command(subscriptions_file: Path, app_id: str, http_port: int) -> Non
     for problem in subscriptions.missing_secrets():
         click.echo(f"warning: {problem}", err=True)
     settings = replace(Settings.from_env(os.environ), app_id=app_id, metrics_port=http_port)
-    run_notifier(settings, subscriptions)
+    try:
+        run_notifier(settings, subscriptions)
+    except KafkaAccessError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @alerts_group.command("test")

@@ -150,6 +150,7 @@ def serve(
 ) -> None:
     """Write the log from Kafka and serve its HTTP API (heads, entries, proofs, metrics)."""
     from pipeline.config.settings import Settings
+    from pipeline.ops.kafka_security import kafka_python_options
     from pipeline.transparency.server import ServeOptions, WriterFailed, serve
     from pipeline.transparency.writer import HeadPolicy
 
@@ -163,6 +164,7 @@ def serve(
         topics=settings.topics,
         disclosure_token=os.environ.get("CW_LEDGER_DISCLOSURE_TOKEN", ""),
         heads=HeadPolicy(head_interval, head_max_age),
+        kafka_options=kafka_python_options(settings) if kafka else {},
     )
     key = _private_key(key_file, "CW_LEDGER_KEY")
     try:

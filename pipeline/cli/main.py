@@ -20,6 +20,12 @@ from pipeline.cli.replay import replay_cmd
 from pipeline.cli.settings_cmd import settings_group
 from pipeline.config.settings import Settings, SettingsError
 from pipeline.ops import localstack
+from pipeline.ops.kafka_security import (
+    KafkaAccessError,
+    KafkaSecurity,
+    check_access,
+    kafka_python_options,
+)
 
 DEMO_WORKER = "worker-demo"
 DEMO_SIMULATOR = "simulator-demo"
@@ -52,7 +58,12 @@ def up(demo: bool) -> None:
     settings = _settings()
     from pipeline.ops.topics import ensure_topic_layout
 
-    ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
+    ensure_topic_layout(
+        settings.kafka_bootstrap,
+        settings.topics,
+        partitions=settings.partitions,
+        security=KafkaSecurity.from_settings(settings),
+    )
     key, key_file = localstack.demo_command_key()
     env = {"CW_COMMAND_KEY": settings.command_key or key}
     worker_log = localstack.start_background(DEMO_WORKER, localstack.python_argv("worker"), env)
@@ -131,7 +142,10 @@ def worker(metrics_port: int | None, app_id: str | None) -> None:
         settings = replace(settings, metrics_port=metrics_port)
     if app_id is not None:
         settings = replace(settings, app_id=app_id)
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except (KafkaAccessError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -153,7 +167,9 @@ def simulate(cycle: float, duration: float | None, history: float, push_url: str
     from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
 
     settings = _settings()
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=20)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, linger_ms=20, **kafka_python_options(settings)
+    )
     started = time.time()
     simulator = DemoSimulator(DEMO_SERVICES, cycle=cycle, start=started - history)
     progress = Progress(label="simulate")
@@ -229,7 +245,9 @@ def incidents_ack(service_id: str, by: str) -> None:
         "at": time.time(),
     }
     signed = sign_command(command, settings.command_key.encode())
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_python_options(settings)
+    )
     try:
         producer.send(settings.topics.commands, key=service_id.encode(), value=orjson.dumps(signed))
         producer.flush(timeout=30)
@@ -249,8 +267,13 @@ def topics_create() -> None:
     from pipeline.ops.topics import ensure_topic_layout
 
     settings = _settings()
+    try:
+        security = KafkaSecurity.from_settings(settings)
+        check_access(settings.kafka_bootstrap, security)
+    except (KafkaAccessError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
     created = ensure_topic_layout(
-        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
+        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions, security=security
     )
     click.echo(f"created: {', '.join(created) or 'none (all existed)'}")
 

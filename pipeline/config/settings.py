@@ -135,6 +135,14 @@ class Settings:
     commit_interval: float = 2.8
     #: Key that signs commands (HMAC-SHA256); without it the worker refuses every command.
     command_key: str | None = field(default=None, repr=False)
+    #: How every Kafka client authenticates (pipeline.ops.kafka_security builds the options).
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password_file: str | None = None
+    kafka_ca_file: str | None = None
+    #: Where ``influx_token`` was read from (CW_INFLUX_TOKEN_FILE), for error messages.
+    influx_token_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

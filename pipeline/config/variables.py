@@ -56,7 +56,7 @@ class Variable:
     kind: str = "text"  # text | int | seconds | optional
     default: str | None = None
     #: The value used when the variable is unset, from other variables (None: the field's).
-    derive: Callable[[Mapping[str, str]], str] | None = None
+    derive: Callable[[Mapping[str, str]], str | None] | None = None
 
     def parse(self, raw: str) -> Any:
         if self.kind == "int":
@@ -78,6 +78,22 @@ def _influx(env: Mapping[str, str]) -> str:
 
 def _prometheus(env: Mapping[str, str]) -> str:
     return f"http://127.0.0.1:{env.get('CW_PROMETHEUS_PORT', '19090')}"
+
+
+def _secret_file(name: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}={path!r}: cannot read the file ({exc.strerror})") from None
+    if not text:
+        raise SettingsError(f"{name}={path!r}: the file is empty")
+    return text
+
+
+def _influx_token_file(env: Mapping[str, str]) -> str | None:
+    path = env.get("CW_INFLUX_TOKEN_FILE")
+    return _secret_file("CW_INFLUX_TOKEN_FILE", path) if path else None
 
 
 #: Read into Settings by every Python component.
@@ -115,7 +131,13 @@ SETTINGS: tuple[Variable, ...] = (
         derive=_influx,
     ),
     Variable("CW_INFLUX_BUCKET", "InfluxDB bucket (`database/retention`).", "influx_bucket"),
-    Variable("CW_INFLUX_TOKEN", "InfluxDB token (`user:password` for 1.8).", "influx_token"),
+    Variable(
+        "CW_INFLUX_TOKEN",
+        "InfluxDB token (`user:password` for 1.8). Secret: prefer CW_INFLUX_TOKEN_FILE.",
+        "influx_token",
+        default="continuity:continuity (or the contents of CW_INFLUX_TOKEN_FILE)",
+        derive=_influx_token_file,
+    ),
     Variable("CW_INFLUX_ORG", "InfluxDB organisation (`-` for 1.8).", "influx_org"),
     Variable(
         "CW_PROMETHEUS_URL",
@@ -224,6 +246,44 @@ SETTINGS: tuple[Variable, ...] = (
         "command_key",
         kind="optional",
     ),
+    Variable(
+        "CW_KAFKA_SECURITY_PROTOCOL",
+        "How every Kafka client connects: PLAINTEXT (the local stack), SASL_PLAINTEXT or "
+        "SASL_SSL (production; docs/reliability.md).",
+        "kafka_security_protocol",
+    ),
+    Variable(
+        "CW_KAFKA_SASL_MECHANISM",
+        "SASL mechanism with SASL_*: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN.",
+        "kafka_sasl_mechanism",
+    ),
+    Variable(
+        "CW_KAFKA_USERNAME",
+        "Kafka user (principal) of this process with SASL_*: one per role (connectors, "
+        "ingest API, workers), each allowed only its own topics by ACLs.",
+        "kafka_username",
+        kind="optional",
+    ),
+    Variable(
+        "CW_KAFKA_PASSWORD_FILE",
+        "File holding the Kafka user's password (read at start, never logged).",
+        "kafka_password_file",
+        kind="optional",
+    ),
+    Variable(
+        "CW_KAFKA_CA_FILE",
+        "PEM file of the CA that signed the brokers' certificates, with SASL_SSL "
+        "(unset: the system's CAs).",
+        "kafka_ca_file",
+        kind="optional",
+    ),
+    Variable(
+        "CW_INFLUX_TOKEN_FILE",
+        "File holding the InfluxDB token (`user:password` for 1.8), used when CW_INFLUX_TOKEN "
+        "is unset. Read at start, never logged.",
+        "influx_token_file",
+        kind="optional",
+    ),
     Variable("CW_INGEST_HOST", "Address `connectors serve-ingest` binds.", "ingest_host"),
     Variable(
         "CW_INGEST_PORT",
@@ -273,6 +333,12 @@ STACK: tuple[Variable, ...] = (
         "CW_INFLUX_PORT", "InfluxDB HTTP port (also the default of CW_INFLUX_URL).", default="18086"
     ),
     Variable("CW_INFLUX_RPC_PORT", "InfluxDB backup/RPC port.", default="18088"),
+    Variable(
+        "CW_INFLUX_AUTH_ENABLED",
+        "InfluxDB `[http] auth-enabled`: true makes every request need a user (production; "
+        "docs/reliability.md).",
+        default="false",
+    ),
 )
 
 #: Read by one command each (as the default of one of its options); secrets among them are

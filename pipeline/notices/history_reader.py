@@ -9,6 +9,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.config.settings import Settings
+from pipeline.ops.kafka_security import kafka_python_options
 
 
 def read_notice_records(
@@ -16,7 +17,11 @@ def read_notice_records(
 ) -> list[dict[str, Any]]:
     """Every record on ``cw.notices`` written at or after ``since`` (epoch seconds)."""
     topic = settings.topics.notices
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        **kafka_python_options(settings),
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, p) for p in sorted(partitions)]

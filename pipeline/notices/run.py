@@ -17,6 +17,7 @@ from pipeline.notices.channels.cap.feed import FeedStore
 from pipeline.notices.channels.cap.server import feed_app
 from pipeline.notices.subscriptions import Subscriptions
 from pipeline.ops.influx_admin import ensure_database
+from pipeline.ops.kafka_security import KafkaSecurity, check_access
 from pipeline.ops.topics import ensure_topic_layout
 
 log = structlog.get_logger(__name__)
@@ -29,8 +30,12 @@ def run_notifier(
     import faust
 
     registry = CollectorRegistry()
-    ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
-    ensure_database(settings.influx_url, settings.influx_bucket)
+    security = KafkaSecurity.from_settings(settings)
+    check_access(settings.kafka_bootstrap, security)  # refused credentials: stop, say which
+    ensure_topic_layout(
+        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions, security=security
+    )
+    ensure_database(settings.influx_url, settings.influx_bucket, token=settings.influx_token)
     influx = InfluxDBClient(
         url=settings.influx_url, token=settings.influx_token, org=settings.influx_org
     )

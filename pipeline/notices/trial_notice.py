@@ -16,6 +16,7 @@ from pipeline.notices.dispatch import Attempt, Dispatcher, Lane
 from pipeline.notices.policy import make_test_notice
 from pipeline.notices.records import attempt_record, notice_record
 from pipeline.notices.subscriptions import Subscriber
+from pipeline.ops.kafka_security import aiokafka_options
 
 FEED_DIR = "notifier-feeds"
 
@@ -30,7 +31,9 @@ async def send_test_notice(
     """Deliver one test notice per channel; return each channel's final result."""
     from pathlib import Path
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", **aiokafka_options(settings)
+    )
     await producer.start()
     outcomes: dict[str, str] = {}
     done = asyncio.Event()

@@ -6,6 +6,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from pipeline.config.settings import Settings
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,9 @@ def check_http(name: str, url: str, timeout: float = 2.0) -> Health:
         return Health(name, False, f"{url}: {exc}")
 
 
-def check_kafka(bootstrap: str, timeout_ms: int = 3000) -> Health:
+def check_kafka(
+    bootstrap: str, timeout_ms: int = 3000, security: KafkaSecurity = PLAINTEXT
+) -> Health:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -33,6 +36,7 @@ def check_kafka(bootstrap: str, timeout_ms: int = 3000) -> Health:
             bootstrap_servers=bootstrap,
             request_timeout_ms=timeout_ms,
             client_id="continuity-status",
+            **security.kafka_python(),
         )
     except (KafkaError, OSError) as exc:
         return Health("kafka", False, f"{bootstrap}: {exc!r}")
@@ -47,7 +51,7 @@ def check_kafka(bootstrap: str, timeout_ms: int = 3000) -> Health:
 
 def check_stack(settings: Settings) -> list[Health]:
     return [
-        check_kafka(settings.kafka_bootstrap),
+        check_kafka(settings.kafka_bootstrap, security=KafkaSecurity.from_settings(settings)),
         check_http("prometheus", f"{settings.prometheus_url}/-/ready"),
         check_http("influxdb", f"{settings.influx_url}/ping"),
     ]

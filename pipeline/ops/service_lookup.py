@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
+from pipeline.ops.kafka_security import kafka_python_options
 
 
 class WorkerStateMissing(LookupError):
@@ -52,6 +53,7 @@ def stored_service(
         enable_auto_commit=False,
         client_id="continuity-cli",
         request_timeout_ms=15_000,
+        **kafka_python_options(settings),
     )
     try:
         partitions = consumer.partitions_for_topic(topic)

@@ -9,13 +9,21 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from pipeline.config.settings import TopicNames
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 
 
 def ensure_topics(
-    bootstrap: str, names: Iterable[str], *, partitions: int, replication: int = 1
+    bootstrap: str,
+    names: Iterable[str],
+    *,
+    partitions: int,
+    replication: int = 1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create each missing topic; returns the names that were created."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="continuity-admin")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="continuity-admin", **security.kafka_python()
+    )
     try:
         existing = set(admin.list_topics())
         missing = [name for name in names if name not in existing]
@@ -34,10 +42,12 @@ def ensure_topics(
         admin.close()
 
 
-def ensure_topic_layout(bootstrap: str, topics: TopicNames, *, partitions: int) -> list[str]:
+def ensure_topic_layout(
+    bootstrap: str, topics: TopicNames, *, partitions: int, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """Create the pipeline's topics: the ledger with one partition, the rest with ``partitions``."""
     created: list[str] = []
     for count in sorted(set(topics.partition_counts(partitions).values())):
         names = [n for n, c in topics.partition_counts(partitions).items() if c == count]
-        created += ensure_topics(bootstrap, names, partitions=count)
+        created += ensure_topics(bootstrap, names, partitions=count, security=security)
     return created

@@ -11,6 +11,7 @@ records behind it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -32,7 +33,8 @@ from pipeline.core.timeutil import parse_rfc3339
 from pipeline.incidents.model import Incident, IncidentEvent
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.status import StatusChange
-from pipeline.ops.influx_admin import ensure_database
+from pipeline.ops.influx_admin import InfluxAuthError, ensure_database
+from pipeline.ops.kafka_security import kafka_python_options
 from pipeline.sinks.influx import SINK_NAME, incident_point, status_point
 from pipeline.sinks.influx_write import raise_refusal, write_isolating_refusals
 
@@ -124,8 +126,11 @@ class TopicHistory:
             # restarted worker gets its partitions back.
             session_timeout_ms=int(settings.session_timeout * 1000),
             heartbeat_interval_ms=int(settings.session_timeout * 1000 / 3),
+            **kafka_python_options(settings),
         )
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        producer = KafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_python_options(settings)
+        )
         try:
             # Subscribing before the topics' metadata is known gets no partitions assigned
             # until the next metadata refresh, so wait for it.
@@ -183,7 +188,10 @@ class TopicHistory:
     def _write_points(self, items: Sequence[Item]) -> None:
         settings = self._settings
         if not self._database_ready:
-            ensure_database(settings.influx_url, settings.influx_bucket)
+            with contextlib.suppress(InfluxAuthError):  # a write-only user: an admin made it
+                ensure_database(
+                    settings.influx_url, settings.influx_bucket, token=settings.influx_token
+                )
             self._database_ready = True
         try:
             self._write_api.write(
@@ -192,8 +200,11 @@ class TopicHistory:
                 record=[point for _record, point in items],
             )
         except Exception as exc:
-            if getattr(exc, "status", None) == 404:  # database dropped or not yet created
+            status = getattr(exc, "status", None)
+            if status == 404:  # database dropped or not yet created
                 self._database_ready = False
+            if status in (401, 403):  # retried like an outage: fixing the token heals it
+                raise InfluxAuthError.for_status(settings.influx_url, status) from exc
             raise_refusal(exc)
             raise
 

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -43,6 +44,8 @@ class ServeOptions:
     topics: TopicNames = field(default_factory=TopicNames)
     disclosure_token: str = ""
     heads: HeadPolicy = field(default_factory=HeadPolicy)
+    #: Kafka client security options (pipeline.ops.kafka_security).
+    kafka_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def bind_key(ledger: TransparencyLog, key: Ed25519PrivateKey) -> bytes:
@@ -77,9 +80,14 @@ def _writer_thread(
     sources = {topics.incidents: "incidents", topics.anomalies: "anomalies"}
     sources[topics.indicators] = "indicators"
     consumer = KafkaConsumer(
-        bootstrap_servers=options.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=options.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        **options.kafka_options,
     )
-    producer = KafkaProducer(bootstrap_servers=options.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=options.kafka_bootstrap, acks="all", **options.kafka_options
+    )
     writer = LedgerWriter(
         ledger, key, consumer, producer, sources, topics.deadletter, metrics, heads=options.heads
     )

@@ -4,7 +4,7 @@ Durability and recovery live here, once: records acknowledged by every in-sync r
 (``producer_acks=-1``), a new consumer group reads from the earliest offset, tables are
 in-memory and recovered from their changelog topics, no faust web server (each process
 serves its own /metrics), and a session timeout that bounds how long a dead member holds its
-partitions after a ``kill -9``.
+partitions after a ``kill -9``. Credentials come from pipeline.ops.kafka_security.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import faust
 
 from pipeline.config.settings import Settings
+from pipeline.ops.kafka_security import KafkaSecurity
 
 
 def pipeline_app(settings: Settings, *, session_timeout: float, **options: Any) -> faust.App:
@@ -30,5 +31,6 @@ def pipeline_app(settings: Settings, *, session_timeout: float, **options: Any) 
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_session_timeout=session_timeout,
+        **KafkaSecurity.from_settings(settings).faust(),
         **options,
     )

@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.config.settings import Settings, SettingsError
 from pipeline.core.logs import stdlib_logging_config
-from pipeline.ops.influx_admin import ensure_database
+from pipeline.ops.influx_admin import InfluxAuthError, ensure_database
+from pipeline.ops.kafka_security import KafkaSecurity, check_access
 from pipeline.ops.topics import ensure_topic_layout
 from pipeline.worker.app import create_app
 from pipeline.worker.http import serve_metrics_and_health
@@ -47,11 +48,16 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
         time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
     )
     serve_metrics_and_health(settings.metrics_host, settings.metrics_port, registry, progress)
+    security = KafkaSecurity.from_settings(settings)
+    check_access(settings.kafka_bootstrap, security)  # refused credentials: stop, say which
     created = ensure_topic_layout(
-        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
+        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions, security=security
     )
     try:
-        ensure_database(settings.influx_url, settings.influx_bucket)
+        ensure_database(settings.influx_url, settings.influx_bucket, token=settings.influx_token)
+    except InfluxAuthError as exc:
+        # A write-only user (production) cannot create databases: an admin made it once.
+        log.info("influx_database_not_created", url=settings.influx_url, reason=str(exc))
     except (OSError, RuntimeError) as exc:
         # History is written from the topics once InfluxDB answers; the stream must not wait.
         log.warning("influx_unavailable_at_start", url=settings.influx_url, error=str(exc))

@@ -23,6 +23,8 @@ class OwnInfluxDB:
 
     state: Path
     port: int
+    #: ``[http] auth-enabled``: every request needs a user (the first one made is the admin).
+    auth: bool = False
 
     @property
     def url(self) -> str:
@@ -34,6 +36,7 @@ class OwnInfluxDB:
             "CW_STATE": str(self.state),
             "CW_INFLUX_PORT": str(self.port),
             "CW_INFLUX_RPC_PORT": str(free_port()),
+            "CW_INFLUX_AUTH_ENABLED": "true" if self.auth else "false",
         }
         subprocess.run(
             ["bash", str(DEPLOY / "influxdb.sh"), action],
@@ -51,9 +54,9 @@ class OwnInfluxDB:
 
 
 @contextmanager
-def own_influxdb(state: Path, *, started: bool = True) -> Iterator[OwnInfluxDB]:
+def own_influxdb(state: Path, *, started: bool = True, auth: bool = False) -> Iterator[OwnInfluxDB]:
     """An InfluxDB of the test's own (started unless ``started=False``), stopped at exit."""
-    server = OwnInfluxDB(state, free_port())
+    server = OwnInfluxDB(state, free_port(), auth)
     if started:
         server.start()
     try:

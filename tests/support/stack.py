@@ -20,6 +20,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from pipeline.config.settings import Settings
 from pipeline.ops import localstack
+from pipeline.ops.kafka_security import kafka_python_options
 
 T = TypeVar("T")
 
@@ -66,6 +67,16 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_BATCH_MAX": str(settings.batch_max),
         "CW_SESSION_TIMEOUT_S": str(settings.session_timeout),
         "CW_COMMIT_INTERVAL_S": str(settings.commit_interval),
+        "CW_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+        "CW_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism,
+        "CW_KAFKA_USERNAME": settings.kafka_username or "",
+        "CW_KAFKA_PASSWORD_FILE": settings.kafka_password_file or "",
+        "CW_KAFKA_CA_FILE": settings.kafka_ca_file or "",
+        **(
+            {"CW_INFLUX_TOKEN_FILE": settings.influx_token_file}
+            if settings.influx_token_file
+            else {"CW_INFLUX_TOKEN": settings.influx_token}
+        ),
     }
 
 
@@ -132,7 +143,9 @@ class WorkerProcess:
 
 
 def produce(settings: Settings, records: Sequence[tuple[bytes | None, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", **kafka_python_options(settings)
+    )
     try:
         for key, value in records:
             producer.send(settings.topics.observations, key=key, value=value)
@@ -145,7 +158,11 @@ def read_topic(
     settings: Settings, topic: str, *, at_least: int, timeout: float = 60.0
 ) -> list[Any]:
     """Read a topic from the beginning until ``at_least`` records arrived; JSON-decoded values."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        **kafka_python_options(settings),
+    )
     try:
         partitions = eventually(
             lambda: consumer.partitions_for_topic(topic), timeout=timeout, what=f"topic {topic}"
@@ -165,7 +182,11 @@ def read_topic(
 
 def read_to_end(settings: Settings, topic: str) -> list[Any]:
     """Every record now in ``topic`` (all partitions, up to their end offsets), JSON-decoded."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        **kafka_python_options(settings),
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, p) for p in partitions]

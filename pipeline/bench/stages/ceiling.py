@@ -18,5 +18,6 @@ def ceiling(bench: BenchRun, expected: int) -> dict[str, float]:
         bench.topics.observations,
         expected,
         partitions=bench.base.partitions,
+        security=bench.security,
         progress=bench.progress,
     )

@@ -20,6 +20,7 @@ from pipeline.bench.workers import BenchWorker, free_port
 from pipeline.cli.progress import Progress
 from pipeline.config.settings import Settings, TopicNames
 from pipeline.ops.influx_admin import drop_database, ensure_database
+from pipeline.ops.kafka_security import KafkaSecurity
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +80,11 @@ class BenchRun:
         """The main (pre-filled) namespace."""
         return TopicNames(f"{self.run}.")
 
+    @property
+    def security(self) -> KafkaSecurity:
+        """The bench's own Kafka identity (the Kafka security settings; workers inherit them)."""
+        return KafkaSecurity.from_settings(self.base)
+
     def namespace(self, name: str) -> TopicNames:
         return TopicNames(f"{self.run}-{name}.")
 
@@ -104,7 +110,7 @@ class BenchRun:
         )
 
     def prepare(self) -> None:
-        ensure_database(self.base.influx_url, self.influx_bucket)
+        ensure_database(self.base.influx_url, self.influx_bucket, token=self.base.influx_token)
 
     def worker(
         self,
@@ -145,12 +151,14 @@ class BenchRun:
         if keep_topics:
             return
         try:
-            deleted = delete_run(self.base.kafka_bootstrap, self.run, self.groups)
+            deleted = delete_run(
+                self.base.kafka_bootstrap, self.run, self.groups, security=self.security
+            )
             log.info("bench_topics_deleted", count=len(deleted), run=self.run)
         except Exception as exc:
             log.warning("bench_topic_cleanup_failed", run=self.run, error=repr(exc))
         try:
-            drop_database(self.base.influx_url, self.influx_bucket)
+            drop_database(self.base.influx_url, self.influx_bucket, token=self.base.influx_token)
         except Exception as exc:
             log.warning("bench_influx_cleanup_failed", bucket=self.influx_bucket, error=repr(exc))
 

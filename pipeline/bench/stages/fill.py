@@ -34,7 +34,12 @@ def generate(observations: int, services: int, run: str) -> tuple[Records, dict[
 
 def fill(bench: BenchRun, records: Records) -> dict[str, float]:
     topic = bench.topics.observations
-    ensure_topics(bench.base.kafka_bootstrap, [topic], partitions=bench.base.partitions)
-    result = produce_bare(bench.base.kafka_bootstrap, topic, records, progress=bench.progress)
+    security = bench.security
+    ensure_topics(
+        bench.base.kafka_bootstrap, [topic], partitions=bench.base.partitions, security=security
+    )
+    result = produce_bare(
+        bench.base.kafka_bootstrap, topic, records, progress=bench.progress, security=security
+    )
     result["partitions"] = float(bench.base.partitions)
     return result

@@ -49,10 +49,18 @@ def latency(
         # sends one observation each and must not outlast the measurement.
         background_services = max(50, min(2_000, int(rate * 3)))
     topics = bench.namespace("lat")
-    ensure_topics(bench.base.kafka_bootstrap, topics.all(), partitions=bench.base.partitions)
-    reader = TopicReader(bench.base.kafka_bootstrap, topics.status, StatusRecord.parse).start()
+    security = bench.security
+    ensure_topics(
+        bench.base.kafka_bootstrap,
+        topics.all(),
+        partitions=bench.base.partitions,
+        security=security,
+    )
+    reader = TopicReader(
+        bench.base.kafka_bootstrap, topics.status, StatusRecord.parse, security=security
+    ).start()
     incident_reader = TopicReader(
-        bench.base.kafka_bootstrap, topics.incidents, IncidentRecord.parse
+        bench.base.kafka_bootstrap, topics.incidents, IncidentRecord.parse, security=security
     ).start()
     worker = bench.worker(
         "latency", topics, f"{bench.run}-lat", default_interval=bench.base.default_interval
@@ -60,7 +68,9 @@ def latency(
     mix = ObservationMix(background_services, namespace="lat")
     flips = [service_ref(i, namespace="flip") for i in range(64)]
     quiet = [service_ref(i, namespace="quiet") for i in range(silent_services)]
-    producer = KafkaProducer(bootstrap_servers=bench.base.kafka_bootstrap, linger_ms=1)
+    producer = KafkaProducer(
+        bootstrap_servers=bench.base.kafka_bootstrap, linger_ms=1, **security.kafka_python()
+    )
     send_at: dict[str, float] = {}
     # A flip service's first "down" opens an incident that started at the flip's event time.
     down_sent: dict[tuple[str, float], float] = {}
@@ -150,7 +160,9 @@ def latency(
             time.sleep(min(0.002, period))
         produced_for = time.monotonic() - started
         producer.flush(timeout=60)
-        group = GroupProgress(bench.base.kafka_bootstrap, f"{bench.run}-lat", topics.observations)
+        group = GroupProgress(
+            bench.base.kafka_bootstrap, f"{bench.run}-lat", topics.observations, security=security
+        )
         try:
             # Committed offsets trail by up to a commit interval; a large gap means overload.
             backlog = len(warm) + sent + len(quiet_sent) - group.committed()

@@ -29,17 +29,24 @@ def recovery(
     topics = bench.namespace("recovery")
     app_id = f"{bench.run}-recovery"
     ensure_topics(
-        bench.base.kafka_bootstrap, [topics.observations], partitions=bench.base.partitions
+        bench.base.kafka_bootstrap,
+        [topics.observations],
+        partitions=bench.base.partitions,
+        security=bench.security,
     )
     first = bench.worker("recovery-a", topics, app_id, default_interval=QUIET_INTERVAL_S)
-    group = GroupProgress(bench.base.kafka_bootstrap, app_id, topics.observations)
+    group = GroupProgress(
+        bench.base.kafka_bootstrap, app_id, topics.observations, security=bench.security
+    )
     mix = ObservationMix(1, namespace="recovery")
     try:
         first.start()
         empty_ready_s = first.wait_ready() - first.started_at
         records = mix.first_sightings(0, services, run=bench.run, observed_at=time.time())
         started = time.monotonic()
-        produce_bare(bench.base.kafka_bootstrap, topics.observations, records)
+        produce_bare(
+            bench.base.kafka_bootstrap, topics.observations, records, security=bench.security
+        )
         del records
         deadline = time.monotonic() + 120.0 + services * per_service_timeout
         committed = 0
@@ -54,7 +61,9 @@ def recovery(
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=30)
         changelog = f"{app_id}-service-state-changelog"
-        changelog_records = sum(end_offsets(bench.base.kafka_bootstrap, changelog).values())
+        changelog_records = sum(
+            end_offsets(bench.base.kafka_bootstrap, changelog, security=bench.security).values()
+        )
         second = bench.worker("recovery-b", topics, app_id, default_interval=QUIET_INTERVAL_S)
         second.start()
         try:

@@ -41,12 +41,17 @@ def state_size(
     topics = bench.namespace("state")
     app_id = f"{bench.run}-state"
     ensure_topics(
-        bench.base.kafka_bootstrap, [topics.observations], partitions=bench.base.partitions
+        bench.base.kafka_bootstrap,
+        [topics.observations],
+        partitions=bench.base.partitions,
+        security=bench.security,
     )
     worker = bench.worker("state", topics, app_id, default_interval=QUIET_INTERVAL_S)
     mix = ObservationMix(1, namespace="state")
     points: list[dict[str, Any]] = []
-    group = GroupProgress(bench.base.kafka_bootstrap, app_id, topics.observations)
+    group = GroupProgress(
+        bench.base.kafka_bootstrap, app_id, topics.observations, security=bench.security
+    )
     try:
         worker.start().wait_ready()
         time.sleep(3.0)
@@ -55,7 +60,9 @@ def state_size(
         for size in sorted(sizes):
             records = mix.first_sightings(previous, size, run=bench.run, observed_at=time.time())
             started = time.monotonic()
-            produce_bare(bench.base.kafka_bootstrap, topics.observations, records)
+            produce_bare(
+                bench.base.kafka_bootstrap, topics.observations, records, security=bench.security
+            )
             del records
             timeout = 120.0 + (size - previous) * per_service_timeout
             deadline = time.monotonic() + timeout

@@ -59,10 +59,12 @@ def worker_throughput(
         )
         for i in range(workers)
     ]
-    group = GroupProgress(bench.base.kafka_bootstrap, app_id, bench.topics.observations)
+    group = GroupProgress(
+        bench.base.kafka_bootstrap, app_id, bench.topics.observations, security=bench.security
+    )
     changelog = f"{app_id}-service-state-changelog"
     written = [changelog, *output_topics(bench)]
-    totals_before = topic_totals(bench.base.kafka_bootstrap, written[1:])
+    totals_before = topic_totals(bench.base.kafka_bootstrap, written[1:], bench.security)
     for proc in procs:
         proc.start()
     deadline = time.monotonic() + bench.stage_timeout
@@ -95,7 +97,9 @@ def worker_throughput(
         group.close()
         for proc in procs:
             proc.stop()
-    finished = last_timestamp(bench.base.kafka_bootstrap, changelog) or noticed
+    finished = (
+        last_timestamp(bench.base.kafka_bootstrap, changelog, security=bench.security) or noticed
+    )
     elapsed = finished - first_ready
     return {
         "workers": workers,
@@ -118,7 +122,9 @@ def worker_throughput(
         # What one observation costs downstream: changelog and output records, and how
         # often the group's committed offsets advanced (polled, so a lower bound).
         "records_per_obs": per_observation(
-            totals_before, topic_totals(bench.base.kafka_bootstrap, written), expected
+            totals_before,
+            topic_totals(bench.base.kafka_bootstrap, written, bench.security),
+            expected,
         ),
         "commits_seen": group.advances,
         "cpu_by_thread": threads,  # of the first worker
