@@ -13,6 +13,8 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,9 +78,17 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The secure servers; ``stack`` (the shared one, untouched) guarantees the cached jars
+    and binaries they start from."""
     state = tmp_path_factory.mktemp("secure")
-    with secure_kafka(state / "kafka") as kafka, own_influxdb(state / "influx", auth=True) as db:
+    with ExitStack() as servers:
+        with ThreadPoolExecutor(2) as pool:  # both mostly wait for their server to come up
+            starting_kafka = pool.submit(servers.enter_context, secure_kafka(state / "kafka"))
+            starting_db = pool.submit(
+                servers.enter_context, own_influxdb(state / "influx", auth=True)
+            )
+            kafka, db = starting_kafka.result(), starting_db.result()
         admin_token = f"admin:{uuid.uuid4().hex}"
         user, password = admin_token.split(":")
         # With auth on and no users yet, InfluxDB accepts exactly this: the first admin.
