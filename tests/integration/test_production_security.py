@@ -193,6 +193,23 @@ def test_the_admin_creates_the_topics_with_the_cli(deployment: Deployment) -> No
     assert f"{prefix}observations" in done.output
 
 
+def test_a_worker_may_not_forge_observations(deployment: Deployment) -> None:
+    producer = ObservationProducer.connect(
+        deployment.kafka.bootstrap(),
+        topic=deployment.topics.observations,
+        deadletter_topic=deployment.topics.deadletter,
+        spool_dir=deployment.state / "spool-worker",
+        security=deployment.kafka.security("worker"),
+    )
+    try:
+        records_ = records(deployment.topics.observations, Status.DOWN)[:1]
+        assert not producer.send_records(records_, spool_failures=False)
+    finally:
+        producer.close()
+    assert producer.refused is not None
+    assert "user 'worker'" in producer.refused
+
+
 def test_a_wrong_password_is_refused_naming_the_setting(deployment: Deployment) -> None:
     wrong = deployment.kafka.security("connector", password="not-the-password")
     with pytest.raises(KafkaAccessError, match=r"wrong credentials.*CW_KAFKA_PASSWORD_FILE"):
@@ -265,6 +282,8 @@ def test_the_worker_keeps_running_while_influxdb_refuses_it(
     )
     assert worker.proc is not None
     assert worker.proc.poll() is None
+    log = worker.log_path.read_text()
+    assert deployment.kafka.passwords["worker"] not in log  # secrets are never logged
     # The password is put back: the history catches up from the committed offsets.
     password = (deployment.state / "influx.token").read_text().strip().split(":", 1)[1]
     influxql(deployment.influx.url, f"SET PASSWORD FOR writer = '{password}'", token=token)
@@ -273,3 +292,4 @@ def test_the_worker_keeps_running_while_influxdb_refuses_it(
         timeout=60,
         what="the refused points to be written once InfluxDB accepts the worker again",
     )
+    assert password not in worker.log_path.read_text()
