@@ -202,8 +202,8 @@ def test_a_worker_may_not_forge_observations(deployment: Deployment) -> None:
         security=deployment.kafka.security("worker"),
     )
     try:
-        records_ = records(deployment.topics.observations, Status.DOWN)[:1]
-        assert not producer.send_records(records_, spool_failures=False)
+        forged = records(deployment.topics.observations, Status.DOWN)[:1]
+        assert not producer.send_records(forged, spool_failures=False)
     finally:
         producer.close()
     assert producer.refused is not None
