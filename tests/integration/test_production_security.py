@@ -13,6 +13,8 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -76,9 +78,17 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The secure servers; ``stack`` (the shared one, untouched) guarantees the cached jars
+    and binaries they start from."""
     state = tmp_path_factory.mktemp("secure")
-    with secure_kafka(state / "kafka") as kafka, own_influxdb(state / "influx", auth=True) as db:
+    with ExitStack() as servers:
+        with ThreadPoolExecutor(2) as pool:  # both mostly wait for their server to come up
+            starting_kafka = pool.submit(servers.enter_context, secure_kafka(state / "kafka"))
+            starting_db = pool.submit(
+                servers.enter_context, own_influxdb(state / "influx", auth=True)
+            )
+            kafka, db = starting_kafka.result(), starting_db.result()
         admin_token = f"admin:{uuid.uuid4().hex}"
         user, password = admin_token.split(":")
         # With auth on and no users yet, InfluxDB accepts exactly this: the first admin.
@@ -183,6 +193,23 @@ def test_the_admin_creates_the_topics_with_the_cli(deployment: Deployment) -> No
     assert f"{prefix}observations" in done.output
 
 
+def test_a_worker_may_not_forge_observations(deployment: Deployment) -> None:
+    producer = ObservationProducer.connect(
+        deployment.kafka.bootstrap(),
+        topic=deployment.topics.observations,
+        deadletter_topic=deployment.topics.deadletter,
+        spool_dir=deployment.state / "spool-worker",
+        security=deployment.kafka.security("worker"),
+    )
+    try:
+        forged = records(deployment.topics.observations, Status.DOWN)[:1]
+        assert not producer.send_records(forged, spool_failures=False)
+    finally:
+        producer.close()
+    assert producer.refused is not None
+    assert "user 'worker'" in producer.refused
+
+
 def test_a_wrong_password_is_refused_naming_the_setting(deployment: Deployment) -> None:
     wrong = deployment.kafka.security("connector", password="not-the-password")
     with pytest.raises(KafkaAccessError, match=r"wrong credentials.*CW_KAFKA_PASSWORD_FILE"):
@@ -255,6 +282,8 @@ def test_the_worker_keeps_running_while_influxdb_refuses_it(
     )
     assert worker.proc is not None
     assert worker.proc.poll() is None
+    log = worker.log_path.read_text()
+    assert deployment.kafka.passwords["worker"] not in log  # secrets are never logged
     # The password is put back: the history catches up from the committed offsets.
     password = (deployment.state / "influx.token").read_text().strip().split(":", 1)[1]
     influxql(deployment.influx.url, f"SET PASSWORD FOR writer = '{password}'", token=token)
@@ -263,3 +292,4 @@ def test_the_worker_keeps_running_while_influxdb_refuses_it(
         timeout=60,
         what="the refused points to be written once InfluxDB accepts the worker again",
     )
+    assert password not in worker.log_path.read_text()
