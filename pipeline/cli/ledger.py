@@ -266,11 +266,11 @@ def export(
     storage = _storage(store_spec, data_dir)
     try:
         found = storage.exists()
-    except ConnectionError as exc:
+        if not found:
+            raise click.ClickException(f"no log in {storage.describe()} (--data-dir / --store)")
+        ledger = storage.open_log(RedactionPolicy())
+    except (ConnectionError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    if not found:
-        raise click.ClickException(f"no log in {storage.describe()} (--data-dir / --store)")
-    ledger = storage.open_log(RedactionPolicy())
     try:
         bundle = _bundle(ledger, start, end, with_openings)
     finally:

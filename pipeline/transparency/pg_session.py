@@ -30,6 +30,10 @@ class WriterLocked(ValueError):
     """Another connection already writes this log."""
 
 
+class SchemaTooNew(ValueError):
+    """The schema was written by a newer release than this one."""
+
+
 @dataclass(frozen=True, slots=True)
 class PostgresTarget:
     """Where a log lives. The password is never part of :meth:`describe` or ``repr``."""
@@ -156,7 +160,7 @@ def migrate(session: Session, schema: str, statements: Sequence[str]) -> None:
         rows = session.run(f"SELECT MAX(version) FROM {schema}.schema_version")
         version = rows[0][0] or 0
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise SchemaTooNew(
                 f"schema {schema} is at version {version}, newer than this release "
                 f"understands ({SCHEMA_VERSION}); upgrade continuity-watch"
             )

@@ -125,7 +125,7 @@ def test_schema_version_and_connection_errors_are_named(
         conn.run(f"INSERT INTO {backend.schema}.schema_version VALUES (99)")
     finally:
         conn.close()
-    with pytest.raises(RuntimeError, match="version 99, newer than this release"):
+    with pytest.raises(ValueError, match="version 99, newer than this release"):
         backend.open(POLICY)
 
     wrong = tmp_path / "wrong-password"
