@@ -48,7 +48,11 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     )
     serve_metrics_and_health(settings.metrics_host, settings.metrics_port, registry, progress)
     created = ensure_topic_layout(
-        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions
+        settings.kafka_bootstrap,
+        settings.topics,
+        partitions=settings.partitions,
+        replication=settings.replication_factor,
+        min_insync=settings.min_insync_replicas,
     )
     try:
         ensure_database(settings.influx_url, settings.influx_bucket)

@@ -66,6 +66,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_BATCH_MAX": str(settings.batch_max),
         "CW_SESSION_TIMEOUT_S": str(settings.session_timeout),
         "CW_COMMIT_INTERVAL_S": str(settings.commit_interval),
+        "CW_REPLICATION_FACTOR": str(settings.replication_factor),
+        "CW_MIN_INSYNC_REPLICAS": str(settings.min_insync_replicas),
     }
 
 
