@@ -31,6 +31,7 @@ from pipeline.bench.chaos_account import (
     expected_changes,
     status_change,
 )
+from pipeline.bench.chaos_broker import broker_restart
 from pipeline.bench.kafka_io import delete_run, read_topic
 from pipeline.bench.workers import BenchWorker, free_port
 from pipeline.config.settings import Settings, TopicNames
@@ -317,6 +318,7 @@ SCENARIOS: dict[str, Callable[[ChaosRun], dict[str, Any]]] = {
     "worker-kill": worker_kill,
     "influx-down": influx_down,
     "poison": poison,
+    "broker-restart": broker_restart,
 }
 
 

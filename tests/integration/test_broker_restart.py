@@ -1,0 +1,116 @@
+"""A restart of the broker itself, on a Kafka of this module's own (the shared one is never
+restarted): a worker and the transparency-log writer run against it; mid-stream the log writer
+is killed (``kill -9``) and restarted, then the broker is killed and restarted. Afterwards the
+topics hold every status change and incident event once, InfluxDB every status point, and the
+log every transition on the incidents topic exactly once (issues 17 and 16)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pipeline.bench.chaos import ChaosRun
+from pipeline.bench.chaos_broker import restart_mid_stream
+from pipeline.bench.kafka_io import read_topic
+from pipeline.config.settings import Settings
+from pipeline.ops.influx_admin import ensure_database
+from pipeline.ops.kafka_cluster import KafkaCluster
+from pipeline.transparency.keys import generate_private_key, write_private_key
+from pipeline.transparency.records import RecordRejected, to_log_record
+from tests.support.kafka_sockets import closing_kafka_sockets
+from tests.support.ledger import LedgerServer
+from tests.support.stack import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    with closing_kafka_sockets(), KafkaCluster(tmp_path_factory.mktemp("kafka"), 1) as cluster:
+        yield cluster
+
+
+def _incident_keys(settings: Settings) -> list[str]:
+    keys = []
+    for raw in read_topic(settings.kafka_bootstrap, settings.topics.incidents):
+        try:
+            record = to_log_record("incidents", raw)
+        except RecordRejected:
+            continue
+        if record is not None:
+            keys.append(record.key)
+    return keys
+
+
+def _log_keys(data_dir: Path) -> list[str]:
+    with sqlite3.connect(data_dir / "log.db") as db:
+        return [row[0] for row in db.execute("SELECT entry_key FROM entries ORDER BY idx")]
+
+
+def _incidents_logged(data_dir: Path) -> int:
+    return sum(1 for k in _log_keys(data_dir) if k.startswith("incident/"))
+
+
+def test_broker_restart_and_log_writer_kill_9_mid_stream_lose_and_duplicate_nothing(
+    stack: Settings, own_kafka: KafkaCluster, tmp_path: Path
+) -> None:
+    run = ChaosRun.create(
+        replace(stack, kafka_bootstrap=own_kafka.bootstrap), "broker", services=20, rounds=4
+    )
+    key_file = tmp_path / "log-key.pem"
+    write_private_key(key_file, generate_private_key())
+    ledgers: list[LedgerServer] = []
+
+    def ledger() -> LedgerServer:
+        server = LedgerServer(
+            run.settings, tmp_path / "log", key_file, tmp_path / f"ledger-{len(ledgers)}.log"
+        )
+        ledgers.append(server)
+        return server.start()
+
+    at_kill: list[int] = []
+
+    def kill_9_the_log_writer() -> None:
+        eventually(
+            lambda: _incidents_logged(tmp_path / "log"), timeout=30, what="a first log entry"
+        )
+        ledgers[0].kill9()
+        at_kill.append(_incidents_logged(tmp_path / "log"))
+        ledger()  # the new writer then rides out the broker restart
+
+    try:
+        ensure_database(run.settings.influx_url, run.settings.influx_bucket)
+        ledger()
+        report = restart_mid_stream(
+            run, own_kafka, down_s=3.0, stream_s=6.0, before_kill=kill_9_the_log_writer
+        )
+        assert report["worker_survived"], report
+        assert report["observations_refused"] == 0, report
+        assert report["status_changes"] == {"expected": 80, "lost": 0, "duplicated": 0}, report
+        assert report["incident_events"]["lost"] == 0, report
+        assert report["incident_events"]["duplicated"] == 0, report
+        assert report["influx_points"]["lost"] == 0, report
+
+        expected = set(_incident_keys(run.settings))
+        assert len(expected) == report["incident_events"]["events"]
+
+        def logged() -> list[str] | None:
+            keys = [k for k in _log_keys(tmp_path / "log") if k.startswith("incident/")]
+            return keys if set(keys) >= expected else None
+
+        keys = eventually(logged, timeout=60, what="every transition in the log")
+        assert [k for k, n in Counter(keys).items() if n > 1] == []
+        assert set(keys) == expected
+        assert 0 < at_kill[0] < len(expected), "the log writer was not killed mid-stream"
+        survivor = ledgers[-1].proc
+        assert survivor is not None
+        assert survivor.poll() is None, "the log writer did not ride out the broker restart"
+    finally:
+        for server in ledgers:
+            server.stop()
+        run.close()
