@@ -119,3 +119,56 @@ def broker_restart(run: ChaosRun) -> dict[str, Any]:
             worker.stop(timeout=30)
         run.settings = shared  # the run's topics on the shared Kafka are deleted by close()
         cluster.close()
+
+
+def broker_kill_of_three(run: ChaosRun) -> dict[str, Any]:
+    """``broker-kill-of-three``: three KRaft nodes of the run's own (replication factor 3,
+    ``min.insync.replicas=2``); one is killed 1 s into the first half and stays down while
+    the second half is produced, then comes back and catches up."""
+    shared = run.settings
+    cluster = KafkaCluster(run.workdir / "kafka", 3).start()
+    try:
+        run.settings = replace(
+            shared, kafka_bootstrap=cluster.bootstrap, replication_factor=3, min_insync_replicas=2
+        )
+        ensure_topic_layout(
+            cluster.bootstrap,
+            run.settings.topics,
+            partitions=run.settings.partitions,
+            replication=3,
+            min_insync=2,
+        )
+        worker = run.worker()
+        half = run.rounds // 2
+        topic = run.settings.topics.observations
+        paced = PacedProducer(cluster.bootstrap, topic, run.observations(range(half)), 3.0)
+        paced.start()
+        time.sleep(1.0)
+        killed = time.monotonic()
+        cluster.kill(1)
+        sent_before_kill = paced.sent
+        paced.join()
+        rest = PacedProducer(cluster.bootstrap, topic, run.observations(range(half, run.rounds)), 0)
+        rest.run()
+        run.wait_all_changes(timeout=180)
+        recovered = time.monotonic() - killed
+        influx = run.wait_influx(run.settings.influx_url, timeout=120)
+        report = run.report(run.settings.influx_url)
+        restarted = time.monotonic()
+        cluster.start_node(1, timeout=180)
+        cluster.wait_in_sync(list(run.settings.topics.all()), timeout=180)
+        assert worker.proc is not None
+        return {
+            **report,
+            "observations_sent_before_kill": f"{sent_before_kill} of {half * len(run.services)}",
+            "observations_refused": len(paced.failures) + len(rest.failures),
+            "worker_survived": worker.proc.poll() is None,
+            "kill_to_all_changes_s": round(recovered, 1),
+            "influx_caught_up_after_s": round(influx, 1),
+            "restart_to_in_sync_s": round(time.monotonic() - restarted, 1),
+        }
+    finally:
+        for worker in run.workers:
+            worker.stop(timeout=30)
+        run.settings = shared
+        cluster.close()
