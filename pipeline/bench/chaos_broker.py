@@ -10,9 +10,11 @@ from the kill until every change is on the topic.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,19 @@ from pipeline.ops.topics import ensure_topic_layout
 
 if TYPE_CHECKING:  # chaos imports this module to register the scenario
     from pipeline.bench.chaos import ChaosRun
+
+
+@contextmanager
+def quiet_kafka_clients() -> Iterator[None]:
+    """kafka-python logs every refused reconnect while the broker is down, as errors; they are
+    the fault being injected, so they would only bury the scenario's progress lines."""
+    logger = logging.getLogger("kafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class PacedProducer(threading.Thread):
@@ -104,6 +119,7 @@ def restart_mid_stream(
     }
 
 
+@quiet_kafka_clients()
 def broker_restart(run: ChaosRun) -> dict[str, Any]:
     """``broker-restart`` on a one-node cluster of the run's own, removed afterwards."""
     shared = run.settings
@@ -121,6 +137,7 @@ def broker_restart(run: ChaosRun) -> dict[str, Any]:
         cluster.close()
 
 
+@quiet_kafka_clients()
 def broker_kill_of_three(run: ChaosRun) -> dict[str, Any]:
     """``broker-kill-of-three``: three KRaft nodes of the run's own (replication factor 3,
     ``min.insync.replicas=2``); one is killed 1 s into the first half and stays down while

@@ -246,7 +246,9 @@ class KafkaCluster:
         if not node.alive:
             return False
         try:
-            admin = KafkaAdminClient(bootstrap_servers=node.address, request_timeout_ms=3000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=node.address, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            )
         except Exception:  # not listening yet
             return False
         try:
@@ -309,7 +311,9 @@ class KafkaCluster:
                 raise RuntimeError("no Kafka node is running")
             address = running[attempt % len(running)]
             try:
-                admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=5000)
+                admin = KafkaAdminClient(
+                    bootstrap_servers=address, request_timeout_ms=5000, bootstrap_timeout_ms=5000
+                )
             except Exception as exc:  # not listening (yet)
                 failure = exc
                 time.sleep(0.5)
