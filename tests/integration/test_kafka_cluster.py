@@ -13,6 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.producer import ObservationProducer
 from connectors.spool import SpoolRecord
@@ -109,6 +110,13 @@ def test_kill_9_of_one_broker_of_three_mid_stream_loses_nothing(
             lambda admin: admin.describe_topics([settings.topics.observations, changelog])
         )
         assert {len(p["replica_nodes"]) for t in described for p in t["partitions"]} == {3}
+        configs = cluster.admin_call(
+            lambda admin: admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, settings.topics.observations)]
+            )
+        )
+        own = configs["topic"][settings.topics.observations]["min.insync.replicas"]
+        assert (own["value"], own["config_source"]) == ("2", "DYNAMIC_TOPIC_CONFIG")
     finally:
         producer.close()
         worker.stop()
