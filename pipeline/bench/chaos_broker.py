@@ -81,10 +81,11 @@ def restart_mid_stream(
     down_s: float = 5.0,
     stream_s: float = 3.0,
     before_kill: Callable[[], None] | None = None,
+    while_down: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """The scenario over ``cluster`` (``run.settings`` must point at it). The first half is
     produced over ``stream_s``; one second in, ``before_kill`` runs (another fault, say),
-    then the broker is killed."""
+    then the broker is killed; ``while_down`` runs while it is down (within ``down_s``)."""
     worker = run.worker()
     half = run.rounds // 2
     paced = PacedProducer(
@@ -97,7 +98,9 @@ def restart_mid_stream(
     killed = time.monotonic()
     cluster.kill(1)
     sent_before_kill = paced.sent
-    time.sleep(down_s)
+    if while_down is not None:
+        while_down()
+    time.sleep(max(0.0, down_s - (time.monotonic() - killed)))
     cluster.start_node(1, timeout=180)
     back_at = time.monotonic()
     paced.join()

@@ -1,12 +1,15 @@
-"""A restart of the broker itself, on a Kafka of this module's own (the shared one is never
-restarted): a worker and the transparency-log writer run against it; mid-stream the log writer
-is killed (``kill -9``) and restarted, then the broker is killed and restarted. Afterwards the
-topics hold every status change and incident event once, InfluxDB every status point, and the
-log every transition on the incidents topic exactly once (issues 17 and 16)."""
+"""A restart of the broker itself, on a Kafka (and an InfluxDB) of this module's own (the
+shared ones are never restarted): a worker and the transparency-log writer run against it;
+mid-stream InfluxDB stops and the log writer is killed (``kill -9``) and restarted, then the
+broker is killed; InfluxDB comes back while Kafka is down (the history writer's commit meets a
+dead coordinator), then the broker restarts over its data. Afterwards no status change,
+incident event or InfluxDB point is lost, and the log holds every transition on the incidents
+topic exactly once (issues 17 and 16)."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench.chaos import ChaosRun
+from pipeline.bench.chaos import ChaosRun, OwnInfluxDB
 from pipeline.bench.chaos_broker import restart_mid_stream
 from pipeline.bench.kafka_io import read_topic
 from pipeline.config.settings import Settings
@@ -75,7 +78,12 @@ def test_broker_restart_and_log_writer_kill_9_mid_stream_lose_and_duplicate_noth
 
     at_kill: list[int] = []
 
+    influx = OwnInfluxDB(tmp_path / "influx")
+
     def kill_9_the_log_writer() -> None:
+        # InfluxDB goes down first, so the history writer holds a polled batch, uncommitted,
+        # when the broker dies: its commit then meets a dead coordinator.
+        influx.stop()
         eventually(
             lambda: _incidents_logged(tmp_path / "log"), timeout=30, what="a first log entry"
         )
@@ -83,11 +91,22 @@ def test_broker_restart_and_log_writer_kill_9_mid_stream_lose_and_duplicate_noth
         at_kill.append(_incidents_logged(tmp_path / "log"))
         ledger()  # the new writer then rides out the broker restart
 
+    def influx_back_while_kafka_is_down() -> None:
+        influx.start()
+        time.sleep(6.0)  # the history writer's longest back-off (5 s): its write goes through
+
     try:
-        ensure_database(run.settings.influx_url, run.settings.influx_bucket)
+        influx.start()
+        run.settings = replace(run.settings, influx_url=influx.url)
+        ensure_database(influx.url, run.settings.influx_bucket)
         ledger()
         report = restart_mid_stream(
-            run, own_kafka, down_s=3.0, stream_s=6.0, before_kill=kill_9_the_log_writer
+            run,
+            own_kafka,
+            down_s=3.0,
+            stream_s=6.0,
+            before_kill=kill_9_the_log_writer,
+            while_down=influx_back_while_kafka_is_down,
         )
         assert report["worker_survived"], report
         assert report["observations_refused"] == 0, report
@@ -115,3 +134,4 @@ def test_broker_restart_and_log_writer_kill_9_mid_stream_lose_and_duplicate_noth
         for server in ledgers:
             server.stop()
         run.close()
+        influx.stop()
