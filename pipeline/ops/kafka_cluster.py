@@ -140,7 +140,8 @@ class KafkaCluster:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, *, timeout: float = 120.0) -> KafkaCluster:
-        """Install the jars if needed, format every node, launch them, wait until all serve."""
+        """Install the jars if needed, format every node, launch them, wait until all serve
+        (on failure every node is killed and the state removed before the error is raised)."""
         started = time.monotonic()
         self._install()
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
@@ -165,9 +166,13 @@ class KafkaCluster:
         for node, proc in zip(self.nodes, formats, strict=True):
             if proc.wait(timeout=120) != 0:
                 raise RuntimeError(f"formatting {node.directory} failed: see format.log there")
-        for node in self.nodes:
-            self.start_node(node.node_id, wait=False)
-        self.wait_healthy(timeout=timeout)
+        try:
+            for node in self.nodes:
+                self.start_node(node.node_id, wait=False)
+            self.wait_healthy(timeout=timeout)
+        except BaseException:
+            self.close()  # leave no JVM behind: callers only close what started
+            raise
         log.info(
             "kafka_cluster_started",
             size=self.size,
