@@ -31,6 +31,7 @@ from pipeline.bench.chaos_account import (
     expected_changes,
     status_change,
 )
+from pipeline.bench.chaos_broker import broker_kill_of_three, broker_restart
 from pipeline.bench.kafka_io import delete_run, read_topic
 from pipeline.bench.workers import BenchWorker, free_port
 from pipeline.config.settings import Settings, TopicNames
@@ -89,6 +90,8 @@ class ChaosRun:
             "CW_INFLUX_FLUSH_S": "0.5",
             "CW_WORKER_DATA_DIR": str(self.workdir / "worker"),
             "CW_COMMAND_KEY": s.command_key or "",
+            "CW_REPLICATION_FACTOR": str(s.replication_factor),
+            "CW_MIN_INSYNC_REPLICAS": str(s.min_insync_replicas),
         }
         worker = BenchWorker(
             f"w{len(self.workers)}", env, self.workdir / f"w{len(self.workers)}.log", port
@@ -332,6 +335,8 @@ SCENARIOS: dict[str, Callable[[ChaosRun], dict[str, Any]]] = {
     "worker-kill": worker_kill,
     "influx-down": influx_down,
     "poison": poison,
+    "broker-restart": broker_restart,
+    "broker-kill-of-three": broker_kill_of_three,
 }
 
 

@@ -441,7 +441,9 @@ def state_dict_command(services: int, live_states: int | None) -> None:
     "--scenario",
     "scenarios",
     multiple=True,
-    type=click.Choice(["worker-kill", "influx-down", "poison"]),
+    type=click.Choice(
+        ["worker-kill", "influx-down", "poison", "broker-restart", "broker-kill-of-three"]
+    ),
     help="Repeatable; default: all.",
 )
 @click.option("--services", type=int, default=50, show_default=True)

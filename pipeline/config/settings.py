@@ -94,6 +94,10 @@ class Settings:
     kafka_bootstrap: str = "127.0.0.1:19092"
     topics: TopicNames = field(default_factory=TopicNames)
     partitions: int = 6
+    #: Replicas of every pipeline topic (faust changelogs too) and their ``min.insync.replicas``
+    #: (0: the broker's default); production runs 3 and 2 (docs/reliability.md).
+    replication_factor: int = 1
+    min_insync_replicas: int = 0
     app_id: str = "continuity-worker"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 19464

@@ -115,6 +115,20 @@ SETTINGS: tuple[Variable, ...] = (
         "CW_PARTITIONS", "Partitions of each topic the pipeline creates.", "partitions", kind="int"
     ),
     Variable(
+        "CW_REPLICATION_FACTOR",
+        "Replicas of each topic the pipeline creates, the workers' changelog topics included "
+        "(1 on the one local broker; 3 in production).",
+        "replication_factor",
+        kind="int",
+    ),
+    Variable(
+        "CW_MIN_INSYNC_REPLICAS",
+        "`min.insync.replicas` of each topic the pipeline creates: a write is acknowledged only "
+        "once this many replicas have it (0: the broker's default; 2 with 3 replicas).",
+        "min_insync_replicas",
+        kind="int",
+    ),
+    Variable(
         "CW_APP_ID",
         "Worker consumer group and faust app id; names the state changelog topics.",
         "app_id",

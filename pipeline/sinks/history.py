@@ -24,7 +24,7 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import CommitFailedError
+from kafka.errors import CommitFailedError, KafkaError
 
 from pipeline.config.settings import Settings
 from pipeline.core.deadletter import dead_letter_record
@@ -114,6 +114,23 @@ class TopicHistory:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                self._consume()
+                return
+            except KafkaError as exc:
+                # Kafka went away (a broker restart, say): a new consumer rejoins the group at
+                # its committed offsets, so what was not committed is written again (points
+                # are idempotent) and nothing is skipped.
+                log.warning("history_kafka_unavailable", error=str(exc)[:300])
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            except Exception:
+                log.exception("history_writer_failed")
+                return
+
+    def _consume(self) -> None:
         settings = self._settings
         consumer = KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
@@ -152,8 +169,6 @@ class TopicHistory:
                         # Partitions moved while we wrote: their new owner rewrites the same
                         # points, which overwrite ours.
                         log.warning("history_commit_failed", records=len(records))
-        except Exception:
-            log.exception("history_writer_failed")
         finally:
             consumer.close(autocommit=False)
             producer.close(timeout=5)

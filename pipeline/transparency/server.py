@@ -74,6 +74,7 @@ def _writer_thread(
     failed: threading.Event,
 ) -> threading.Thread:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.errors import KafkaError
 
     assert options.kafka_bootstrap is not None
     topics = options.topics
@@ -100,8 +101,16 @@ def _writer_thread(
 
     def run() -> None:
         try:
-            writer.assign(partitions, TopicPartition)
-            writer.run(stop)
+            while not stop.is_set():
+                try:
+                    writer.assign(partitions, TopicPartition)
+                    writer.run(stop)
+                except KafkaError as exc:
+                    # Kafka unreachable (a broker restart, say). The offsets stored with the
+                    # entries are the truth, so assigning again from them after a pause
+                    # neither skips nor repeats an entry.
+                    log.warning("ledger_kafka_unavailable", error=str(exc))
+                    stop.wait(1.0)
         except Exception:
             log.exception("ledger_writer_failed")
             failed.set()

@@ -26,7 +26,7 @@ def pipeline_app(settings: Settings, *, session_timeout: float, **options: Any) 
         datadir=settings.data_dir,
         web_enabled=False,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,

@@ -51,7 +51,12 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> None:
     security = KafkaSecurity.from_settings(settings)
     check_access(settings.kafka_bootstrap, security)  # refused credentials: stop, say which
     created = ensure_topic_layout(
-        settings.kafka_bootstrap, settings.topics, partitions=settings.partitions, security=security
+        settings.kafka_bootstrap,
+        settings.topics,
+        partitions=settings.partitions,
+        replication=settings.replication_factor,
+        min_insync=settings.min_insync_replicas,
+        security=security,
     )
     try:
         ensure_database(settings.influx_url, settings.influx_bucket, token=settings.influx_token)

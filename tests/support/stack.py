@@ -77,6 +77,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
             if settings.influx_token_file
             else {"CW_INFLUX_TOKEN": settings.influx_token}
         ),
+        "CW_REPLICATION_FACTOR": str(settings.replication_factor),
+        "CW_MIN_INSYNC_REPLICAS": str(settings.min_insync_replicas),
     }
 
 
