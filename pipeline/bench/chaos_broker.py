@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kafka import KafkaProducer
 
 from pipeline.ops.kafka_cluster import KafkaCluster
+from pipeline.ops.kafka_security import PLAINTEXT
 from pipeline.ops.topics import ensure_topic_layout
 
 if TYPE_CHECKING:  # chaos imports this module to register the scenario
@@ -56,6 +57,7 @@ class PacedProducer(threading.Thread):
             linger_ms=5,
             delivery_timeout_ms=180_000,
             max_block_ms=180_000,
+            **PLAINTEXT.kafka_python(),  # the scenario's own broker listens in plaintext
         )
         self.failures: list[BaseException] = []
         self.sent = 0

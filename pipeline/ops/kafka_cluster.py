@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import structlog
 from kafka import KafkaAdminClient
 
+from pipeline.ops.kafka_security import PLAINTEXT
 from pipeline.ops.localstack import DEPLOY
 
 log = structlog.get_logger(__name__)
@@ -252,7 +253,10 @@ class KafkaCluster:
             return False
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=node.address, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+                bootstrap_servers=node.address,
+                request_timeout_ms=3000,
+                bootstrap_timeout_ms=3000,
+                **PLAINTEXT.kafka_python(),  # the launcher's nodes listen in plaintext
             )
         except Exception:  # not listening yet
             return False
@@ -317,7 +321,10 @@ class KafkaCluster:
             address = running[attempt % len(running)]
             try:
                 admin = KafkaAdminClient(
-                    bootstrap_servers=address, request_timeout_ms=5000, bootstrap_timeout_ms=5000
+                    bootstrap_servers=address,
+                    request_timeout_ms=5000,
+                    bootstrap_timeout_ms=5000,
+                    **PLAINTEXT.kafka_python(),
                 )
             except Exception as exc:  # not listening (yet)
                 failure = exc
