@@ -58,6 +58,8 @@ def _schemas() -> dict[str, Any]:
     observation["required"] = [
         name for name in observation["required"] if name not in _FILLED_BY_SERVER
     ]
+    # the docstring points at Python names; the API's readers get the plain sentence
+    components["Status"]["description"] = "Service state, from healthy to failed."
     return {"Observation": observation, **components}
 
 
