@@ -16,16 +16,29 @@ import signal
 import time
 from typing import Any
 
+import orjson
+
 from pipeline.bench.data import ObservationMix
 from pipeline.bench.kafka_io import GroupProgress, end_offsets, produce_bare
 from pipeline.bench.stages.common import QUIET_INTERVAL_S, BenchRun, log
+from pipeline.bench.stages.recovery_fill import bulk_fill
+from pipeline.core.timeutil import parse_rfc3339
 from pipeline.ops.topics import ensure_topics
+
+#: How the killed worker gets its services (see :func:`recovery`).
+FILLS = ("worker", "bulk")
 
 
 def recovery(
-    bench: BenchRun, services: int, *, per_service_timeout: float = 0.01
+    bench: BenchRun, services: int, *, fill: str = "worker", per_service_timeout: float = 0.01
 ) -> dict[str, Any]:
-    """Fill one worker with ``services`` services, ``kill -9`` it, time the replacement."""
+    """Fill one worker with ``services`` services, ``kill -9`` it, time the replacement.
+
+    ``fill="worker"``: the worker ingests one observation per service and commits it;
+    ``fill="bulk"``: the state is computed in process and produced to the changelogs while
+    the worker idles (:mod:`.recovery_fill`, minutes faster at a million services)."""
+    if fill not in FILLS:
+        raise ValueError(f"recovery fill must be one of {', '.join(FILLS)}, not {fill!r}")
     topics = bench.namespace("recovery")
     app_id = f"{bench.run}-recovery"
     ensure_topics(
@@ -37,16 +50,23 @@ def recovery(
     try:
         first.start()
         empty_ready_s = first.wait_ready() - first.started_at
-        records = mix.first_sightings(0, services, run=bench.run, observed_at=time.time())
         started = time.monotonic()
-        produce_bare(bench.base.kafka_bootstrap, topics.observations, records)
-        del records
-        deadline = time.monotonic() + 120.0 + services * per_service_timeout
-        committed = 0
-        while committed < services and time.monotonic() < deadline:
-            time.sleep(1.0)
-            committed = group.committed()
-            bench.progress.update(committed, services, "services")
+        if fill == "bulk":
+            filled = bulk_fill(
+                bench.base.kafka_bootstrap,
+                app_id,
+                mix,
+                services,
+                run=bench.run,
+                partitions=bench.base.partitions,
+                observed_at=time.time(),
+                progress=lambda done, total: bench.progress.update(done, total, "services"),
+            )
+            committed = services
+        else:
+            filled = {}
+            timeout = 120.0 + services * per_service_timeout
+            committed = _ingest(bench, topics.observations, group, mix, services, timeout=timeout)
         ingest_s = time.monotonic() - started
         if committed < services:
             log.warning("bench_recovery_incomplete", services=services, committed=committed)
@@ -55,6 +75,9 @@ def recovery(
         first.proc.wait(timeout=30)
         changelog = f"{app_id}-service-state-changelog"
         changelog_records = sum(end_offsets(bench.base.kafka_bootstrap, changelog).values())
+        ledger_records = sum(
+            end_offsets(bench.base.kafka_bootstrap, f"{app_id}-ledger-services-changelog").values()
+        )
         second = bench.worker("recovery-b", topics, app_id, default_interval=QUIET_INTERVAL_S)
         second.start()
         try:
@@ -67,6 +90,7 @@ def recovery(
                 time.sleep(1.0)
                 tracked = second.sample(timeout=120.0).tracked
             rss = second.rss()
+            phases = recovery_phases(second.log_path.read_bytes())
         finally:
             second.stop()
     finally:
@@ -74,13 +98,79 @@ def recovery(
         first.stop()
     return {
         "services": services,
+        "fill": fill,
+        "state_record_bytes_per_service": filled.get("state_record_bytes_per_service"),
         "committed_before_kill": committed,
         "ingest_s": ingest_s,
         "changelog_records": changelog_records,
+        "ledger_services_records": ledger_records,
+        **phases,
         "empty_start_to_ready_s": empty_ready_s,
         "start_to_ready_after_kill_s": recovered_s,
-        "replay_s": recovered_s - empty_ready_s,
-        "replay_records_per_s": changelog_records / max(recovered_s - empty_ready_s, 1e-9),
+        "ready_minus_empty_ready_s": recovered_s - empty_ready_s,
+        "replay_records_per_s": (changelog_records + ledger_records)
+        / max(phases.get("replay_s") or (recovered_s - empty_ready_s), 1e-9),
         "tracked_after_recovery": tracked,
         "rss_after_recovery_bytes": rss,
+    }
+
+
+def _ingest(
+    bench: BenchRun,
+    topic: str,
+    group: GroupProgress,
+    mix: ObservationMix,
+    services: int,
+    *,
+    timeout: float,
+) -> int:
+    """One first sighting per service through the worker; returns the committed count."""
+    records = mix.first_sightings(0, services, run=bench.run, observed_at=time.time())
+    produce_bare(bench.base.kafka_bootstrap, topic, records)
+    del records
+    deadline = time.monotonic() + timeout
+    committed = 0
+    while committed < services and time.monotonic() < deadline:
+        time.sleep(1.0)
+        committed = group.committed()
+        bench.progress.update(committed, services, "services")
+    return committed
+
+
+#: Log lines of faust's recovery that mark its phases (see :func:`recovery_phases`).
+_PHASES = {
+    "recovery_started": b"[^---Recovery]: Starting",
+    "generation": b"generation id",
+    "replay_started": b"Restoring state from changelog",
+    "replay_done": b"Done reading from changelog",
+}
+
+
+def recovery_phases(log: bytes) -> dict[str, float | None]:
+    """Seconds of the session wait (recovery starts → the group's new generation) and of
+    the changelog replay (restoring → done reading), from a worker's JSON log lines.
+
+    >>> line = '{{"event": "{}", "timestamp": "2026-11-29T19:10:{}Z"}}'.format
+    >>> lines = [line("[^---Recovery]: Starting...", 20), line("generation id 2", 26),
+    ...          line("Restoring state from changelog", 26),
+    ...          line("Done reading from changelog", 45)]
+    >>> recovery_phases("\\n".join(lines).encode())
+    {'session_wait_s': 6.0, 'replay_s': 19.0}
+    """
+    seen: dict[str, float] = {}
+    for line in log.splitlines():
+        for phase, mark in _PHASES.items():
+            if phase not in seen and mark in line:
+                try:
+                    stamp = orjson.loads(line)["timestamp"]
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    continue
+                seen[phase] = parse_rfc3339(stamp)
+
+    def between(start: str, end: str) -> float | None:
+        return seen[end] - seen[start] if start in seen and end in seen else None
+
+    return {
+        "session_wait_s": between("recovery_started", "generation"),
+        "replay_s": between("replay_started", "replay_done"),
     }
