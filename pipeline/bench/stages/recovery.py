@@ -50,6 +50,7 @@ def recovery(
     try:
         first.start()
         empty_ready_s = first.wait_ready() - first.started_at
+        empty_rss = first.rss()
         started = time.monotonic()
         if fill == "bulk":
             filled = bulk_fill(
@@ -108,10 +109,12 @@ def recovery(
         "empty_start_to_ready_s": empty_ready_s,
         "start_to_ready_after_kill_s": recovered_s,
         "ready_minus_empty_ready_s": recovered_s - empty_ready_s,
-        "replay_records_per_s": (changelog_records + ledger_records)
-        / max(phases.get("replay_s") or (recovered_s - empty_ready_s), 1e-9),
+        "restore_records_per_s": (changelog_records + ledger_records)
+        / max(phases.get("restore_s") or (recovered_s - empty_ready_s), 1e-9),
         "tracked_after_recovery": tracked,
         "rss_after_recovery_bytes": rss,
+        "empty_worker_rss_bytes": empty_rss,
+        "rss_bytes_per_service": (rss - empty_rss) / max(1, services),
     }
 
 
@@ -137,40 +140,51 @@ def _ingest(
     return committed
 
 
-#: Log lines of faust's recovery that mark its phases (see :func:`recovery_phases`).
+#: Log lines that mark the phases of a worker's start (see :func:`recovery_phases`).
 _PHASES = {
     "recovery_started": b"[^---Recovery]: Starting",
-    "generation": b"generation id",
-    "replay_started": b"Restoring state from changelog",
-    "replay_done": b"Done reading from changelog",
+    "assigned": b"Executing _on_partitions_assigned",
+    "bulk_started": b"changelog_bulk_load_started",
+    "faust_replay_started": b"Restoring state from changelog",
+    "faust_replay_done": b"Done reading from changelog",
+    "ready": b"[^Worker]: Ready",
 }
+_LAST = {"bulk_done": b"changelog_bulk_loaded"}
 
 
 def recovery_phases(log: bytes) -> dict[str, float | None]:
-    """Seconds of the session wait (recovery starts → the group's new generation) and of
-    the changelog replay (restoring → done reading), from a worker's JSON log lines.
+    """Seconds of a worker's start, from its JSON log lines: the session wait (recovery
+    starts → partitions assigned: the group waiting out a killed member), the state restore
+    (assigned → ready), and within it the bulk read (first read started → last one done)
+    and faust's own replay (restoring → done reading; None when there was nothing left).
 
     >>> line = '{{"event": "{}", "timestamp": "2026-11-29T19:10:{}Z"}}'.format
-    >>> lines = [line("[^---Recovery]: Starting...", 20), line("generation id 2", 26),
-    ...          line("Restoring state from changelog", 26),
-    ...          line("Done reading from changelog", 45)]
+    >>> lines = [line("[^---Recovery]: Starting...", 20),
+    ...          line("Executing _on_partitions_assigned", 26),
+    ...          line("changelog_bulk_load_started", 27), line("changelog_bulk_loaded", 30),
+    ...          line("changelog_bulk_loaded", 31), line("[^Worker]: Ready", 32)]
     >>> recovery_phases("\\n".join(lines).encode())
-    {'session_wait_s': 6.0, 'replay_s': 19.0}
+    {'session_wait_s': 6.0, 'restore_s': 6.0, 'bulk_load_s': 4.0, 'faust_replay_s': None}
     """
     seen: dict[str, float] = {}
     for line in log.splitlines():
-        for phase, mark in _PHASES.items():
-            if phase not in seen and mark in line:
+        marks = [(phase, mark, False) for phase, mark in _PHASES.items() if phase not in seen]
+        marks += [(phase, mark, True) for phase, mark in _LAST.items()]
+        for phase, mark, last in marks:
+            if mark in line:
                 try:
                     stamp = orjson.loads(line)["timestamp"]
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     continue
-                seen[phase] = parse_rfc3339(stamp)
+                if last or phase not in seen:
+                    seen[phase] = parse_rfc3339(stamp)
 
     def between(start: str, end: str) -> float | None:
         return seen[end] - seen[start] if start in seen and end in seen else None
 
     return {
-        "session_wait_s": between("recovery_started", "generation"),
-        "replay_s": between("replay_started", "replay_done"),
+        "session_wait_s": between("recovery_started", "assigned"),
+        "restore_s": between("assigned", "ready"),
+        "bulk_load_s": between("bulk_started", "bulk_done"),
+        "faust_replay_s": between("faust_replay_started", "faust_replay_done"),
     }
