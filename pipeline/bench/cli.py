@@ -237,8 +237,8 @@ def run_bench(
 ) -> dict[str, Any]:
     """The whole benchmark; returns the result dict (also written to ``output``)."""
     from pipeline.bench import stages as st
-    from pipeline.cli.progress import Progress
     from pipeline.config.settings import Settings
+    from pipeline.core.progress import Progress
     from pipeline.ops.health import check_stack
     from pipeline.ops.localstack import state_dir
 

@@ -26,7 +26,7 @@ from typing import Protocol
 import structlog
 
 from pipeline.bench.workers import WorkerSample
-from pipeline.cli.progress import Progress
+from pipeline.core.progress import Progress
 
 log = structlog.get_logger(__name__)
 

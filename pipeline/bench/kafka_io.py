@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as SyncTopicPartition
 
-from pipeline.cli.progress import Progress
+from pipeline.core.progress import Progress
 from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,7 @@ import orjson
 
 from pipeline.cli.kpi_rows import Row, read_rows
 from pipeline.cli.kpi_rows import parse_timestamp as parse_timestamp  # re-exported
-from pipeline.cli.progress import Progress
+from pipeline.core.progress import Progress
 from pipeline.core.timeutil import format_rfc3339, plural
 from pipeline.detection.kpi import KpiAnomalyDetector
 from pipeline.scenarios.evaluation import (

@@ -162,7 +162,7 @@ def simulate(cycle: float, duration: float | None, history: float, push_url: str
     """Produce the demo operators' observations to Kafka in real time."""
     from kafka import KafkaProducer
 
-    from pipeline.cli.progress import Progress
+    from pipeline.core.progress import Progress
     from pipeline.demo.feeds import PUSH_EVERY_S, PUSH_TOKEN, push, push_body
     from pipeline.demo.simulator import DEMO_SERVICES, DemoSimulator
 

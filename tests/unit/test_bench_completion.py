@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.bench.completion import Completion, WorkersStalled, wait_through
 from pipeline.bench.workers import WorkerSample
-from pipeline.cli.progress import Progress
+from pipeline.core.progress import Progress
 
 
 @dataclass

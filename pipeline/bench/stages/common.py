@@ -17,8 +17,8 @@ from pipeline.bench.kafka_io import (
     delete_run,
 )
 from pipeline.bench.workers import BenchWorker, free_port
-from pipeline.cli.progress import Progress
 from pipeline.config.settings import Settings, TopicNames
+from pipeline.core.progress import Progress
 from pipeline.ops.influx_admin import drop_database, ensure_database
 from pipeline.ops.kafka_security import KafkaSecurity
 

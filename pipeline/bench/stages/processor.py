@@ -18,8 +18,8 @@ from pipeline.bench.stages.common import (
     QUIET_INTERVAL_S,
     Records,
 )
-from pipeline.cli.progress import Progress
 from pipeline.config.settings import Settings
+from pipeline.core.progress import Progress
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.live_states import LiveStates
