@@ -67,7 +67,10 @@ async def _consume_ceiling(
     progress: Progress | None,
 ) -> dict[str, float]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:
@@ -166,13 +169,19 @@ def _partitions(consumer: KafkaConsumer, topic: str) -> list[SyncTopicPartition]
     ]
 
 
+#: How far back from a partition's end :func:`last_timestamp` reads.
+TAIL_RECORDS = 64
+
+
 def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> float | None:
     """Newest record timestamp (epoch s) over all partitions of ``topic``, or None if empty.
 
     The worker stamps every changelog record when it applies an observation, so on the
     changelog this is the moment the last observation was processed.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         assignment = _partitions(consumer, topic)
         if not assignment:
@@ -180,16 +189,18 @@ def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> floa
         consumer.assign(assignment)
         ends: dict[Any, int] = consumer.end_offsets(assignment)
         wanted = {tp for tp, end in ends.items() if end > 0}
+        # A transactional topic ends with commit markers, which are no records: read the
+        # tail of each partition, not only its last offset.
         for tp in wanted:
-            consumer.seek(tp, ends[tp] - 1)
+            consumer.seek(tp, max(0, ends[tp] - TAIL_RECORDS))
         newest: float | None = None
         deadline = time.monotonic() + timeout
         while wanted and time.monotonic() < deadline:
-            for tp, batch in consumer.poll(timeout_ms=200).items():
+            for batch in consumer.poll(timeout_ms=200).values():
                 for record in batch:
                     stamp = record.timestamp / 1000.0
                     newest = stamp if newest is None else max(newest, stamp)
-                wanted.discard(tp)
+            wanted = {tp for tp in wanted if consumer.position(tp) < ends[tp]}
         return newest
     finally:
         consumer.close()
@@ -197,7 +208,9 @@ def last_timestamp(bootstrap: str, topic: str, *, timeout: float = 15.0) -> floa
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The end offset of every partition of ``topic``."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         ends = consumer.end_offsets(_partitions(consumer, topic))
         return {tp.partition: int(offset) for tp, offset in ends.items()}
@@ -207,7 +220,9 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 def read_topic(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[bytes]:
     """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+    )
     try:
         assignment = _partitions(consumer, topic)
         if not assignment:
@@ -317,6 +332,7 @@ class TopicReader(Generic[R]):
                 bootstrap_servers=self.bootstrap,
                 enable_auto_commit=False,
                 fetch_max_wait_ms=50,
+                isolation_level="read_committed",
             )
             try:
                 deadline = time.monotonic() + 30

@@ -212,6 +212,14 @@ SETTINGS: tuple[Variable, ...] = (
         kind="seconds",
     ),
     Variable(
+        "CW_PROCESSING_GUARANTEE",
+        "`exactly_once`: the worker's outputs, state changes and consumed offsets are "
+        "committed in one Kafka transaction per batch and partition, so a `kill -9` neither "
+        "loses nor duplicates an output; `at_least_once`: a few percent faster, and a crash "
+        "may emit the last batch's outputs twice (see docs/reliability.md).",
+        "processing_guarantee",
+    ),
+    Variable(
         "CW_STALL_AFTER_S",
         "A partition with unprocessed records and no progress this long fails `/healthz`.",
         "stall_after",

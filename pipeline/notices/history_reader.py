@@ -16,7 +16,11 @@ def read_notice_records(
 ) -> list[dict[str, Any]]:
     """Every record on ``cw.notices`` written at or after ``since`` (epoch seconds)."""
     topic = settings.topics.notices
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -52,6 +52,7 @@ def stored_service(
         enable_auto_commit=False,
         client_id="continuity-cli",
         request_timeout_ms=15_000,
+        isolation_level="read_committed",
     )
     try:
         partitions = consumer.partitions_for_topic(topic)

@@ -105,7 +105,10 @@ def _writer_thread(
     sources = {topics.incidents: "incidents", topics.anomalies: "anomalies"}
     sources[topics.indicators] = "indicators"
     consumer = KafkaConsumer(
-        bootstrap_servers=options.kafka_bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=options.kafka_bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level="read_committed",  # the worker's outputs are transactional
     )
     producer = KafkaProducer(bootstrap_servers=options.kafka_bootstrap, acks="all")
     writer = LedgerWriter(

@@ -145,7 +145,11 @@ def read_topic(
     settings: Settings, topic: str, *, at_least: int, timeout: float = 60.0
 ) -> list[Any]:
     """Read a topic from the beginning until ``at_least`` records arrived; JSON-decoded values."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",  # as every reader of the worker's outputs
+    )
     try:
         partitions = eventually(
             lambda: consumer.partitions_for_topic(topic), timeout=timeout, what=f"topic {topic}"
@@ -165,7 +169,11 @@ def read_topic(
 
 def read_to_end(settings: Settings, topic: str) -> list[Any]:
     """Every record now in ``topic`` (all partitions, up to their end offsets), JSON-decoded."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",  # as every reader of the worker's outputs
+    )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         assignment = [TopicPartition(topic, p) for p in partitions]
