@@ -206,8 +206,9 @@ SETTINGS: tuple[Variable, ...] = (
     ),
     Variable(
         "CW_COMMIT_INTERVAL_S",
-        "How often a worker commits its consumed offsets; what a restart re-reads is at most "
-        "this much input (outputs are idempotent downstream).",
+        "How often a worker commits its consumed offsets under `at_least_once`; what a restart "
+        "re-reads is at most this much input (under `exactly_once` each batch's transaction "
+        "commits its offsets).",
         "commit_interval",
         kind="seconds",
     ),
