@@ -5,7 +5,8 @@ whose transactions do not fit the worker (see docs/reliability.md, "Exactly-once
 The worker's transactions are its own (:mod:`pipeline.worker.delivery`), so every faust app
 of the pipeline (worker, notifier) uses this transport instead: records of an aborted
 transaction (a worker killed mid-batch, a fenced zombie) are never seen, neither by the
-agents nor by table recovery from a changelog.
+agents nor by table recovery from a changelog (which is told where the records it can see
+end: a transactional changelog ends with a commit marker no reader receives).
 
 With ``offsets_in_transactions`` the consumer also leaves committing offsets to those
 transactions: faust still tracks what was acknowledged (it is what the progress view shows),
@@ -15,13 +16,19 @@ but a plain offset commit racing a transaction's could move the group's offset b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
+import aiokafka
 import faust
+from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
 READ_COMMITTED = "read_committed"
+
+
+#: How far back from a partition's end :func:`after_last_visible` first looks.
+TAIL_OFFSETS = 16
 
 
 class ReadCommittedConsumerThread(driver.AIOKafkaConsumerThread):
@@ -30,6 +37,61 @@ class ReadCommittedConsumerThread(driver.AIOKafkaConsumerThread):
         # aiokafka takes the isolation level at construction and applies it at start().
         consumer._isolation_level = READ_COMMITTED
         return consumer
+
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        # Table recovery reads a changelog until it has seen the record before the end
+        # offset; a transactional changelog ends with a commit marker, which no reader
+        # ever sees, so recovery is given the end of what it will see instead.
+        ends = await super()._highwaters(partitions)
+        transport = cast(driver.Transport, self.transport)
+        bootstrap = driver.server_list(transport.url, transport.default_port)
+        return await after_last_visible(bootstrap, ends)
+
+
+async def after_last_visible(bootstrap: Any, ends: Mapping[TP, int]) -> dict[TP, int]:
+    """For each partition, one past the offset of the last record a read-committed reader
+    receives below ``ends`` (0 when there is none): the end offset minus the transaction
+    markers and aborted records after that record."""
+    result = dict(ends)
+    wanted = {tp: end for tp, end in ends.items() if end is not None and end > 0}
+    if not wanted:
+        return result
+    consumer = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level=READ_COMMITTED,
+    )
+    await consumer.start()
+    try:
+        for tp, end in wanted.items():
+            back = TAIL_OFFSETS
+            while True:
+                start = max(0, end - back)
+                last = await _last_offset(
+                    consumer, TopicPartition(tp.topic, tp.partition), start, end
+                )
+                if last is not None or start == 0:
+                    result[tp] = 0 if last is None else last + 1
+                    break
+                back *= 16
+    finally:
+        await consumer.stop()
+    return result
+
+
+async def _last_offset(
+    consumer: aiokafka.AIOKafkaConsumer, tp: TopicPartition, start: int, end: int
+) -> int | None:
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    last: int | None = None
+    while await consumer.position(tp) < end:
+        for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
+            offsets = [r.offset for r in records if r.offset < end]
+            if offsets:
+                last = max(offsets) if last is None else max(last, *offsets)
+    return last
 
 
 class ReadCommittedConsumer(driver.Consumer):
