@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 
 #: How long Kafka keeps a transaction of a dead producer open before aborting it itself
 #: (a worker that takes the task over aborts it at once). A unit takes milliseconds.
-TRANSACTION_TIMEOUT_MS = 30_000
+TRANSACTION_TIMEOUT_MS = 60_000
 
 
 @dataclass
