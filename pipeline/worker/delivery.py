@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 #: How long Kafka keeps a transaction of a dead producer open before aborting it itself
 #: (a worker that takes the task over aborts it at once). A unit takes milliseconds.
 TRANSACTION_TIMEOUT_MS = 60_000
+TRANSACTION_RETRY_BACKOFF_MS = 5
 
 
 @dataclass
@@ -198,4 +199,8 @@ def transactional_producer(conf: Any, bootstrap: str, transactional_id: str) -> 
         max_request_size=conf.producer_max_request_size,
         compression_type=conf.producer_compression_type,
         request_timeout_ms=int(conf.producer_request_timeout * 1000),
+        # Kafka 4 answers a produce request that comes right after a partition joined the
+        # transaction with a retriable NOT_ENOUGH_REPLICAS until it verified the join (KIP-890);
+        # aiokafka's 100 ms default backoff made every unit wait that long.
+        retry_backoff_ms=TRANSACTION_RETRY_BACKOFF_MS,
     )

@@ -66,6 +66,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "CW_BATCH_MAX": str(settings.batch_max),
         "CW_SESSION_TIMEOUT_S": str(settings.session_timeout),
         "CW_COMMIT_INTERVAL_S": str(settings.commit_interval),
+        "CW_PROCESSING_GUARANTEE": settings.processing_guarantee,
     }
 
 
