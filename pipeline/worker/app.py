@@ -288,8 +288,15 @@ def create_app(
                 await publish(unit, outputs, ledger_tables)
             yield None
 
+    def recovering() -> bool:
+        # During a rebalance the tables are being filled from their changelogs: a service
+        # read now would be decoded, kept live and judged on a state that is not complete.
+        return bool(app.rebalancing or app.in_recovery)
+
     @app.timer(interval=settings.silence_check_interval)
     async def check_services() -> None:
+        if recovering():
+            return
         # A partition far behind holds evidence not yet seen: its services are not silent.
         owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
         if not owned:
@@ -331,7 +338,7 @@ def create_app(
 
     @app.timer(interval=settings.indicator_interval)
     async def roll_up_indicators() -> None:
-        if LEDGER_PARTITION in owned_partitions(topics.ledger):
+        if LEDGER_PARTITION in owned_partitions(topics.ledger) and not recovering():
             async with delivery.unit(LEDGER_TASK) as unit:
                 await publish(
                     unit, ledger.indicators(ledger_services, ledger_incidents), ledger_tables

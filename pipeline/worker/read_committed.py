@@ -15,18 +15,26 @@ but a plain offset commit racing a transaction's could move the group's offset b
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
 import aiokafka
 import faust
+import structlog
 from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+log = structlog.get_logger(__name__)
+
 READ_COMMITTED = "read_committed"
 
 
+#: Longest wait for open transactions before recovery (above the transaction timeout, after
+#: which Kafka aborts a dead producer's transaction itself).
+DECIDED_TIMEOUT_S = 70.0
 #: How far back from a partition's end :func:`after_last_visible` first looks.
 TAIL_OFFSETS = 16
 
@@ -42,10 +50,47 @@ class ReadCommittedConsumerThread(driver.AIOKafkaConsumerThread):
         # Table recovery reads a changelog until it has seen the record before the end
         # offset; a transactional changelog ends with a commit marker, which no reader
         # ever sees, so recovery is given the end of what it will see instead.
-        ends = await super()._highwaters(partitions)
         transport = cast(driver.Transport, self.transport)
         bootstrap = driver.server_list(transport.url, transport.default_port)
+        # A transaction of the previous owner still open (aborted once this worker takes its
+        # tasks over) or committing (its markers are on their way) would end up in the state
+        # or not depending on timing: recover only once every one of them is decided.
+        await wait_for_decided_transactions(bootstrap, partitions)
+        ends = await super()._highwaters(partitions)
         return await after_last_visible(bootstrap, ends)
+
+
+async def wait_for_decided_transactions(
+    bootstrap: Any, partitions: list[TP], *, timeout_s: float = DECIDED_TIMEOUT_S
+) -> None:
+    """Wait until no transaction is open in ``partitions``: their last stable offset (what
+    read_committed ends at) equals their high watermark."""
+    tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+    if not tps:
+        return
+    uncommitted = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    committed = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level=READ_COMMITTED,
+    )
+    await uncommitted.start()
+    await committed.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            high = await uncommitted.end_offsets(tps)
+            stable = await committed.end_offsets(tps)
+            if all(stable[tp] >= high[tp] for tp in tps):
+                return
+            await asyncio.sleep(0.1)
+        log.warning("changelog_transactions_still_open", timeout_s=timeout_s)
+    finally:
+        await uncommitted.stop()
+        await committed.stop()
 
 
 async def after_last_visible(bootstrap: Any, ends: Mapping[TP, int]) -> dict[TP, int]:
