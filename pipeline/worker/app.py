@@ -299,6 +299,7 @@ def create_app(
             return
         # A partition far behind holds evidence not yet seen: its services are not silent.
         owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
+        owned = {p for p in owned if delivery.owns(process_task_name(p))}
         if not owned:
             return
         # One unit for every owned partition's services, after their units in progress.
@@ -338,7 +339,8 @@ def create_app(
 
     @app.timer(interval=settings.indicator_interval)
     async def roll_up_indicators() -> None:
-        if LEDGER_PARTITION in owned_partitions(topics.ledger) and not recovering():
+        owned = LEDGER_PARTITION in owned_partitions(topics.ledger) and delivery.owns(LEDGER_TASK)
+        if owned and not recovering():
             async with delivery.unit(LEDGER_TASK) as unit:
                 await publish(
                     unit, ledger.indicators(ledger_services, ledger_incidents), ledger_tables

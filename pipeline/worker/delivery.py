@@ -62,6 +62,10 @@ class Delivery(Protocol):
         already started of ``task`` and of every task in ``holding``."""
         ...
 
+    def owns(self, task: str) -> bool:
+        """Whether ``task`` is this worker's now (not given up in a rebalance)."""
+        ...
+
     async def acquire(self, tasks: Iterable[str]) -> None: ...
 
     async def release(self, tasks: Iterable[str]) -> None: ...
@@ -78,6 +82,9 @@ class AtLeastOnce:
     @contextlib.asynccontextmanager
     async def unit(self, task: str, *, holding: Iterable[str] = ()) -> AsyncIterator[Unit]:
         yield Unit(self._sink)
+
+    def owns(self, task: str) -> bool:
+        return True
 
     async def acquire(self, tasks: Iterable[str]) -> None:
         return None
@@ -111,7 +118,11 @@ class ExactlyOnce:
         self._producers: dict[str, AIOKafkaProducer] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._failed: BaseException | None = None
+        self._owned: set[str] = set()
         self.committed = 0
+
+    def owns(self, task: str) -> bool:
+        return task in self._owned
 
     def transactional_id(self, task: str) -> str:
         return f"{self._app_id}-{task}"
@@ -169,12 +180,14 @@ class ExactlyOnce:
         the partitions it wrote, table recovery included."""
         for task in tasks:
             async with self._lock(task):
+                self._owned.add(task)
                 if self._failed is None:
                     await self._producer(task)
 
     async def release(self, tasks: Iterable[str]) -> None:
         """Stop the producers of tasks given to another worker, after their last unit."""
         for task in tasks:
+            self._owned.discard(task)  # no clock-driven unit starts for it any more
             async with self._lock(task):
                 producer = self._producers.pop(task, None)
                 if producer is not None:
