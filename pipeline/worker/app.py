@@ -8,6 +8,7 @@ between Kafka, the tables and those processors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
@@ -31,6 +32,7 @@ from pipeline.worker.delivery import (
     AtLeastOnce,
     Delivery,
     ExactlyOnce,
+    TaskGivenUp,
     Unit,
     transactional_producer,
 )
@@ -249,8 +251,11 @@ def create_app(
         return outputs
 
     async def process_task(partition: int, events: list[faust.EventT[Any]]) -> None:
-        async with delivery.unit(process_task_name(partition)) as unit:
-            await publish(unit, apply(events, unit), [states])
+        try:
+            async with delivery.unit(process_task_name(partition)) as unit:
+                await publish(unit, apply(events, unit), [states])
+        except TaskGivenUp:
+            log.info("unit_skipped", task=process_task_name(partition), events=len(events))
 
     async def process_batch(events: list[faust.EventT[Any]]) -> None:
         by_partition: dict[int, list[faust.EventT[Any]]] = {}
@@ -268,24 +273,28 @@ def create_app(
             await process_batch(events)
             yield None
 
+    async def keep_ledger_unit(events: list[faust.EventT[Any]]) -> None:
+        async with delivery.unit(LEDGER_TASK) as unit:
+            outputs = Outputs()
+            for event in events:
+                message = event.message
+                unit.consumed(message.topic, message.partition, message.offset)
+                try:
+                    record = orjson.loads(event.value)
+                except orjson.JSONDecodeError:
+                    log.warning("ledger_record_malformed")
+                    continue
+                _extend(
+                    outputs,
+                    ledger.handle(record, ledger_services, ledger_incidents, ledger_state),
+                )
+            await publish(unit, outputs, ledger_tables)
+
     @app.agent(ledger_topic)
     async def keep_ledger(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for events in _batches(stream, settings.batch_max, settings.batch_within):
-            async with delivery.unit(LEDGER_TASK) as unit:
-                outputs = Outputs()
-                for event in events:
-                    message = event.message
-                    unit.consumed(message.topic, message.partition, message.offset)
-                    try:
-                        record = orjson.loads(event.value)
-                    except orjson.JSONDecodeError:
-                        log.warning("ledger_record_malformed")
-                        continue
-                    _extend(
-                        outputs,
-                        ledger.handle(record, ledger_services, ledger_incidents, ledger_state),
-                    )
-                await publish(unit, outputs, ledger_tables)
+            with contextlib.suppress(TaskGivenUp):  # its new owner reads them again
+                await keep_ledger_unit(events)
             yield None
 
     def recovering() -> bool:
@@ -304,8 +313,9 @@ def create_app(
             return
         # One unit for every owned partition's services, after their units in progress.
         tasks = [process_task_name(p) for p in sorted(owned)]
-        async with delivery.unit(tasks[0], holding=tasks) as unit:
-            await publish(unit, processor.check(live, owned), [states])
+        with contextlib.suppress(TaskGivenUp):  # a rebalance began: the next tick decides
+            async with delivery.unit(tasks[0], holding=tasks) as unit:
+                await publish(unit, processor.check(live, owned), [states])
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def take_tasks_over(_app: faust.App, assigned: set[Any], **_kwargs: Any) -> None:
@@ -341,7 +351,7 @@ def create_app(
     async def roll_up_indicators() -> None:
         owned = LEDGER_PARTITION in owned_partitions(topics.ledger) and delivery.owns(LEDGER_TASK)
         if owned and not recovering():
-            async with delivery.unit(LEDGER_TASK) as unit:
+            async with delivery.unit(LEDGER_TASK) as unit:  # owned: not given up
                 await publish(
                     unit, ledger.indicators(ledger_services, ledger_incidents), ledger_tables
                 )

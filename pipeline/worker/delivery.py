@@ -100,6 +100,11 @@ class TransactionsFailed(RuntimeError):
     """An earlier transaction failed; this worker must not commit anything more."""
 
 
+class TaskGivenUp(RuntimeError):
+    """The task went to another worker in a rebalance: its unit must not run here (the new
+    owner processes that input from the committed offsets)."""
+
+
 class ExactlyOnce:
     """One transactional producer per task; one transaction per unit."""
 
@@ -119,6 +124,7 @@ class ExactlyOnce:
         self._locks: dict[str, asyncio.Lock] = {}
         self._failed: BaseException | None = None
         self._owned: set[str] = set()
+        self._given_up: set[str] = set()
         self.committed = 0
 
     def owns(self, task: str) -> bool:
@@ -157,6 +163,10 @@ class ExactlyOnce:
                 await locks.enter_async_context(self._lock(name))
             if self._failed is not None:
                 raise TransactionsFailed(repr(self._failed))
+            if task in self._given_up:
+                # A unit of input taken before the rebalance: starting the task's producer
+                # again would fence its new owner.
+                raise TaskGivenUp(task)
             try:
                 producer = await self._producer(task)
                 await producer.begin_transaction()
@@ -181,6 +191,7 @@ class ExactlyOnce:
         for task in tasks:
             async with self._lock(task):
                 self._owned.add(task)
+                self._given_up.discard(task)
                 if self._failed is None:
                     await self._producer(task)
 
@@ -188,6 +199,7 @@ class ExactlyOnce:
         """Stop the producers of tasks given to another worker, after their last unit."""
         for task in tasks:
             self._owned.discard(task)  # no clock-driven unit starts for it any more
+            self._given_up.add(task)
             async with self._lock(task):
                 producer = self._producers.pop(task, None)
                 if producer is not None:
