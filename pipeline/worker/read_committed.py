@@ -32,9 +32,9 @@ log = structlog.get_logger(__name__)
 READ_COMMITTED = "read_committed"
 
 
-#: Longest wait for open transactions before recovery (above the transaction timeout, after
-#: which Kafka aborts a dead producer's transaction itself).
-DECIDED_TIMEOUT_S = 70.0
+#: Longest wait for open transactions before recovery (the taking-over worker aborts a dead
+#: one's within seconds; after this the recovery goes on and logs a warning).
+DECIDED_TIMEOUT_S = 90.0
 #: How far back from a partition's end :func:`after_last_visible` first looks.
 TAIL_OFFSETS = 16
 
