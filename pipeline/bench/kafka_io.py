@@ -74,6 +74,7 @@ async def _consume_ceiling(
         enable_auto_commit=False,
         group_id=None,
         **security.aiokafka(),
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:
@@ -179,6 +180,10 @@ def _partitions(consumer: KafkaConsumer, topic: str) -> list[SyncTopicPartition]
     ]
 
 
+#: How far back from a partition's end :func:`last_timestamp` reads.
+TAIL_RECORDS = 64
+
+
 def last_timestamp(
     bootstrap: str, topic: str, *, timeout: float = 15.0, security: KafkaSecurity = PLAINTEXT
 ) -> float | None:
@@ -188,7 +193,10 @@ def last_timestamp(
     changelog this is the moment the last observation was processed.
     """
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **security.kafka_python(),
     )
     try:
         assignment = _partitions(consumer, topic)
@@ -197,16 +205,18 @@ def last_timestamp(
         consumer.assign(assignment)
         ends: dict[Any, int] = consumer.end_offsets(assignment)
         wanted = {tp for tp, end in ends.items() if end > 0}
+        # A transactional topic ends with commit markers, which are no records: read the
+        # tail of each partition, not only its last offset.
         for tp in wanted:
-            consumer.seek(tp, ends[tp] - 1)
+            consumer.seek(tp, max(0, ends[tp] - TAIL_RECORDS))
         newest: float | None = None
         deadline = time.monotonic() + timeout
         while wanted and time.monotonic() < deadline:
-            for tp, batch in consumer.poll(timeout_ms=200).items():
+            for batch in consumer.poll(timeout_ms=200).values():
                 for record in batch:
                     stamp = record.timestamp / 1000.0
                     newest = stamp if newest is None else max(newest, stamp)
-                wanted.discard(tp)
+            wanted = {tp for tp in wanted if consumer.position(tp) < ends[tp]}
         return newest
     finally:
         consumer.close()
@@ -217,7 +227,10 @@ def end_offsets(
 ) -> dict[int, int]:
     """The end offset of every partition of ``topic``."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **security.kafka_python(),
     )
     try:
         ends = consumer.end_offsets(_partitions(consumer, topic))
@@ -231,7 +244,10 @@ def read_topic(
 ) -> list[bytes]:
     """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, **security.kafka_python()
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        **security.kafka_python(),
     )
     try:
         assignment = _partitions(consumer, topic)
@@ -348,6 +364,7 @@ class TopicReader(Generic[R]):
                 enable_auto_commit=False,
                 fetch_max_wait_ms=50,
                 **self.security.kafka_python(),
+                isolation_level="read_committed",
             )
             try:
                 deadline = time.monotonic() + 30

@@ -137,6 +137,9 @@ class Settings:
     stall_after: float = 30.0
     #: How often the worker commits its consumed offsets (faust's default cadence).
     commit_interval: float = 2.8
+    #: "exactly_once": each unit of work's outputs, state and input offsets are one Kafka
+    #: transaction; "at_least_once": a crash may emit a unit's outputs twice.
+    processing_guarantee: str = "exactly_once"
     #: Key that signs commands (HMAC-SHA256); without it the worker refuses every command.
     command_key: str | None = field(default=None, repr=False)
     #: How every Kafka client authenticates (pipeline.ops.kafka_security builds the options).

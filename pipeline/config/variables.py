@@ -242,10 +242,19 @@ SETTINGS: tuple[Variable, ...] = (
     ),
     Variable(
         "CW_COMMIT_INTERVAL_S",
-        "How often a worker commits its consumed offsets; what a restart re-reads is at most "
-        "this much input (outputs are idempotent downstream).",
+        "How often a worker commits its consumed offsets under `at_least_once`; what a restart "
+        "re-reads is at most this much input (under `exactly_once` each batch's transaction "
+        "commits its offsets).",
         "commit_interval",
         kind="seconds",
+    ),
+    Variable(
+        "CW_PROCESSING_GUARANTEE",
+        "`exactly_once`: the worker's outputs, state changes and consumed offsets are "
+        "committed in one Kafka transaction per batch and partition, so a `kill -9` neither "
+        "loses nor duplicates an output; `at_least_once`: a few percent faster, and a crash "
+        "may emit the last batch's outputs twice (see docs/reliability.md).",
+        "processing_guarantee",
     ),
     Variable(
         "CW_STALL_AFTER_S",

@@ -21,6 +21,7 @@ def read_notice_records(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
         **kafka_python_options(settings),
+        isolation_level="read_committed",
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

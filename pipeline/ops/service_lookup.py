@@ -54,6 +54,7 @@ def stored_service(
         client_id="continuity-cli",
         request_timeout_ms=15_000,
         **kafka_python_options(settings),
+        isolation_level="read_committed",
     )
     try:
         partitions = consumer.partitions_for_topic(topic)

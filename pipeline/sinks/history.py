@@ -137,6 +137,7 @@ class TopicHistory:
             group_id=self.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            isolation_level="read_committed",  # never an aborted transaction's records
             max_poll_records=self._batch,
             metadata_max_age_ms=30_000,
             # After a kill -9 the group waits this long for the dead member before the

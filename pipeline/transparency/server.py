@@ -84,6 +84,7 @@ def _writer_thread(
         bootstrap_servers=options.kafka_bootstrap,
         enable_auto_commit=False,
         group_id=None,
+        isolation_level="read_committed",  # the worker's outputs are transactional
         **options.kafka_options,
     )
     producer = KafkaProducer(

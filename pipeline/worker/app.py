@@ -8,8 +8,9 @@ between Kafka, the tables and those processors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import faust
@@ -20,13 +21,21 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
-from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
+from pipeline.config.settings import SERVICE_STATE_TABLE, Settings, SettingsError
 from pipeline.core.deadletter import dead_letter_record
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
-from pipeline.worker.batch_send import BatchedChangelog, BatchSender
+from pipeline.worker.batch_send import BatchedChangelog, ProducerSink
+from pipeline.worker.delivery import (
+    AtLeastOnce,
+    Delivery,
+    ExactlyOnce,
+    TaskGivenUp,
+    Unit,
+    transactional_producer,
+)
 from pipeline.worker.faust_app import pipeline_app
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
@@ -39,32 +48,50 @@ log = structlog.get_logger(__name__)
 LEDGER_PARTITION = 0
 
 
-class RawKeyStore(MutableMapping[str, Any]):
-    """A table seen with ``str`` keys; the table itself holds ``bytes`` keys."""
+#: The task of the ledger's one partition (see pipeline.worker.delivery).
+LEDGER_TASK = "ledger-0"
+GUARANTEES = ("exactly_once", "at_least_once")
 
-    def __init__(self, table: Any) -> None:
-        self._table = table
 
-    def __getitem__(self, key: str) -> Any:
-        return self._table[key.encode()]
+def exactly_once_guarantee(name: str) -> bool:
+    """Whether ``CW_PROCESSING_GUARANTEE`` asks for transactions.
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._table.get(key.encode(), default)
+    >>> exactly_once_guarantee("at_least_once")
+    False
+    >>> try:
+    ...     exactly_once_guarantee("once")
+    ... except SettingsError as exc:
+    ...     print(exc)
+    CW_PROCESSING_GUARANTEE='once': must be exactly_once or at_least_once
+    """
+    if name not in GUARANTEES:
+        raise SettingsError(f"CW_PROCESSING_GUARANTEE={name!r}: must be {' or '.join(GUARANTEES)}")
+    return name == GUARANTEES[0]
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._table[key.encode()] = value
 
-    def __delitem__(self, key: str) -> None:
-        del self._table[key.encode()]
+def process_task_name(partition: int) -> str:
+    """The task of observations and commands partition ``partition``."""
+    return f"process-{partition}"
 
-    def __iter__(self) -> Iterator[str]:
-        return (key.decode() for key in self._table)
 
-    def __len__(self) -> int:
-        return len(self._table)
+def _extend(outputs: Outputs, more: Outputs) -> None:
+    for name in outputs.__slots__:
+        getattr(outputs, name).extend(getattr(more, name))
 
-    def items_raw(self) -> list[tuple[str, Any]]:
-        return [(key.decode(), value) for key, value in list(self._table.items())]
+
+async def _batches(
+    stream: faust.StreamT[Any], batch_max: int, within: float
+) -> AsyncIterator[list[faust.EventT[Any]]]:
+    """The stream's events in lists of up to ``batch_max`` (one by one when it is 1)."""
+    if batch_max <= 1:
+        async for event in stream.events():
+            yield [event]
+        return
+    batches = cast("faust.Stream[Any]", stream).take_events(  # StreamT's stub lacks it
+        batch_max, within=within
+    )
+    async for events in batches:
+        yield list(events)
 
 
 def _stop_on(app: faust.App, error: BaseException) -> None:
@@ -85,21 +112,24 @@ def create_app(
         progress = PartitionProgress(
             time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
         )
+    exactly_once = exactly_once_guarantee(settings.processing_guarantee)
     app = pipeline_app(
         settings,
         session_timeout=settings.session_timeout,
         broker_commit_interval=settings.commit_interval,
+        offsets_in_transactions=exactly_once,
     )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     inputs = app.topic(topics.observations, topics.commands, **raw)
+    process_inputs = (topics.observations, topics.commands)
     ledger_topic = app.topic(topics.ledger, **raw)
-    out_topics = {
-        "status": app.topic(topics.status, **raw),
-        "incidents": app.topic(topics.incidents, **raw),
-        "anomalies": app.topic(topics.anomalies, **raw),
-        "indicators": app.topic(topics.indicators, **raw),
-        "deadletter": app.topic(topics.deadletter, **raw),
+    out_names = {
+        "status": topics.status,
+        "incidents": topics.incidents,
+        "anomalies": topics.anomalies,
+        "indicators": topics.indicators,
+        "deadletter": topics.deadletter,
     }
 
     # Keys are the raw service_id bytes, exactly as connectors key their observations, and
@@ -116,23 +146,39 @@ def create_app(
             **options,
         )
 
-    def table(name: str, partitions: int, **options: Any) -> RawKeyStore:
-        return RawKeyStore(faust_table(name, partitions, **options))
-
     # Service states are JSON bytes encoded by LiveStates (orjson, once per batch), so faust
-    # neither re-encodes them nor decodes them on recovery; the changelog records are the
-    # same JSON as before, produced per batch by `batches` (see pipeline.worker.batch_send).
+    # neither re-encodes them nor decodes them on recovery. Every table's changelog records
+    # go out with the unit that wrote them (see pipeline.worker.batch_send), the ledger's
+    # as the JSON faust would have written.
     states = BatchedChangelog(
         faust_table(SERVICE_STATE_TABLE, settings.partitions, value_type=bytes)
     )
-    batches = BatchSender(
-        lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]  # aiokafka's
-        lambda topic, key: app.producer.key_partition(topic, key).partition,
-        on_failure=lambda error: _stop_on(app, error),
-    )
-    ledger_services = table("ledger-services", 1)
-    ledger_incidents = table("ledger-incidents", 1)
-    ledger_state = table("ledger-state", 1)
+    ledger_services = BatchedChangelog(faust_table("ledger-services", 1), orjson.dumps)
+    ledger_incidents = BatchedChangelog(faust_table("ledger-incidents", 1), orjson.dumps)
+    ledger_state = BatchedChangelog(faust_table("ledger-state", 1), orjson.dumps)
+    ledger_tables = [ledger_services, ledger_incidents, ledger_state]
+
+    def partition_of(topic: str, key: bytes) -> int:
+        return app.producer.key_partition(topic, key).partition
+
+    delivery: Delivery
+    if exactly_once:
+        delivery = ExactlyOnce(
+            app_id=settings.app_id,
+            new_producer=lambda tid: transactional_producer(
+                app.conf, settings.kafka_bootstrap, tid
+            ),
+            partition_of=partition_of,
+            on_failure=lambda error: _stop_on(app, error),
+        )
+    else:
+        delivery = AtLeastOnce(
+            ProducerSink(
+                lambda: app.producer._ensure_producer(),  # type: ignore[attr-defined]  # aiokafka's
+                partition_of,
+                on_failure=lambda error: _stop_on(app, error),
+            )
+        )
 
     metrics = WorkerMetrics(registry)
     ProgressCollector(progress, registry)
@@ -157,39 +203,35 @@ def create_app(
         correlation_window_s=settings.correlation_window,
     )
 
-    async def send(outputs: Outputs) -> None:
-        states.send_through(await batches.send(states.changelog_topic, states.take_pending()))
-        for name, topic in out_topics.items():
-            records = getattr(outputs, name)
-            keyed = [(key, value) for key, value in records if key is not None]
-            unkeyed = [(key, value) for key, value in records if key is None]
-            for key, value in [*unkeyed, *await batches.send(topic.get_topic_name(), keyed)]:
-                try:
-                    await topic.send(key=key, value=value)
-                except MessageSizeTooLargeError as exc:  # an output must not stop the stream
-                    log.error("output_too_large", topic=topic.get_topic_name(), size=len(value))
-                    note = dead_letter_record(
-                        value,
-                        reason="output_too_large",
-                        field=None,
-                        detail=str(exc),
-                        topic=topic.get_topic_name(),
-                        partition=None,
-                        offset=None,
-                        at=clock(),
-                    )
-                    await out_topics["deadletter"].send(key=None, value=note)
-        ledger_records = cast("list[tuple[bytes, bytes]]", outputs.ledger)
-        ledger_name = ledger_topic.get_topic_name()
-        for _key, value in await batches.send(
-            ledger_name, ledger_records, partition=LEDGER_PARTITION
-        ):
-            await ledger_topic.send(key=b"ledger", value=value, partition=LEDGER_PARTITION)
+    async def publish(unit: Unit, outputs: Outputs, tables: list[BatchedChangelog]) -> None:
+        # Taken before the first await: the records of exactly this unit's writes.
+        changelogs = [(table.changelog_topic, table.take_pending()) for table in tables]
+        for changelog, records in changelogs:
+            if await unit.sink.send(changelog, records):
+                raise MessageSizeTooLargeError(f"a {changelog} record is too large for Kafka")
+        for name, topic in out_names.items():
+            for _key, value in await unit.sink.send(topic, getattr(outputs, name)):
+                # An output must not stop the stream.
+                log.error("output_too_large", topic=topic, size=len(value or b""))
+                note = dead_letter_record(
+                    value or b"",
+                    reason="output_too_large",
+                    field=None,
+                    detail=f"over the {app.conf.producer_max_request_size} bytes Kafka takes",
+                    topic=topic,
+                    partition=None,
+                    offset=None,
+                    at=clock(),
+                )
+                await unit.sink.send(topics.deadletter, [(None, note)])
+        ledger_records = [(b"ledger", value) for _key, value in outputs.ledger]
+        if await unit.sink.send(topics.ledger, ledger_records, partition=LEDGER_PARTITION):
+            log.error("ledger_record_too_large", topic=topics.ledger)
 
     def owned_partitions(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
-    def apply(events: list[faust.EventT[Any]]) -> Outputs:
+    def apply(events: list[faust.EventT[Any]], unit: Unit) -> Outputs:
         outputs = Outputs()
         for event in events:
             message = event.message
@@ -204,43 +246,88 @@ def create_app(
                     event.value, exc, topic=topic, partition=partition, offset=offset, out=outputs
                 )
             progress.processed(topic, partition, offset)
+            unit.consumed(topic, partition, offset)
         processor.flush(live)
         return outputs
 
-    # Batches: each changed service is written to its table (and changelog) once per batch,
-    # and the batch's events are acknowledged after its state and outputs are handed to the
-    # producer, so a crash replays the batch instead of losing it. CW_BATCH_MAX=1 processes
-    # event by event instead (faust acknowledges each when the next is taken).
+    async def process_task(partition: int, events: list[faust.EventT[Any]]) -> None:
+        try:
+            async with delivery.unit(process_task_name(partition)) as unit:
+                await publish(unit, apply(events, unit), [states])
+        except TaskGivenUp:
+            log.info("unit_skipped", task=process_task_name(partition), events=len(events))
+
+    async def process_batch(events: list[faust.EventT[Any]]) -> None:
+        by_partition: dict[int, list[faust.EventT[Any]]] = {}
+        for event in events:  # observations and commands of partition p: task p
+            by_partition.setdefault(event.message.partition, []).append(event)
+        await asyncio.gather(*(process_task(p, group) for p, group in by_partition.items()))
+
+    # Batches: each changed service is written to its table (and changelog) once per batch.
+    # The batch's events are acknowledged after their unit's records (and, exactly once,
+    # their offsets) are handed to Kafka, so a crash replays the batch instead of losing it.
+    # CW_BATCH_MAX=1 processes event by event instead.
     @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        if settings.batch_max <= 1:
-            async for event in stream.events():
-                await send(apply([event]))
-                yield None
-            return
-        batches = cast("faust.Stream[Any]", stream).take_events(  # StreamT's stub lacks it
-            settings.batch_max, within=settings.batch_within
-        )
-        async for events in batches:
-            await send(apply(list(events)))
+        async for events in _batches(stream, settings.batch_max, settings.batch_within):
+            await process_batch(events)
             yield None
+
+    async def keep_ledger_unit(events: list[faust.EventT[Any]]) -> None:
+        async with delivery.unit(LEDGER_TASK) as unit:
+            outputs = Outputs()
+            for event in events:
+                message = event.message
+                unit.consumed(message.topic, message.partition, message.offset)
+                try:
+                    record = orjson.loads(event.value)
+                except orjson.JSONDecodeError:
+                    log.warning("ledger_record_malformed")
+                    continue
+                _extend(
+                    outputs,
+                    ledger.handle(record, ledger_services, ledger_incidents, ledger_state),
+                )
+            await publish(unit, outputs, ledger_tables)
 
     @app.agent(ledger_topic)
     async def keep_ledger(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        async for value in stream:
-            try:
-                record = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                log.warning("ledger_record_malformed")
-                continue
-            await send(ledger.handle(record, ledger_services, ledger_incidents, ledger_state))
+        async for events in _batches(stream, settings.batch_max, settings.batch_within):
+            with contextlib.suppress(TaskGivenUp):  # its new owner reads them again
+                await keep_ledger_unit(events)
             yield None
+
+    def recovering() -> bool:
+        # During a rebalance the tables are being filled from their changelogs: a service
+        # read now would be decoded, kept live and judged on a state that is not complete.
+        return bool(app.rebalancing or app.in_recovery)
 
     @app.timer(interval=settings.silence_check_interval)
     async def check_services() -> None:
+        if recovering():
+            return
         # A partition far behind holds evidence not yet seen: its services are not silent.
         owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
-        await send(processor.check(live, owned))
+        owned = {p for p in owned if delivery.owns(process_task_name(p))}
+        if not owned:
+            return
+        # One unit for every owned partition's services, after their units in progress.
+        tasks = [process_task_name(p) for p in sorted(owned)]
+        with contextlib.suppress(TaskGivenUp):  # a rebalance began: the next tick decides
+            async with delivery.unit(tasks[0], holding=tasks) as unit:
+                await publish(unit, processor.check(live, owned), [states])
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
+    async def take_tasks_over(_app: faust.App, assigned: set[Any], **_kwargs: Any) -> None:
+        await delivery.acquire(sorted(task_names(assigned)))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
+    async def give_tasks_up(_app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
+        await delivery.release(sorted(task_names(revoked)))
+
+    def task_names(tps: set[Any]) -> set[str]:
+        names = {process_task_name(tp.partition) for tp in tps if tp.topic in process_inputs}
+        return names | {LEDGER_TASK for tp in tps if tp.topic == topics.ledger}
 
     @app.timer(interval=1.0)
     async def track_progress() -> None:
@@ -262,8 +349,12 @@ def create_app(
 
     @app.timer(interval=settings.indicator_interval)
     async def roll_up_indicators() -> None:
-        if LEDGER_PARTITION in owned_partitions(topics.ledger):
-            await send(ledger.indicators(ledger_services, ledger_incidents))
+        owned = LEDGER_PARTITION in owned_partitions(topics.ledger) and delivery.owns(LEDGER_TASK)
+        if owned and not recovering():
+            async with delivery.unit(LEDGER_TASK) as unit:  # owned: not given up
+                await publish(
+                    unit, ledger.indicators(ledger_services, ledger_incidents), ledger_tables
+                )
 
     if influx is not None:
         history = TopicHistory(settings, influx, metrics)
@@ -286,5 +377,9 @@ def create_app(
         @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
         async def final_flush(_app: faust.App, **_kwargs: Any) -> None:
             await asyncio.get_running_loop().run_in_executor(None, sink.flush)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
+    async def stop_producers(_app: faust.App, **_kwargs: Any) -> None:
+        await delivery.close()
 
     return app

@@ -4,10 +4,13 @@ faust's ``Topic.send`` and table writes take every record through its producer b
 aiokafka's per-message path (a future, a delivery callback and a partitioner call each);
 with about 1.5 records written per observation (a changelog record and the outputs) that
 path was the largest share of the worker's time (docs/benchmarks.md, "Attribution").
-:class:`BatchSender` groups a batch's records by partition and hands each group to the
-same aiokafka producer as one record batch: one future per partition per batch. faust's
-commit flushes that producer before committing offsets, so the records are durable before
-the observations that caused them are committed, as before.
+:class:`BatchSender` groups a batch's records by partition and hands each group to an
+aiokafka producer as one record batch: one future per partition per batch.
+:class:`ProducerSink` sends everything a batch produces that way (the odd unkeyed or large
+record one by one) on one producer: faust's own under at-least-once, whose commit flushes it
+before committing offsets, or the input partition's transactional producer under
+exactly-once (:mod:`pipeline.worker.delivery`). :class:`BatchedChangelog` is a table whose
+changelog records wait for that sink instead of going through faust's producer buffer.
 
 >>> by_partition([(b"a", b"1"), (b"b", b"2"), (b"a", b"3")], lambda key: len(key) - 1)
 {0: [(b'a', b'1'), (b'b', b'2'), (b'a', b'3')]}
@@ -20,24 +23,32 @@ from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequen
 from typing import Any, Protocol
 
 import structlog
+from aiokafka.errors import MessageSizeTooLargeError
 
 log = structlog.get_logger(__name__)
 
-KeyedRecord = tuple[bytes, bytes]
+#: A record to produce: no key (any partition) or no value (a tombstone) allowed.
+Record = tuple[bytes | None, bytes | None]
+KeyedRecord = tuple[bytes, bytes | None]
 
-#: Records at least this large go through the caller's per-message path, where a record
-#: the broker refuses is dead-lettered alone instead of failing its whole batch.
+#: Records at least this large go through the per-message path, where a record the broker
+#: refuses is dead-lettered alone instead of failing its whole batch.
 LARGE_RECORD_BYTES = 256 * 1024
 
 
 class BatchingProducer(Protocol):
-    """What :class:`BatchSender` needs of ``aiokafka.AIOKafkaProducer``."""
+    """What :class:`BatchSender` and :class:`ProducerSink` need of
+    ``aiokafka.AIOKafkaProducer``."""
 
     def create_batch(self) -> Any: ...
 
     async def partitions_for(self, topic: str) -> Any: ...
 
     async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any: ...
+
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, **options: Any
+    ) -> Any: ...
 
 
 def by_partition(
@@ -48,6 +59,10 @@ def by_partition(
     for key, value in records:
         groups.setdefault(partition_of(key), []).append((key, value))
     return groups
+
+
+def _size(record: Record) -> int:
+    return len(record[1] or b"")
 
 
 class BatchSender:
@@ -69,15 +84,22 @@ class BatchSender:
         self.batches_sent = 0
 
     async def send(
-        self, topic: str, records: Sequence[KeyedRecord], *, partition: int | None = None
-    ) -> list[KeyedRecord]:
+        self, topic: str, records: Sequence[Record], *, partition: int | None = None
+    ) -> list[Record]:
         """Queue ``records`` for ``topic`` (on ``partition``, or the key's partition as
         Kafka's default partitioner picks it). Returns the records left to the caller:
-        those of :data:`LARGE_RECORD_BYTES` or more."""
-        small = [r for r in records if len(r[1]) < LARGE_RECORD_BYTES]
-        large = [r for r in records if len(r[1]) >= LARGE_RECORD_BYTES]
+        those of :data:`LARGE_RECORD_BYTES` or more, and those without a key when no
+        ``partition`` is given."""
+        small: list[KeyedRecord] = []
+        left: list[Record] = []
+        for record in records:
+            key, value = record
+            if _size(record) >= LARGE_RECORD_BYTES or (key is None and partition is None):
+                left.append(record)
+            else:
+                small.append((key or b"", value))
         if not small:
-            return large
+            return left
         producer = self._producer()
         if partition is None:
             await producer.partitions_for(topic)  # the partitioner needs the topic's metadata
@@ -92,16 +114,18 @@ class BatchSender:
                     batch = producer.create_batch()
                     batch.append(key=key, value=value, timestamp=None)
             await self._submit(producer, batch, topic, number)
-        return large
+        return left
 
     async def _submit(
         self, producer: BatchingProducer, batch: Any, topic: str, partition: int
     ) -> None:
         future = await producer.send_batch(batch, topic, partition=partition)
         self.batches_sent += 1
-        future.add_done_callback(self._check(topic, partition))
+        future.add_done_callback(self.check(topic, partition))
 
-    def _check(self, topic: str, partition: int) -> Callable[[asyncio.Future[Any]], None]:
+    def check(self, topic: str, partition: int | None) -> Callable[[asyncio.Future[Any]], None]:
+        """A delivery callback that reports a failed send to ``on_failure``."""
+
         def check(future: asyncio.Future[Any]) -> None:
             error = None if future.cancelled() else future.exception()
             if error is not None:
@@ -111,30 +135,58 @@ class BatchSender:
         return check
 
 
+class ProducerSink:
+    """Everything one producer sends for a batch: keyed records as record batches, the
+    rest (unkeyed, large) one by one. A record Kafka refuses as too large is handed back."""
+
+    def __init__(
+        self,
+        producer: Callable[[], BatchingProducer],
+        partition_of: Callable[[str, bytes], int],
+        *,
+        on_failure: Callable[[BaseException], None],
+    ) -> None:
+        self._producer = producer
+        self.batches = BatchSender(producer, partition_of, on_failure=on_failure)
+
+    async def send(
+        self, topic: str, records: Sequence[Record], *, partition: int | None = None
+    ) -> list[Record]:
+        """Queue ``records``; returns those refused with ``MessageSizeTooLargeError``."""
+        refused: list[Record] = []
+        for key, value in await self.batches.send(topic, records, partition=partition):
+            try:
+                future = await self._producer().send(
+                    topic, value=value, key=key, partition=partition
+                )
+            except MessageSizeTooLargeError:
+                refused.append((key, value))
+                continue
+            future.add_done_callback(self.batches.check(topic, partition))
+        return refused
+
+
 class BatchedChangelog(MutableMapping[str, Any]):
     """A ``str``-keyed view of a faust table whose writes skip faust's per-record changelog
-    send: the value goes into the table's store and the record waits in :meth:`take_pending`
-    for one :meth:`BatchSender.send` per batch. Deletes keep faust's path (tombstones)."""
+    send: the value goes into the table's store and the record (``encode``-d as the table's
+    serializer would; a tombstone for a delete) waits in :meth:`take_pending` for the
+    batch's :class:`ProducerSink`."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, encode: Callable[[Any], bytes] | None = None) -> None:
         self._table = table
-        self._pending: dict[bytes, bytes] = {}
+        self._encode = encode
+        self._pending: dict[bytes, bytes | None] = {}
 
     @property
     def changelog_topic(self) -> str:
         name: str = self._table.changelog_topic.get_topic_name()
         return name
 
-    def take_pending(self) -> list[KeyedRecord]:
+    def take_pending(self) -> list[Record]:
         """The records written since the last call, the latest value per key."""
-        pending = list(self._pending.items())
+        pending: list[Record] = list(self._pending.items())
         self._pending.clear()
         return pending
-
-    def send_through(self, records: Iterable[KeyedRecord]) -> None:
-        """Write records (that :meth:`BatchSender.send` handed back) the faust way."""
-        for key, value in records:
-            self._table[key] = value
 
     def __getitem__(self, key: str) -> Any:
         return self._table[key.encode()]
@@ -145,12 +197,12 @@ class BatchedChangelog(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         raw = key.encode()
         self._table.data[raw] = value
-        self._pending[raw] = value
+        self._pending[raw] = value if self._encode is None else self._encode(value)
 
     def __delitem__(self, key: str) -> None:
         raw = key.encode()
-        self._pending.pop(raw, None)
-        del self._table[raw]
+        del self._table.data[raw]
+        self._pending[raw] = None
 
     def __iter__(self) -> Iterator[str]:
         return (key.decode() for key in self._table)

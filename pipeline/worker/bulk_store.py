@@ -224,7 +224,9 @@ class BulkLoadStore(MemoryStore[Any, Any]):
             client_id=f"{conf.broker_client_id}-bulk-load",
             group_id=None,
             enable_auto_commit=False,
-            isolation_level="read_committed" if self.app.in_transaction else "read_uncommitted",
+            # The worker's changelogs are written in its own transactions
+            # (pipeline.worker.delivery): an aborted batch's records must never be loaded.
+            isolation_level="read_committed",
             max_partition_fetch_bytes=max(MAX_PARTITION_FETCH_BYTES, conf.consumer_max_fetch_size),
             fetch_max_bytes=4 * MAX_PARTITION_FETCH_BYTES,
             check_crcs=conf.broker_check_crcs,

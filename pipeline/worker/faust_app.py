@@ -5,7 +5,8 @@ Durability and recovery live here, once: records acknowledged by every in-sync r
 in-memory and recovered from their changelog topics (read in bulk, see
 :mod:`pipeline.worker.bulk_store`), no faust web server (each process
 serves its own /metrics), and a session timeout that bounds how long a dead member holds its
-partitions after a ``kill -9``. Credentials come from pipeline.ops.kafka_security.
+partitions after a ``kill -9``. Credentials come from pipeline.ops.kafka_security;
+consumers read committed records only (:mod:`pipeline.worker.read_committed`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,19 @@ import faust
 from pipeline.config.settings import Settings
 from pipeline.ops.kafka_security import KafkaSecurity
 from pipeline.worker.bulk_store import bulk_store_url
+from pipeline.worker.read_committed import use_read_committed
 
 
-def pipeline_app(settings: Settings, *, session_timeout: float, **options: Any) -> faust.App:
-    """A faust app for ``settings.app_id``; ``options`` add process-specific faust settings."""
-    return faust.App(
+def pipeline_app(
+    settings: Settings,
+    *,
+    session_timeout: float,
+    offsets_in_transactions: bool = False,
+    **options: Any,
+) -> faust.App:
+    """A faust app for ``settings.app_id``; ``options`` add process-specific faust settings.
+    ``offsets_in_transactions``: the app commits its offsets in its own transactions."""
+    app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=bulk_store_url(),  # in memory; changelogs read in bulk on assignment
@@ -36,3 +45,5 @@ def pipeline_app(settings: Settings, *, session_timeout: float, **options: Any) 
         **KafkaSecurity.from_settings(settings).faust(),
         **options,
     )
+    use_read_committed(app, offsets_in_transactions=offsets_in_transactions)
+    return app

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
 
 from pipeline.config.settings import Settings
-from pipeline.worker.batch_send import LARGE_RECORD_BYTES, BatchSender
+from pipeline.worker.batch_send import LARGE_RECORD_BYTES, BatchSender, Record
 
 
 def _read_all(bootstrap: str, topic: str, partitions: int) -> dict[int, list[tuple[bytes, bytes]]]:
@@ -37,7 +37,7 @@ def test_records_land_once_in_order_on_their_key_partition(settings: Settings) -
     records = [(f"svc-{i % 50}".encode(), f"{i:06d}".encode() * 100) for i in range(600)]
     large = (b"big", b"x" * LARGE_RECORD_BYTES)
 
-    async def produce() -> tuple[list[tuple[bytes, bytes]], int, dict[bytes, int]]:
+    async def produce() -> tuple[list[Record], int, dict[bytes, int]]:
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:

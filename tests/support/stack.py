@@ -79,6 +79,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         ),
         "CW_REPLICATION_FACTOR": str(settings.replication_factor),
         "CW_MIN_INSYNC_REPLICAS": str(settings.min_insync_replicas),
+        "CW_PROCESSING_GUARANTEE": settings.processing_guarantee,
     }
 
 
@@ -164,6 +165,7 @@ def read_topic(
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
         **kafka_python_options(settings),
+        isolation_level="read_committed",  # as every reader of the worker's outputs
     )
     try:
         partitions = eventually(
@@ -188,6 +190,7 @@ def read_to_end(settings: Settings, topic: str) -> list[Any]:
         bootstrap_servers=settings.kafka_bootstrap,
         enable_auto_commit=False,
         **kafka_python_options(settings),
+        isolation_level="read_committed",  # as every reader of the worker's outputs
     )
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

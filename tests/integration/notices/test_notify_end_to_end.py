@@ -114,8 +114,9 @@ def test_one_opened_and_one_restored_per_channel_across_a_kill_9(
         subscriptions_yaml(hooks, smtp, mqtt.port, f"{settings.topics.prefix}notices.warn")
     )
     # Commits held back for two minutes: the DOWN report is certainly uncommitted when the
-    # worker is killed, so its successor must read it again (the at-least-once case).
-    worker = start_worker(batch_max=1, commit_interval=120.0)
+    # worker is killed, so its successor must read it again (the at-least-once case; under
+    # exactly_once its offset is committed with its outputs).
+    worker = start_worker(batch_max=1, commit_interval=120.0, processing_guarantee="at_least_once")
     notifier = NotifierProcess(
         replace(settings, data_dir=str(tmp_path / "notifier")),
         subs,
@@ -240,7 +241,7 @@ def _scenario(
     # Both successors join their groups once the dead members' 10 s sessions expire; starting
     # them side by side waits for that once.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        restarted = pool.submit(start_worker, batch_max=1)
+        restarted = pool.submit(start_worker, batch_max=1, processing_guarantee="at_least_once")
         pool.submit(notifier.start).result()
         restarted.result()
     restart_s = time.monotonic() - killed_at
