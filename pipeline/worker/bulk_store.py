@@ -35,6 +35,8 @@ from faust.stores.memory import Store as MemoryStore
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, server_list
 from faust.types import TP
 
+from pipeline.worker.read_committed import after_last_visible, client_auth
+
 log = structlog.get_logger(__name__)
 
 #: The URL scheme the store is registered under (see :func:`bulk_store_url`).
@@ -98,10 +100,14 @@ class BulkLoadStore(MemoryStore[Any, Any]):
             for tp in wanted:
                 self._persisted[tp] = -1
             return
+        # The worker's changelogs are transactional: the end offset counts commit markers no
+        # reader receives, and faust's recovery (pipeline.worker.read_committed) ends at the
+        # last record it can see, so the persisted offset must not go past that record.
+        visible = await self._visible_ends(ends)
         for tp in wanted:
             # faust seeks to this offset and re-applies that one record (its "offset - 1"
             # convention); -1 means an empty partition.
-            self._persisted[tp] = ends.get(tp, 0) - 1
+            self._persisted[tp] = visible.get(tp, 0) - 1
         self._newer.clear()
         self._loading_tps = wanted
         self._loading = asyncio.ensure_future(self._load(ends))
@@ -145,6 +151,12 @@ class BulkLoadStore(MemoryStore[Any, Any]):
             await consumer.stop()
         by_tp = {TopicPartition(tp.topic, tp.partition): tp for tp in tps}
         return {by_tp[tp]: offset for tp, offset in ends.items()}
+
+    async def _visible_ends(self, ends: dict[TP, int]) -> dict[TP, int]:
+        transport: Any = self.app.transport
+        return await after_last_visible(
+            server_list(transport.url, transport.default_port), ends, auth=client_auth(self.app)
+        )
 
     async def _load(self, ends: dict[TP, int]) -> None:
         """Apply every record before ``ends`` of those partitions."""

@@ -55,27 +55,40 @@ class ReadCommittedConsumerThread(driver.AIOKafkaConsumerThread):
         # A transaction of the previous owner still open (aborted once this worker takes its
         # tasks over) or committing (its markers are on their way) would end up in the state
         # or not depending on timing: recover only once every one of them is decided.
-        await wait_for_decided_transactions(bootstrap, partitions)
+        auth = client_auth(transport.app)
+        await wait_for_decided_transactions(bootstrap, partitions, auth=auth)
         ends = await super()._highwaters(partitions)
-        return await after_last_visible(bootstrap, ends)
+        return await after_last_visible(bootstrap, ends, auth=auth)
+
+
+def client_auth(app: Any) -> dict[str, Any]:
+    """The aiokafka credentials of a faust ``app`` (built by pipeline.ops.kafka_security)."""
+    return dict(
+        driver.credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
+    )
 
 
 async def wait_for_decided_transactions(
-    bootstrap: Any, partitions: list[TP], *, timeout_s: float = DECIDED_TIMEOUT_S
+    bootstrap: Any,
+    partitions: list[TP],
+    *,
+    timeout_s: float = DECIDED_TIMEOUT_S,
+    auth: Mapping[str, Any] | None = None,
 ) -> None:
     """Wait until no transaction is open in ``partitions``: their last stable offset (what
-    read_committed ends at) equals their high watermark."""
+    read_committed ends at) equals their high watermark. ``auth``: client credentials."""
     tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
     if not tps:
         return
     uncommitted = aiokafka.AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **(auth or {})
     )
     committed = aiokafka.AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         group_id=None,
         isolation_level=READ_COMMITTED,
+        **(auth or {}),
     )
     await uncommitted.start()
     await committed.start()
@@ -93,7 +106,9 @@ async def wait_for_decided_transactions(
         await committed.stop()
 
 
-async def after_last_visible(bootstrap: Any, ends: Mapping[TP, int]) -> dict[TP, int]:
+async def after_last_visible(
+    bootstrap: Any, ends: Mapping[TP, int], *, auth: Mapping[str, Any] | None = None
+) -> dict[TP, int]:
     """For each partition, one past the offset of the last record a read-committed reader
     receives below ``ends`` (0 when there is none): the end offset minus the transaction
     markers and aborted records after that record."""
@@ -106,6 +121,7 @@ async def after_last_visible(bootstrap: Any, ends: Mapping[TP, int]) -> dict[TP,
         enable_auto_commit=False,
         group_id=None,
         isolation_level=READ_COMMITTED,
+        **(auth or {}),
     )
     await consumer.start()
     try:
