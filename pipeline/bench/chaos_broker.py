@@ -16,16 +16,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kafka import KafkaProducer
 
+from pipeline.bench.chaos_run import ChaosRun
 from pipeline.ops.kafka_cluster import KafkaCluster
 from pipeline.ops.kafka_security import PLAINTEXT
 from pipeline.ops.topics import ensure_topic_layout
-
-if TYPE_CHECKING:  # chaos imports this module to register the scenario
-    from pipeline.bench.chaos import ChaosRun
 
 
 @contextmanager

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench.chaos import ChaosRun, OwnInfluxDB
 from pipeline.bench.chaos_broker import restart_mid_stream
+from pipeline.bench.chaos_run import ChaosRun, OwnInfluxDB
 from pipeline.bench.kafka_io import read_topic
 from pipeline.config.settings import Settings
 from pipeline.ops.influx_admin import ensure_database

@@ -17,7 +17,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.producer import ObservationProducer
 from connectors.spool import SpoolRecord
-from pipeline.bench.chaos import ChaosRun
+from pipeline.bench.chaos_run import ChaosRun
 from pipeline.config.settings import SERVICE_STATE_TABLE, Settings, TopicNames
 from pipeline.ops.influx_admin import drop_database, ensure_database
 from pipeline.ops.kafka_cluster import KafkaCluster
