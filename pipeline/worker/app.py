@@ -306,6 +306,7 @@ def create_app(
     async def check_services() -> None:
         if recovering():
             return
+        refresh_progress()  # the end offsets as of now, not as of the last progress tick
         # A partition far behind holds evidence not yet seen: its services are not silent.
         owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
         owned = {p for p in owned if delivery.owns(process_task_name(p))}
@@ -331,6 +332,9 @@ def create_app(
 
     @app.timer(interval=1.0)
     async def track_progress() -> None:
+        refresh_progress()
+
+    def refresh_progress() -> None:
         committed = getattr(app.consumer, "_committed_offset", {})  # faust keeps no public view
         assigned = [
             tp

@@ -5,7 +5,10 @@ assigned partition the worker records the next offset it processed, the committe
 the end offset, and when processing last advanced. A partition with unprocessed records and
 no progress for ``stall_after`` seconds is *stalled*: health fails. A partition whose backlog
 exceeds ``max_backlog`` is *behind*: its services are not judged silent, because their
-evidence may be waiting in that backlog.
+evidence may be waiting in that backlog. So is a partition whose backlog appeared less than
+``settle`` seconds ago: records produced together (a replay, a connector's burst) can be
+taken in two batches, and a silence check between them would judge a service on half its
+evidence; a backlog that persists (steady load) stops deferring the check after ``settle``.
 
 >>> now = [0.0]
 >>> progress = PartitionProgress(lambda: now[0], stall_after=30.0, max_backlog=100)
@@ -17,6 +20,12 @@ evidence may be waiting in that backlog.
 >>> progress.processed("obs", 0, offset=9)
 >>> progress.stalled(), sorted(progress.behind("obs"))
 ([], [])
+>>> progress.observe("obs", 0, end=12, committed=None)  # two new records, just now
+>>> sorted(progress.behind("obs"))
+[0]
+>>> now[0] = 31.0 + progress.settle
+>>> sorted(progress.behind("obs"))
+[]
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ class _Partition:
     committed: int | None = None
     end: int | None = None
     progressed_at: float = 0.0
+    backlog_since: float | None = None  # when the current backlog appeared
 
     def backlog(self) -> int:
         return 0 if self.end is None else max(0, self.end - (self.next_offset or 0))
@@ -43,10 +53,18 @@ class _Partition:
 class PartitionProgress:
     """Progress per (topic, partition); fed by the agent and a timer, read by health."""
 
-    def __init__(self, clock: Callable[[], float], *, stall_after: float, max_backlog: int) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        stall_after: float,
+        max_backlog: int,
+        settle: float = 2.0,
+    ) -> None:
         self._clock = clock
         self.stall_after = stall_after
         self.max_backlog = max_backlog
+        self.settle = settle
         self._partitions: dict[tuple[str, int], _Partition] = {}
 
     def _get(self, topic: str, partition: int) -> _Partition:
@@ -61,6 +79,7 @@ class PartitionProgress:
         if state.next_offset is None or offset + 1 > state.next_offset:
             state.next_offset = offset + 1
             state.progressed_at = self._clock()
+        self._track_backlog(state)
 
     def observe(
         self, topic: str, partition: int, *, end: int | None, committed: int | None
@@ -70,6 +89,13 @@ class PartitionProgress:
         state.end, state.committed = end, committed
         if state.next_offset is None and committed is not None:
             state.next_offset = committed
+        self._track_backlog(state)
+
+    def _track_backlog(self, state: _Partition) -> None:
+        if state.backlog() == 0:
+            state.backlog_since = None
+        elif state.backlog_since is None:
+            state.backlog_since = self._clock()
 
     def keep_only(self, assigned: Iterable[tuple[str, int]]) -> None:
         """Forget partitions no longer assigned (after a rebalance)."""
@@ -90,10 +116,16 @@ class PartitionProgress:
     def behind(self, topic: str) -> set[int]:
         """Partitions of ``topic`` too far behind to judge their services' silence."""
         stalled = {(t, p) for t, p, _ in self.stalled()}
+        now = self._clock()
         return {
             partition
             for (t, partition), state in self._partitions.items()
-            if t == topic and (state.backlog() > self.max_backlog or (t, partition) in stalled)
+            if t == topic
+            and (
+                state.backlog() > self.max_backlog
+                or (t, partition) in stalled
+                or (state.backlog_since is not None and now - state.backlog_since < self.settle)
+            )
         }
 
     def items(self) -> Iterator[tuple[tuple[str, int], _Partition]]:
