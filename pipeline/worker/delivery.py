@@ -6,9 +6,9 @@ the ledger's one partition): the events of one task in a batch, or the clock-dri
 A unit computes its outputs and changed state, hands every record to :attr:`Unit.sink`, and
 says which input offsets it consumed (:meth:`Unit.consumed`).
 
-- :class:`AtLeastOnce`: the records go to faust's producer; faust commits the offsets later,
-  after flushing that producer, so a crash in between replays the unit and its outputs are
-  produced again.
+- :class:`AtLeastOnce`: the records go to faust's producer; the units' offsets are committed
+  later (:meth:`Delivery.commit_consumed`, every ``CW_COMMIT_INTERVAL_S``), after flushing that
+  producer, so a crash in between replays the units and their outputs are produced again.
 - :class:`ExactlyOnce`: each task has its own transactional producer (transactional id
   ``<app id>-<task>``), so a restarted or new owner of the task fences the old one and Kafka
   aborts whatever that one left open. A unit is one transaction: its records and its input
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -69,6 +69,15 @@ class Delivery(Protocol):
         """Whether ``task`` is this worker's now (not given up in a rebalance)."""
         ...
 
+    @property
+    def committed(self) -> Mapping[TopicPartition, int]:
+        """The next offset to read of each input partition, as last committed from here."""
+        ...
+
+    async def commit_consumed(self) -> None:
+        """Commit the offsets of the units that finished, if they are not committed yet."""
+        ...
+
     async def acquire(self, tasks: Iterable[str]) -> None: ...
 
     async def release(self, tasks: Iterable[str]) -> None: ...
@@ -77,14 +86,39 @@ class Delivery(Protocol):
 
 
 class AtLeastOnce:
-    """Every unit's records on one (faust's) producer; offsets committed by faust."""
+    """Every unit's records on one (faust's) producer; the units' offsets committed every so
+    often (:meth:`commit_consumed`) once that producer has delivered everything before."""
 
-    def __init__(self, sink: ProducerSink) -> None:
+    def __init__(
+        self,
+        sink: ProducerSink,
+        *,
+        flush: Callable[[], Awaitable[Any]],
+        commit: Callable[[Mapping[TopicPartition, int]], Awaitable[Any]],
+    ) -> None:
         self._sink = sink
+        self._flush = flush
+        self._commit = commit
+        self._done: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
+
+    @property
+    def committed(self) -> Mapping[TopicPartition, int]:
+        return self._committed
 
     @contextlib.asynccontextmanager
     async def unit(self, task: str, *, holding: Iterable[str] = ()) -> AsyncIterator[Unit]:
-        yield Unit(self._sink)
+        unit = Unit(self._sink)
+        yield unit
+        self._done.update(unit.offsets)
+
+    async def commit_consumed(self) -> None:
+        if not self._done:
+            return
+        offsets, self._done = self._done, {}
+        await self._flush()  # every output of those units acknowledged first
+        await self._commit(offsets)
+        self._committed.update(offsets)
 
     def owns(self, task: str) -> bool:
         return True
@@ -93,10 +127,11 @@ class AtLeastOnce:
         return None
 
     async def release(self, tasks: Iterable[str]) -> None:
-        return None
+        # Partitions leave with their offsets committed, so their next owner replays little.
+        await self.commit_consumed()
 
     async def close(self) -> None:
-        return None
+        await self.commit_consumed()
 
 
 class TransactionsFailed(RuntimeError):
@@ -128,7 +163,15 @@ class ExactlyOnce:
         self._failed: BaseException | None = None
         self._owned: set[str] = set()
         self._given_up: set[str] = set()
-        self.committed = 0
+        self._committed: dict[TopicPartition, int] = {}
+        self.transactions = 0
+
+    @property
+    def committed(self) -> Mapping[TopicPartition, int]:
+        return self._committed
+
+    async def commit_consumed(self) -> None:
+        return None  # each unit's transaction committed its offsets
 
     def owns(self, task: str) -> bool:
         return task in self._owned
@@ -182,7 +225,8 @@ class ExactlyOnce:
                 if unit.offsets:
                     await producer.send_offsets_to_transaction(unit.offsets, self._app_id)
                 await producer.commit_transaction()
-                self.committed += 1
+                self._committed.update(unit.offsets)
+                self.transactions += 1
             except BaseException as exc:
                 self._fail(exc)
                 raise

@@ -27,6 +27,8 @@ from aiokafka.structs import TopicPartition
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP
 
+from pipeline.worker.batch_drain import BatchDrain
+
 log = structlog.get_logger(__name__)
 
 READ_COMMITTED = "read_committed"
@@ -155,7 +157,7 @@ async def _last_offset(
     return last
 
 
-class ReadCommittedConsumer(driver.Consumer):
+class ReadCommittedConsumer(BatchDrain, driver.Consumer):
     offsets_in_transactions: ClassVar[bool] = False
 
     def _new_consumer_thread(self) -> driver.AIOKafkaConsumerThread:
