@@ -384,10 +384,11 @@ def create_app(
     async def roll_up_indicators() -> None:
         owned = LEDGER_PARTITION in owned_partitions(topics.ledger) and delivery.owns(LEDGER_TASK)
         if owned and not recovering():
-            async with delivery.unit(LEDGER_TASK) as unit:  # owned: not given up
-                await publish(
-                    unit, ledger.indicators(ledger_services, ledger_incidents), ledger_tables
-                )
+            with contextlib.suppress(TaskGivenUp):  # fenced by the ledger's next owner
+                async with delivery.unit(LEDGER_TASK) as unit:
+                    await publish(
+                        unit, ledger.indicators(ledger_services, ledger_incidents), ledger_tables
+                    )
 
     if influx is not None:
         history = TopicHistory(settings, influx, metrics)

@@ -29,6 +29,7 @@ from typing import Any, Protocol, cast
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, ProducerFenced
 from aiokafka.structs import TopicPartition
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
@@ -42,6 +43,8 @@ log = structlog.get_logger(__name__)
 #: open transaction at once, so the limit only matters when nobody does.
 TRANSACTION_TIMEOUT_MS = 300_000
 TRANSACTION_RETRY_BACKOFF_MS = 5
+#: What a producer gets once another one started with its transactional id.
+FENCED = (ProducerFenced, InvalidProducerEpoch)
 
 
 @dataclass
@@ -164,6 +167,7 @@ class ExactlyOnce:
         self._owned: set[str] = set()
         self._given_up: set[str] = set()
         self._committed: dict[TopicPartition, int] = {}
+        self._stopping: set[asyncio.Future[None]] = set()
         self.transactions = 0
 
     @property
@@ -192,7 +196,10 @@ class ExactlyOnce:
             self._producers[task] = producer
         return producer
 
-    def _fail(self, error: BaseException) -> None:
+    def _fail(self, error: BaseException, task: str | None = None) -> None:
+        if task is not None and isinstance(error, FENCED):
+            self._fenced(task)
+            return
         if self._failed is not None:
             return
         self._failed = error
@@ -200,6 +207,25 @@ class ExactlyOnce:
             return  # stopping anyway
         log.error("transaction_failed", error=repr(error))
         self._on_failure(error)
+
+    def _fenced(self, task: str) -> None:
+        """Another worker started ``task``'s producer: the task is its now. Kafka aborted this
+        worker's open transaction of the task, and the new owner processes that input again
+        from the committed offsets; here the task is given up (no unit of it runs any more)
+        instead of stopping the whole worker. The partitions' state in memory may hold the
+        aborted unit's changes: the rebalance that gave the task away takes the partitions
+        from this worker, and a partition assigned again is read afresh from its changelog
+        (pipeline.worker.bulk_store)."""
+        if task in self._given_up:
+            return
+        log.warning("task_fenced", task=task)
+        self._owned.discard(task)
+        self._given_up.add(task)
+        producer = self._producers.pop(task, None)
+        if producer is not None:
+            stopping = asyncio.ensure_future(producer.stop())
+            self._stopping.add(stopping)
+            stopping.add_done_callback(self._stopping.discard)
 
     @contextlib.asynccontextmanager
     async def unit(self, task: str, *, holding: Iterable[str] = ()) -> AsyncIterator[Unit]:
@@ -220,14 +246,22 @@ class ExactlyOnce:
                 def current() -> BatchingProducer:
                     return cast(BatchingProducer, producer)
 
-                unit = Unit(ProducerSink(current, self._partition_of, on_failure=self._fail))
+                def failed(error: BaseException) -> None:
+                    self._fail(error, task)
+
+                unit = Unit(ProducerSink(current, self._partition_of, on_failure=failed))
                 yield unit
                 if unit.offsets:
                     await producer.send_offsets_to_transaction(unit.offsets, self._app_id)
                 await producer.commit_transaction()
                 self._committed.update(unit.offsets)
                 self.transactions += 1
+            except TaskGivenUp:
+                raise
             except BaseException as exc:
+                if isinstance(exc, FENCED) or task in self._given_up:
+                    self._fenced(task)  # (a send of this unit may have found out first)
+                    raise TaskGivenUp(task) from exc
                 self._fail(exc)
                 raise
 
