@@ -187,13 +187,15 @@ SETTINGS: tuple[Variable, ...] = (
     ),
     Variable(
         "CW_BATCH_MAX",
-        "Observations per worker batch (1: event by event).",
+        "Most observations of one partition in one worker transaction (a fetch holding more is "
+        "processed in pieces of this size; 1: record by record).",
         "batch_max",
         kind="int",
     ),
     Variable(
         "CW_BATCH_WITHIN_S",
-        "Longest wait to fill a batch (latency added at low load).",
+        "Longest wait to fill a batch of ledger records (latency added at low load); "
+        "observations are taken as each fetch returns them.",
         "batch_within",
         kind="seconds",
     ),
