@@ -27,6 +27,7 @@ from influxdb_client.rest import ApiException
 
 from connectors.producer import ObservationProducer
 from connectors.spool import SpoolRecord
+from pipeline.bench.chaos_run import OwnInfluxDB
 from pipeline.cli.main import main
 from pipeline.config.settings import Settings, TopicNames
 from pipeline.core.schema import Kind, Status
@@ -34,7 +35,6 @@ from pipeline.ops.influx_admin import InfluxAuthError, influxql
 from pipeline.ops.kafka_security import PLAINTEXT, KafkaAccessError, check_access
 from pipeline.ops.topics import ensure_topic_layout
 from tests.support.observations import make_obs
-from tests.support.own_servers import OwnInfluxDB, own_influxdb
 from tests.support.secure_kafka import SecureKafka, secure_kafka
 from tests.support.stack import WorkerProcess, eventually, free_port, read_topic
 
@@ -85,10 +85,9 @@ def deployment(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with ExitStack() as servers:
         with ThreadPoolExecutor(2) as pool:  # both mostly wait for their server to come up
             starting_kafka = pool.submit(servers.enter_context, secure_kafka(state / "kafka"))
-            starting_db = pool.submit(
-                servers.enter_context, own_influxdb(state / "influx", auth=True)
-            )
-            kafka, db = starting_kafka.result(), starting_db.result()
+            db = servers.enter_context(OwnInfluxDB(state / "influx", auth=True))
+            starting_db = pool.submit(db.start)
+            kafka, _ = starting_kafka.result(), starting_db.result()
         admin_token = f"admin:{uuid.uuid4().hex}"
         user, password = admin_token.split(":")
         # With auth on and no users yet, InfluxDB accepts exactly this: the first admin.
