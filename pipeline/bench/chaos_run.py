@@ -204,15 +204,20 @@ def with_errors(action: Callable[[], object]) -> None:
 
 
 class OwnInfluxDB:
-    """An InfluxDB of the run's own on free ports (deploy/local/influxdb.sh, own state)."""
+    """An InfluxDB of the run's (or test's) own on free ports: deploy/local/influxdb.sh with its
+    own state under ``state``, so stopping it cannot touch anyone else's server. As a context
+    manager it is stopped at exit (started only by :meth:`start`).
+    """
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, *, auth: bool = False) -> None:
         self.port = free_port()
         self.env = {
             **os.environ,
             "CW_STATE": str(state),
             "CW_INFLUX_PORT": str(self.port),
             "CW_INFLUX_RPC_PORT": str(free_port()),
+            # ``[http] auth-enabled``: every request needs a user (the first one made is admin).
+            "CW_INFLUX_AUTH_ENABLED": "true" if auth else "false",
         }
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -229,3 +234,9 @@ class OwnInfluxDB:
 
     def stop(self) -> None:
         self._script("stop")
+
+    def __enter__(self) -> OwnInfluxDB:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -38,7 +38,9 @@ def _default(variable: Variable) -> str:
 def _table(variables: tuple[Variable, ...]) -> list[str]:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for variable in sorted(variables, key=lambda v: v.name):
-        rows.append(f"| `{variable.name}` | `{_default(variable)}` | {variable.help} |")
+        allowed = ", ".join(f"`{choice}`" for choice in variable.choices)
+        meaning = f"{variable.help} One of {allowed}." if allowed else variable.help
+        rows.append(f"| `{variable.name}` | `{_default(variable)}` | {meaning} |")
     return rows
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.config.variables import SETTINGS, SettingsError
+from pipeline.config.variables import SETTINGS, SettingsError, by_name
 
 __all__ = ["DEFAULT_LIVE_STATES", "SERVICE_STATE_TABLE", "Settings", "SettingsError", "TopicNames"]
 
@@ -150,6 +150,17 @@ class Settings:
     kafka_ca_file: str | None = None
     #: Where ``influx_token`` was read from (CW_INFLUX_TOKEN_FILE), for error messages.
     influx_token_file: str | None = None
+
+    @property
+    def exactly_once(self) -> bool:
+        """Whether ``processing_guarantee`` asks for transactions (checked again here for
+        settings built in code rather than read from CW_PROCESSING_GUARANTEE).
+
+        >>> Settings(processing_guarantee="at_least_once").exactly_once
+        False
+        """
+        guarantee = by_name("CW_PROCESSING_GUARANTEE").parse(self.processing_guarantee)
+        return bool(guarantee == "exactly_once")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

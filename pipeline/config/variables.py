@@ -11,6 +11,11 @@ reference cannot drift from what the code reads.
 Traceback (most recent call last):
 ...
 pipeline.config.variables.SettingsError: CW_PARTITIONS='six': must be a whole number
+>>> try:
+...     by_name("CW_PROCESSING_GUARANTEE").parse("once")
+... except SettingsError as exc:
+...     print(exc)
+CW_PROCESSING_GUARANTEE='once': must be exactly_once or at_least_once
 """
 
 from __future__ import annotations
@@ -53,12 +58,17 @@ class Variable:
     name: str
     help: str
     field: str | None = None
-    kind: str = "text"  # text | int | seconds | optional
+    kind: str = "text"  # text | int | seconds | optional | choice
     default: str | None = None
     #: The value used when the variable is unset, from other variables (None: the field's).
     derive: Callable[[Mapping[str, str]], str | None] | None = None
+    #: The allowed values of a ``choice``.
+    choices: tuple[str, ...] = ()
 
     def parse(self, raw: str) -> Any:
+        if self.kind == "choice" and raw not in self.choices:
+            allowed = f"{', '.join(self.choices[:-1])} or {self.choices[-1]}"
+            raise SettingsError(f"{self.name}={raw!r}: must be {allowed}")
         if self.kind == "int":
             return _whole(self.name, raw)
         if self.kind == "seconds":
@@ -257,6 +267,8 @@ SETTINGS: tuple[Variable, ...] = (
         "loses nor duplicates an output; `at_least_once`: a few percent faster, and a crash "
         "may emit the last batch's outputs twice (see docs/reliability.md).",
         "processing_guarantee",
+        kind="choice",
+        choices=("exactly_once", "at_least_once"),
     ),
     Variable(
         "CW_STALL_AFTER_S",

@@ -4,25 +4,19 @@ The shared local Kafka (deploy/local/kafka.sh) must never be restarted, so fault
 itself run against a cluster started here: the same Maven-resolved jars from the cache
 (``kafka.sh install`` fetches them once), a private state directory, ports the OS just handed
 out. Every node is broker and controller; three nodes form a three-voter quorum with
-replication factor 3 and ``min.insync.replicas=2`` as the defaults for every topic.
-
->>> config = node_config(KafkaNode(2, 9092, 9093, Path("/tmp/n2")), "1@h:1,2@h:2", size=3)
->>> [line for line in config.splitlines() if line.startswith(("node.id", "min.insync"))]
-['node.id=2', 'min.insync.replicas=2']
+replication factor 3 and ``min.insync.replicas=2`` as the defaults for every topic. Clients
+connect in plaintext, or with a :class:`~pipeline.ops.kafka_cluster_auth.BrokerAuth` as SCRAM
+users over SASL (and TLS) under ACLs.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,110 +24,82 @@ from typing import Any, TypeVar
 import structlog
 from kafka import KafkaAdminClient
 
-from pipeline.ops.kafka_security import PLAINTEXT
+from pipeline.ops.kafka_cluster_auth import BrokerAuth, write_self_signed
+from pipeline.ops.kafka_node import KafkaNode, cluster_id, free_port, kafka_libs, node_config
+from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 from pipeline.ops.localstack import DEPLOY
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_VERSION = "4.1.1"
-
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    """A loopback port the OS just handed out (never a guessed number)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def kafka_libs(env: dict[str, str] | None = None) -> Path:
-    """The cached jar directory deploy/local/kafka.sh installs into (``CW_CACHE``)."""
-    env = dict(os.environ if env is None else env)
-    cache = Path(env.get("CW_CACHE", Path.home() / ".cache" / "continuity-watch"))
-    return cache / f"kafka-{env.get('CW_KAFKA_VERSION', DEFAULT_VERSION)}" / "libs"
-
-
-def cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, not starting '-'.
-
-    >>> len(cluster_id())
-    22
-    """
-    while True:
-        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if not text.startswith("-"):
-            return text
-
-
-@dataclass
-class KafkaNode:
-    """One broker+controller process."""
-
-    node_id: int
-    port: int
-    controller_port: int
-    directory: Path
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-
-def node_config(node: KafkaNode, voters: str, *, size: int) -> str:
-    """server.properties of one node; replication defaults follow the cluster size."""
-    replication, min_isr = size, (2 if size >= 3 else 1)
-    return f"""process.roles=broker,controller
-node.id={node.node_id}
-controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs={node.directory / "data"}
-num.partitions=6
-default.replication.factor={replication}
-min.insync.replicas={min_isr}
-unclean.leader.election.enable=false
-auto.create.topics.enable=true
-offsets.topic.replication.factor={replication}
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor={replication}
-transaction.state.log.min.isr={min_isr}
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor={replication}
-share.coordinator.state.topic.min.isr={min_isr}
-group.initial.rebalance.delay.ms=0
-# A killed node is fenced (and leaves every ISR) after 6 s instead of 9 s.
-broker.heartbeat.interval.ms=1000
-broker.session.timeout.ms=6000
-replica.lag.time.max.ms=10000
-log.segment.bytes=16777216
-"""
-
-
 class KafkaCluster:
-    """``size`` KRaft nodes under ``root``; a context manager that removes everything on exit."""
+    """``size`` KRaft nodes under ``root``; a context manager that removes everything on exit.
 
-    def __init__(self, root: Path, size: int = 1, *, heap: str = "320m") -> None:
+    With ``auth`` clients must be its SCRAM users (:meth:`security`, :meth:`client_env`); the
+    TLS listener's certificate is :attr:`ca_file`."""
+
+    def __init__(
+        self, root: Path, size: int = 1, *, heap: str = "320m", auth: BrokerAuth | None = None
+    ) -> None:
         if size not in (1, 3):
             raise ValueError(f"size={size}: a cluster here has 1 or 3 nodes")
-        self.root, self.size, self.heap = root, size, heap
+        self.root, self.size, self.heap, self.auth = root, size, heap, auth
+        tls = auth is not None and auth.tls
         self.nodes = [
-            KafkaNode(i, free_port(), free_port(), root / f"node-{i}") for i in range(1, size + 1)
+            KafkaNode(i, free_port(), free_port(), root / f"node-{i}", free_port() if tls else None)
+            for i in range(1, size + 1)
         ]
         self.libs = kafka_libs()
+        self.ca_file = root / "ca.pem"
+        self.keystore = root / "broker.pem"
 
     @property
     def bootstrap(self) -> str:
         return ",".join(node.address for node in self.nodes)
+
+    @property
+    def tls_bootstrap(self) -> str:
+        """The SASL_SSL listeners (a cluster with ``BrokerAuth(tls=True)`` only)."""
+        if self.auth is None or not self.auth.tls:
+            raise ValueError("this cluster has no TLS listener: start it with BrokerAuth(tls=True)")
+        return ",".join(f"127.0.0.1:{node.tls_port}" for node in self.nodes)
+
+    def security(self, user: str, *, tls: bool = False) -> KafkaSecurity:
+        """Client security of SCRAM ``user`` (its password in a file under ``root``), or
+        plaintext for a cluster without ``auth``."""
+        if self.auth is None:
+            return PLAINTEXT
+        path = self.root / f"{user}.password"
+        if not path.exists():
+            path.write_text(self.auth.users[user] + "\n")
+            path.chmod(0o600)
+        return KafkaSecurity(
+            "SASL_SSL" if tls else "SASL_PLAINTEXT",
+            "SCRAM-SHA-512",
+            user,
+            str(path),
+            str(self.ca_file) if tls else None,
+        )
+
+    def client_env(self, user: str, *, tls: bool = False) -> dict[str, str]:
+        """The Kafka variables (bootstrap, security) of a process connecting as ``user``."""
+        security = self.security(user, tls=tls)
+        env = {
+            "CW_KAFKA_BOOTSTRAP": self.tls_bootstrap if tls else self.bootstrap,
+            "CW_KAFKA_SECURITY_PROTOCOL": security.protocol,
+        }
+        if security.sasl:
+            env["CW_KAFKA_SASL_MECHANISM"] = security.mechanism
+            env["CW_KAFKA_USERNAME"] = user
+            env["CW_KAFKA_PASSWORD_FILE"] = str(security.password_file)
+        if tls:
+            env["CW_KAFKA_CA_FILE"] = str(self.ca_file)
+        return env
+
+    def _admin_security(self) -> KafkaSecurity:
+        return PLAINTEXT if self.auth is None else self.security(self.auth.admin)
 
     def node(self, node_id: int) -> KafkaNode:
         return self.nodes[node_id - 1]
@@ -147,12 +113,18 @@ class KafkaCluster:
         self._install()
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         ident = cluster_id()
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.auth is not None and self.auth.tls:
+            write_self_signed(self.ca_file, self.keystore)
+        users = [] if self.auth is None else self.auth.format_args()
         formats = []
         for node in self.nodes:
             shutil.rmtree(node.directory, ignore_errors=True)  # a fresh cluster, always
             node.directory.mkdir(parents=True)
             config = node.directory / "server.properties"
-            config.write_text(node_config(node, voters, size=self.size))
+            config.write_text(
+                node_config(node, voters, size=self.size, auth=self.auth, keystore=self.keystore)
+            )
             formats.append(
                 self._java(
                     "kafka.tools.StorageTool",
@@ -161,6 +133,7 @@ class KafkaCluster:
                     ident,
                     "-c",
                     str(config),
+                    *users,
                     out=node.directory / "format.log",
                 )
             )
@@ -256,7 +229,7 @@ class KafkaCluster:
                 bootstrap_servers=node.address,
                 request_timeout_ms=3000,
                 bootstrap_timeout_ms=3000,
-                **PLAINTEXT.kafka_python(),  # the launcher's nodes listen in plaintext
+                **self._admin_security().kafka_python(),
             )
         except Exception:  # not listening yet
             return False
@@ -324,7 +297,7 @@ class KafkaCluster:
                     bootstrap_servers=address,
                     request_timeout_ms=5000,
                     bootstrap_timeout_ms=5000,
-                    **PLAINTEXT.kafka_python(),
+                    **self._admin_security().kafka_python(),
                 )
             except Exception as exc:  # not listening (yet)
                 failure = exc

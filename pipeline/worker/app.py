@@ -21,7 +21,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
-from pipeline.config.settings import SERVICE_STATE_TABLE, Settings, SettingsError
+from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
 from pipeline.core.deadletter import dead_letter_record
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
@@ -59,23 +59,6 @@ RECORD_BATCH_BYTES = 512 * 1024
 
 #: The task of the ledger's one partition (see pipeline.worker.delivery).
 LEDGER_TASK = "ledger-0"
-GUARANTEES = ("exactly_once", "at_least_once")
-
-
-def exactly_once_guarantee(name: str) -> bool:
-    """Whether ``CW_PROCESSING_GUARANTEE`` asks for transactions.
-
-    >>> exactly_once_guarantee("at_least_once")
-    False
-    >>> try:
-    ...     exactly_once_guarantee("once")
-    ... except SettingsError as exc:
-    ...     print(exc)
-    CW_PROCESSING_GUARANTEE='once': must be exactly_once or at_least_once
-    """
-    if name not in GUARANTEES:
-        raise SettingsError(f"CW_PROCESSING_GUARANTEE={name!r}: must be {' or '.join(GUARANTEES)}")
-    return name == GUARANTEES[0]
 
 
 def process_task_name(partition: int) -> str:
@@ -131,7 +114,7 @@ def create_app(
         progress = PartitionProgress(
             time.monotonic, stall_after=settings.stall_after, max_backlog=settings.batch_max
         )
-    exactly_once = exactly_once_guarantee(settings.processing_guarantee)
+    exactly_once = settings.exactly_once
     app = pipeline_app(
         settings,
         session_timeout=settings.session_timeout,

@@ -13,9 +13,10 @@ which keeps its state on disk — so faust's own recovery replays only records w
 that. The table contents end up the same: the latest value per key, tombstones applied, keys
 of the partition only.
 
-The rebalance listener only asks for the end offsets (heartbeats stop while it runs, so a
-long read there would get the worker expelled from its group after the session timeout);
-the read itself runs alongside faust's recovery and is awaited in ``on_recovery_completed``,
+The rebalance listener only asks for the end offsets and the last visible record
+(heartbeats stop while it runs, so a long read there would get the worker expelled from its
+group after the session timeout); the read itself, with the same consumer, runs alongside
+faust's recovery and is awaited in ``on_recovery_completed``,
 before faust resumes the streams. A key faust's recovery writes while the read runs keeps
 faust's (newer) value. A read that fails stops the worker, which then starts over; a read
 cut short by another rebalance starts again for the partitions still assigned.
@@ -35,7 +36,7 @@ from faust.stores.memory import Store as MemoryStore
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, server_list
 from faust.types import TP
 
-from pipeline.worker.read_committed import after_last_visible, client_auth
+from pipeline.worker.read_committed import last_visible_ends
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,8 @@ class BulkLoadStore(MemoryStore[Any, Any]):
         # Changelog partition -> the offset faust's recovery starts from (this rebalance).
         self._persisted: dict[TP, int] = {}
         self._loading: asyncio.Task[None] | None = None
+        # The consumer of this rebalance's end offsets, tail scan and read.
+        self._reader: AIOKafkaConsumer | None = None
         self._loading_tps: set[TP] = set()
         # Keys faust's recovery applied while a bulk read runs: their values are newer.
         self._newer: set[Any] = set()
@@ -90,27 +93,35 @@ class BulkLoadStore(MemoryStore[Any, Any]):
         if self._loading is not None:  # cut short: read again what is still ours
             self._loading.cancel()
             await asyncio.gather(self._loading, return_exceptions=True)
+            await self._close_reader()  # the read may have been cancelled before it began
             wanted |= self._loading_tps & actives
             self._loading = None
         if not wanted:
             return
         self._drop({tp.partition for tp in wanted})  # leftovers; the changelog has them
-        ends = await self._end_offsets(wanted)
+        # One consumer per rebalance: end offsets, last visible records, then the read.
+        self._reader = self._consumer()
+        ends = await self._end_offsets(self._reader, wanted)
         if ends is None:  # faust reads these partitions from the start, as it always did
+            await self._close_reader()
             for tp in wanted:
                 self._persisted[tp] = -1
             return
         # The worker's changelogs are transactional: the end offset counts commit markers no
         # reader receives, and faust's recovery (pipeline.worker.read_committed) ends at the
         # last record it can see, so the persisted offset must not go past that record.
-        visible = await self._visible_ends(ends)
+        try:
+            visible = await last_visible_ends(self._reader, ends)
+        except BaseException:
+            await self._close_reader()
+            raise
         for tp in wanted:
             # faust seeks to this offset and re-applies that one record (its "offset - 1"
             # convention); -1 means an empty partition.
             self._persisted[tp] = visible.get(tp, 0) - 1
         self._newer.clear()
         self._loading_tps = wanted
-        self._loading = asyncio.ensure_future(self._load(ends))
+        self._loading = asyncio.ensure_future(self._load(self._reader, ends))
 
     def apply_changelog_batch(self, batch: Any, to_key: Any, to_value: Any) -> None:
         """faust's recovery applies records past the bulk read; remember their keys."""
@@ -136,10 +147,12 @@ class BulkLoadStore(MemoryStore[Any, Any]):
                 self._newer.clear()
         await super().on_recovery_completed(active_tps, standby_tps)
 
-    async def _end_offsets(self, tps: set[TP]) -> dict[TP, int] | None:
-        consumer = self._consumer()
+    async def _end_offsets(self, consumer: AIOKafkaConsumer, tps: set[TP]) -> dict[TP, int] | None:
+        """Starts ``consumer``; None when the broker did not answer."""
         try:
             await consumer.start()
+            # Assigned at once: aiokafka's stop() of a consumer never assigned raises
+            # CancelledError.
             consumer.assign([TopicPartition(tp.topic, tp.partition) for tp in tps])
             ends = await consumer.end_offsets(
                 [TopicPartition(tp.topic, tp.partition) for tp in tps]
@@ -147,30 +160,24 @@ class BulkLoadStore(MemoryStore[Any, Any]):
         except Exception as exc:
             log.warning("changelog_end_offsets_failed", table=self.table_name, error=repr(exc))
             return None
-        finally:
-            await consumer.stop()
         by_tp = {TopicPartition(tp.topic, tp.partition): tp for tp in tps}
         return {by_tp[tp]: offset for tp, offset in ends.items()}
 
-    async def _visible_ends(self, ends: dict[TP, int]) -> dict[TP, int]:
-        transport: Any = self.app.transport
-        return await after_last_visible(
-            server_list(transport.url, transport.default_port), ends, auth=client_auth(self.app)
-        )
+    async def _close_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.stop()
 
-    async def _load(self, ends: dict[TP, int]) -> None:
-        """Apply every record before ``ends`` of those partitions."""
+    async def _load(self, consumer: AIOKafkaConsumer, ends: dict[TP, int]) -> None:
+        """Apply every record before ``ends`` of those partitions with ``consumer`` (started,
+        stopped here whatever happens)."""
         tps = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end > 0}
-        if not tps:
-            return
         started = time.monotonic()
-        log.info("changelog_bulk_load_started", table=self.table_name, partitions=len(tps))
-        consumer = self._consumer()
         records = 0
         try:
-            await consumer.start()
-            # Assigned at once: aiokafka's stop() of a consumer never assigned raises
-            # CancelledError.
+            if not tps:
+                return
+            log.info("changelog_bulk_load_started", table=self.table_name, partitions=len(tps))
             consumer.assign(list(tps))
             await consumer.seek_to_beginning(*tps)
             remaining = set(tps)
@@ -188,6 +195,8 @@ class BulkLoadStore(MemoryStore[Any, Any]):
                         consumer.pause(tp)
         finally:
             await consumer.stop()
+            if self._reader is consumer:
+                self._reader = None
         seconds = time.monotonic() - started
         log.info(
             "changelog_bulk_loaded",

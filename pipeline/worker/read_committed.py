@@ -114,10 +114,8 @@ async def after_last_visible(
     """For each partition, one past the offset of the last record a read-committed reader
     receives below ``ends`` (0 when there is none): the end offset minus the transaction
     markers and aborted records after that record."""
-    result = dict(ends)
-    wanted = {tp: end for tp, end in ends.items() if end is not None and end > 0}
-    if not wanted:
-        return result
+    if not any(end is not None and end > 0 for end in ends.values()):
+        return dict(ends)
     consumer = aiokafka.AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -127,19 +125,28 @@ async def after_last_visible(
     )
     await consumer.start()
     try:
-        for tp, end in wanted.items():
-            back = TAIL_OFFSETS
-            while True:
-                start = max(0, end - back)
-                last = await _last_offset(
-                    consumer, TopicPartition(tp.topic, tp.partition), start, end
-                )
-                if last is not None or start == 0:
-                    result[tp] = 0 if last is None else last + 1
-                    break
-                back *= 16
+        return await last_visible_ends(consumer, ends)
     finally:
         await consumer.stop()
+
+
+async def last_visible_ends(
+    consumer: aiokafka.AIOKafkaConsumer, ends: Mapping[TP, int]
+) -> dict[TP, int]:
+    """:func:`after_last_visible` with a started, group-less, read-committed ``consumer`` of
+    the caller's (its assignment is changed)."""
+    result = dict(ends)
+    for tp, end in ends.items():
+        if end is None or end <= 0:
+            continue
+        back = TAIL_OFFSETS
+        while True:
+            start = max(0, end - back)
+            last = await _last_offset(consumer, TopicPartition(tp.topic, tp.partition), start, end)
+            if last is not None or start == 0:
+                result[tp] = 0 if last is None else last + 1
+                break
+            back *= 16
     return result
 
 

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
 
-from pipeline.config.settings import Settings, TopicNames
+from pipeline.config.settings import Settings
 from pipeline.ops.health import check_stack
-from pipeline.ops.influx_admin import drop_database, ensure_database
-from pipeline.ops.localstack import DEPLOY, state_dir
-from pipeline.ops.topics import ensure_topic_layout
-from tests.support.stack import WorkerProcess, free_port
+from pipeline.ops.localstack import DEPLOY
+from tests.support.stack import WorkerProcess, fresh_namespace
 
 
 @pytest.fixture(scope="session")
@@ -34,29 +30,8 @@ def stack() -> Settings:
 @pytest.fixture
 def settings(stack: Settings) -> Iterator[Settings]:
     """Settings with a fresh topic prefix, consumer group, InfluxDB bucket and metrics port."""
-    run = f"t{uuid.uuid4().hex[:10]}"
-    fresh = replace(
-        stack,
-        topics=TopicNames(f"{run}."),
-        app_id=f"{run}-worker",
-        influx_bucket=f"{run}/autogen",
-        metrics_port=free_port(),
-        silence_check_interval=0.5,
-        influx_flush_interval=0.5,
-        indicator_interval=1.0,
-        data_dir=str(state_dir() / "test-workers" / run),
-        command_key=uuid.uuid4().hex,
-    )
-    ensure_topic_layout(fresh.kafka_bootstrap, fresh.topics, partitions=fresh.partitions)
-    ensure_database(fresh.influx_url, fresh.influx_bucket)
-    yield fresh
-    drop_database(fresh.influx_url, fresh.influx_bucket)
-    admin = KafkaAdminClient(bootstrap_servers=fresh.kafka_bootstrap)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(run)]
-        admin.delete_topics(mine)
-    finally:
-        admin.close()
+    with fresh_namespace(stack) as fresh:
+        yield fresh
 
 
 @pytest.fixture

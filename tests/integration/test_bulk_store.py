@@ -14,6 +14,7 @@ from pipeline.config.settings import Settings
 from pipeline.ops.topics import ensure_topics
 from pipeline.worker.bulk_store import BulkLoadStore
 from pipeline.worker.faust_app import pipeline_app
+from pipeline.worker.read_committed import last_visible_ends
 
 pytestmark = pytest.mark.integration
 
@@ -54,16 +55,20 @@ def test_bulk_load_applies_latest_values_and_tombstones(settings: Settings) -> N
     store.data[b"stale"] = b"x"  # a leftover of an earlier ownership of partition 1
     store._key_partition[b"stale"] = 1
 
-    async def load() -> dict[TP, int] | None:
+    async def load() -> tuple[dict[TP, int], dict[TP, int]]:
         tps = {TP(topic, 0), TP(topic, 1)}
         store._drop({0, 1})
-        ends = await store._end_offsets(tps)
+        # One consumer, as in a rebalance: end offsets, last visible records, the read.
+        consumer = store._consumer()
+        ends = await store._end_offsets(consumer, tps)
         assert ends is not None
-        await store._load(ends)
-        return ends
+        visible = await last_visible_ends(consumer, ends)
+        await store._load(consumer, ends)
+        return ends, visible
 
-    ends = asyncio.run(load())
+    ends, visible = asyncio.run(load())
     assert ends == {TP(topic, 0): 4, TP(topic, 1): 2}
+    assert visible == ends  # written without transactions: no markers after the last record
     assert dict(store.data) == {b"a": b"a2", b"c": b"c1", b"d": b"d1"}
     assert store._key_partition == {b"a": 0, b"c": 1, b"d": 1}
 
@@ -85,9 +90,10 @@ def test_bulk_load_keeps_values_faust_applied_meanwhile_and_decodes_json(
     store._newer.add(b"s2")
 
     async def load() -> None:
-        ends = await store._end_offsets({TP(topic, 0)})
+        consumer = store._consumer()
+        ends = await store._end_offsets(consumer, {TP(topic, 0)})
         assert ends is not None
-        await store._load(ends)
+        await store._load(consumer, ends)
 
     asyncio.run(load())
     assert dict(store.data) == {b"s1": {"v": 1}, b"s2": {"v": 2}}

@@ -10,11 +10,11 @@ import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.rest import ApiException
 
+from pipeline.bench.chaos_run import OwnInfluxDB
 from pipeline.config.settings import Settings
 from pipeline.core.schema import Kind, Status
 from pipeline.core.timeutil import parse_rfc3339
 from tests.support.observations import make_obs
-from tests.support.own_servers import own_influxdb
 from tests.support.stack import WorkerProcess, eventually, produce, read_to_end
 
 pytestmark = pytest.mark.integration
@@ -118,7 +118,7 @@ def test_worker_runs_while_influxdb_is_down_and_catches_up(
 ) -> None:
     """Issue 17: with InfluxDB down the worker exited at start-up (create-database failed)."""
     services, now = 10, time.time()
-    with own_influxdb(tmp_path / "influx", started=False) as influx:
+    with OwnInfluxDB(tmp_path / "influx") as influx:
         start_worker(influx_url=influx.url)  # nothing listens there yet
         produce(settings, [(b"k", v) for v in flapping(settings, services, range(0, 2), now)])
         expected = all_changes(settings, 2 * services)

@@ -1,5 +1,6 @@
 """Production security, for real: a Kafka broker of the test's own with SASL/SCRAM, TLS and
-ACLs (tests/support/secure_kafka.py) and an InfluxDB of its own with ``auth-enabled = true``.
+ACLs (``KafkaCluster`` with ``BrokerAuth``; the roles in tests/support/secure_kafka.py) and an
+InfluxDB of its own with ``auth-enabled = true``.
 
 Connectors may write observations and nothing the workers write; a wrong password or no
 credentials at all are refused with a message naming the setting; a worker with its own SCRAM
@@ -27,15 +28,16 @@ from influxdb_client.rest import ApiException
 
 from connectors.producer import ObservationProducer
 from connectors.spool import SpoolRecord
+from pipeline.bench.chaos_run import OwnInfluxDB
 from pipeline.cli.main import main
 from pipeline.config.settings import Settings, TopicNames
 from pipeline.core.schema import Kind, Status
 from pipeline.ops.influx_admin import InfluxAuthError, influxql
+from pipeline.ops.kafka_cluster import KafkaCluster
 from pipeline.ops.kafka_security import PLAINTEXT, KafkaAccessError, check_access
 from pipeline.ops.topics import ensure_topic_layout
 from tests.support.observations import make_obs
-from tests.support.own_servers import OwnInfluxDB, own_influxdb
-from tests.support.secure_kafka import SecureKafka, secure_kafka
+from tests.support.secure_kafka import grant, secure_cluster
 from tests.support.stack import WorkerProcess, eventually, free_port, read_topic
 
 pytestmark = pytest.mark.integration
@@ -47,7 +49,7 @@ DATABASE = "secure"
 
 @dataclass
 class Deployment:
-    kafka: SecureKafka
+    kafka: KafkaCluster
     influx: OwnInfluxDB
     topics: TopicNames
     app_id: str
@@ -55,12 +57,12 @@ class Deployment:
     state: Path
 
     def settings_as(self, user: str, *, tls: bool = False) -> Settings:
-        env = {**self.kafka.env(user, tls=tls), "CW_TOPIC_PREFIX": self.topics.prefix}
+        env = {**self.kafka.client_env(user, tls=tls), "CW_TOPIC_PREFIX": self.topics.prefix}
         return replace(Settings.from_env(env), app_id=self.app_id, partitions=2)
 
     def connector(self, topic: str) -> ObservationProducer:
         return ObservationProducer.connect(
-            self.kafka.bootstrap(),
+            self.kafka.bootstrap,
             topic=topic,
             deadletter_topic=self.topics.deadletter,
             spool_dir=self.state / f"spool-{uuid.uuid4().hex[:6]}",
@@ -84,11 +86,10 @@ def deployment(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     state = tmp_path_factory.mktemp("secure")
     with ExitStack() as servers:
         with ThreadPoolExecutor(2) as pool:  # both mostly wait for their server to come up
-            starting_kafka = pool.submit(servers.enter_context, secure_kafka(state / "kafka"))
-            starting_db = pool.submit(
-                servers.enter_context, own_influxdb(state / "influx", auth=True)
-            )
-            kafka, db = starting_kafka.result(), starting_db.result()
+            starting_kafka = pool.submit(servers.enter_context, secure_cluster(state / "kafka"))
+            db = servers.enter_context(OwnInfluxDB(state / "influx", auth=True))
+            starting_db = pool.submit(db.start)
+            kafka, _ = starting_kafka.result(), starting_db.result()
         admin_token = f"admin:{uuid.uuid4().hex}"
         user, password = admin_token.split(":")
         # With auth on and no users yet, InfluxDB accepts exactly this: the first admin.
@@ -96,10 +97,8 @@ def deployment(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         influxql(db.url, f'CREATE DATABASE "{DATABASE}"', token=admin_token)
         topics = TopicNames(f"s{uuid.uuid4().hex[:6]}.")
         app_id = f"{topics.prefix}worker"
-        ensure_topic_layout(
-            kafka.bootstrap(), topics, partitions=2, security=kafka.security("admin")
-        )
-        kafka.grant(topics, app_id)
+        ensure_topic_layout(kafka.bootstrap, topics, partitions=2, security=kafka.security("admin"))
+        grant(kafka, topics, app_id)
         yield Deployment(kafka, db, topics, app_id, admin_token, state)
 
 
@@ -182,7 +181,7 @@ def test_a_connector_may_not_write_what_workers_write(deployment: Deployment, ou
 
 def topics_create(deployment: Deployment, user: str, **extra: str) -> Result:
     """``continuity topics create`` as ``user``, in this process (the CLI reads the env)."""
-    env = {**deployment.kafka.env(user, tls=True), "CW_PARTITIONS": "1", **extra}
+    env = {**deployment.kafka.client_env(user, tls=True), "CW_PARTITIONS": "1", **extra}
     return CliRunner().invoke(main, ["topics", "create"], env=env)
 
 
@@ -195,7 +194,7 @@ def test_the_admin_creates_the_topics_with_the_cli(deployment: Deployment) -> No
 
 def test_a_worker_may_not_forge_observations(deployment: Deployment) -> None:
     producer = ObservationProducer.connect(
-        deployment.kafka.bootstrap(),
+        deployment.kafka.bootstrap,
         topic=deployment.topics.observations,
         deadletter_topic=deployment.topics.deadletter,
         spool_dir=deployment.state / "spool-worker",
@@ -211,9 +210,11 @@ def test_a_worker_may_not_forge_observations(deployment: Deployment) -> None:
 
 
 def test_a_wrong_password_is_refused_naming_the_setting(deployment: Deployment) -> None:
-    wrong = deployment.kafka.security("connector", password="not-the-password")
+    wrong_file = deployment.state / "connector-wrong.password"
+    wrong_file.write_text("not-the-password\n")
+    wrong = replace(deployment.kafka.security("connector"), password_file=str(wrong_file))
     with pytest.raises(KafkaAccessError, match=r"wrong credentials.*CW_KAFKA_PASSWORD_FILE"):
-        check_access(deployment.kafka.bootstrap(), wrong)
+        check_access(deployment.kafka.bootstrap, wrong)
     # Commands stop at once with the same message instead of retrying for ever.
     done = topics_create(deployment, "admin", CW_KAFKA_PASSWORD_FILE=str(wrong.password_file))
     assert done.exit_code == 1
@@ -223,15 +224,15 @@ def test_a_wrong_password_is_refused_naming_the_setting(deployment: Deployment) 
 
 def test_a_client_without_credentials_is_refused(deployment: Deployment) -> None:
     with pytest.raises(KafkaAccessError, match=r"needs authentication.*CW_KAFKA_SECURITY_PROTOCOL"):
-        check_access(deployment.kafka.bootstrap(), PLAINTEXT)
+        check_access(deployment.kafka.bootstrap, PLAINTEXT)
 
 
 def test_the_tls_listener_verifies_the_broker(deployment: Deployment) -> None:
     admin = deployment.kafka.security("admin", tls=True)
-    assert check_access(deployment.kafka.bootstrap(tls=True), admin)
+    assert check_access(deployment.kafka.tls_bootstrap, admin)
     untrusted = replace(admin, ca_file=None)  # the system CAs do not know the test's CA
     with pytest.raises(KafkaAccessError, match="CW_KAFKA_CA_FILE"):
-        check_access(deployment.kafka.bootstrap(tls=True), untrusted)
+        check_access(deployment.kafka.tls_bootstrap, untrusted)
 
 
 def test_influxdb_refuses_writes_without_credentials(deployment: Deployment) -> None:
@@ -283,7 +284,8 @@ def test_the_worker_keeps_running_while_influxdb_refuses_it(
     assert worker.proc is not None
     assert worker.proc.poll() is None
     log = worker.log_path.read_text()
-    assert deployment.kafka.passwords["worker"] not in log  # secrets are never logged
+    assert deployment.kafka.auth is not None
+    assert deployment.kafka.auth.users["worker"] not in log  # secrets are never logged
     # The password is put back: the history catches up from the committed offsets.
     password = (deployment.state / "influx.token").read_text().strip().split(":", 1)[1]
     influxql(deployment.influx.url, f"SET PASSWORD FOR writer = '{password}'", token=token)

@@ -8,26 +8,22 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
-from pipeline.config.settings import Settings, TopicNames
+from pipeline.config.settings import Settings
 from pipeline.core.schema import Kind, Status
-from pipeline.ops.influx_admin import drop_database, ensure_database
-from pipeline.ops.localstack import state_dir
-from pipeline.ops.topics import ensure_topic_layout
 from pipeline.publish.reader import FluxReader
 from pipeline.scenarios.generator import ScenarioConfig, generate
 from tests.support.browser import ARTIFACTS, dump_dom, screenshot
 from tests.support.observations import make_obs
 from tests.support.publish_data import digest
-from tests.support.stack import WorkerProcess, eventually, free_port, produce
+from tests.support.stack import WorkerProcess, eventually, free_port, fresh_namespace, produce
 
 pytestmark = pytest.mark.integration
 
@@ -60,22 +56,12 @@ class Run:
 @pytest.fixture(scope="module")
 def scenario_run(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """Two hours of generated telemetry (two regions, 16 services) through one worker."""
-    run_id = f"t{uuid.uuid4().hex[:10]}"
-    settings = replace(
-        stack,
-        topics=TopicNames(f"{run_id}."),
-        app_id=f"{run_id}-worker",
-        influx_bucket=f"{run_id}/autogen",
-        metrics_port=free_port(),
-        silence_check_interval=5.0,
-        influx_flush_interval=0.5,
-        indicator_interval=1.0,
-        data_dir=str(state_dir() / "test-workers" / run_id),
-    )
-    ensure_topic_layout(settings.kafka_bootstrap, settings.topics, partitions=settings.partitions)
-    ensure_database(settings.influx_url, settings.influx_bucket)
-    folder = tmp_path_factory.mktemp("publish")
-    worker = WorkerProcess(settings, Path(settings.data_dir) / "worker.log", f"{run_id}-0")
+    with fresh_namespace(stack, silence_check_interval=5.0) as settings:
+        yield from _scenario_run(settings, tmp_path_factory.mktemp("publish"))
+
+
+def _scenario_run(settings: Settings, folder: Path) -> Iterator[Run]:
+    worker = WorkerProcess(settings, Path(settings.data_dir) / "worker.log", f"{settings.app_id}-0")
     try:
         now = time.time()
         scenario = generate(
@@ -144,7 +130,6 @@ operators:
         yield Run(settings, env, publish_config, deployment, now)
     finally:
         worker.stop()
-        drop_database(settings.influx_url, settings.influx_bucket)
 
 
 @pytest.fixture

@@ -11,16 +11,20 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from pipeline.config.settings import Settings
+from pipeline.config.settings import Settings, TopicNames
 from pipeline.ops import localstack
+from pipeline.ops.influx_admin import drop_database, ensure_database
 from pipeline.ops.kafka_security import kafka_python_options
+from pipeline.ops.topics import ensure_topic_layout
 
 T = TypeVar("T")
 
@@ -31,6 +35,38 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def fresh_namespace(stack: Settings, **overrides: Any) -> Iterator[Settings]:
+    """``stack`` with a fresh topic prefix (topics created), consumer group, InfluxDB bucket
+    (created), metrics port, data directory and command key; topics and bucket are deleted
+    at exit. ``overrides`` replace fields of the result."""
+    run = f"t{uuid.uuid4().hex[:10]}"
+    fresh = replace(
+        stack,
+        topics=TopicNames(f"{run}."),
+        app_id=f"{run}-worker",
+        influx_bucket=f"{run}/autogen",
+        metrics_port=free_port(),
+        silence_check_interval=0.5,
+        influx_flush_interval=0.5,
+        indicator_interval=1.0,
+        data_dir=str(localstack.state_dir() / "test-workers" / run),
+        command_key=uuid.uuid4().hex,
+    )
+    fresh = replace(fresh, **overrides)
+    ensure_topic_layout(fresh.kafka_bootstrap, fresh.topics, partitions=fresh.partitions)
+    ensure_database(fresh.influx_url, fresh.influx_bucket)
+    try:
+        yield fresh
+    finally:
+        drop_database(fresh.influx_url, fresh.influx_bucket)
+        admin = KafkaAdminClient(bootstrap_servers=fresh.kafka_bootstrap)
+        try:
+            admin.delete_topics([t for t in admin.list_topics() if t.startswith(run)])
+        finally:
+            admin.close()
 
 
 def eventually(

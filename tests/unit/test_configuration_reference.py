@@ -60,12 +60,24 @@ def test_the_variables_set_the_settings() -> None:
     assert Settings.from_env({}) == Settings()
 
 
+def test_the_processing_guarantee_is_a_choice() -> None:
+    assert Settings.from_env({}).exactly_once
+    assert not Settings.from_env({"CW_PROCESSING_GUARANTEE": "at_least_once"}).exactly_once
+    built_in_code = dataclasses.replace(Settings(), processing_guarantee="exactly-once")
+    with pytest.raises(SettingsError, match="CW_PROCESSING_GUARANTEE='exactly-once'"):
+        _ = built_in_code.exactly_once
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({"CW_PARTITIONS": "six"}, "CW_PARTITIONS='six': must be a whole number"),
         ({"CW_LATENESS_S": "-1"}, "CW_LATENESS_S='-1': must be greater than 0"),
         ({"CW_BATCH_WITHIN_S": "soon"}, "CW_BATCH_WITHIN_S='soon': must be a number of seconds"),
+        (
+            {"CW_PROCESSING_GUARANTEE": "once"},
+            "CW_PROCESSING_GUARANTEE='once': must be exactly_once or at_least_once",
+        ),
     ],
 )
 def test_a_bad_value_names_its_variable(env: dict[str, str], message: str) -> None:
