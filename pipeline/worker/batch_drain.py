@@ -9,6 +9,7 @@ delivered exactly as faust delivers them (a message, a callback, a read offset).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, cast
 
 from faust.transport import consumer as faust_consumer
@@ -39,6 +40,21 @@ class BatchDrain(faust_consumer.Consumer):
         if batch_input is not None:
             await batch_input.idle.wait()
         await super().wait_empty()
+
+    def _handled(self, tps: list[Any]) -> None:
+        """Tell faust's stall watch (``verify_event_path``) the partitions moved: it reads
+        the stream monitor's inbound times, which only faust's own event path sets, and
+        would log a stalled stream after ``stream_processing_timeout``. Offsets committed in
+        transactions are committed too (the thread records only its own commits)."""
+        now = time.monotonic()
+        monitor = self.app.monitor
+        if monitor is not None:
+            for tp in tps:
+                monitor.stream_inbound_time[tp] = now
+        if getattr(self, "offsets_in_transactions", False):
+            committed_at = getattr(getattr(self, "_thread", None), "tp_last_committed_at", None)
+            if committed_at is not None:
+                committed_at.update(dict.fromkeys(tps, now))
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - faust's loop
         batch_input = batch_input_of(self.transport)
@@ -90,6 +106,7 @@ class BatchDrain(faust_consumer.Consumer):
                 await batch_input.handler(batch)
             finally:
                 batch_input.idle.set()
+            self._handled([tp for tp, found in records.items() if found and accept(tp)])
             for tp, tp_records in records.items():
                 if tp.topic in batch_input.topics and tp_records and accept(tp):
                     read_offset[tp] = tp_records[-1].offset + 1
