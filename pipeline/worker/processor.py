@@ -110,24 +110,37 @@ class ObservationProcessor:
     ) -> Outputs:
         """Process one observation message into ``out``; never raises for bad input.
         The changed state is written by the next :meth:`flush`."""
-        return self.handle_batch(((raw, topic, partition, offset),), live, out=out)
+        return self._handle_all(((raw, topic, partition, offset),), live, out, isolate=False)
 
     def handle_batch(
         self, records: Iterable[BatchRecord], live: LiveStates, *, out: Outputs | None = None
     ) -> Outputs:
         """Process ``(raw, topic, partition, offset)`` messages in order into ``out``, as
-        :meth:`handle` one by one would; never raises for bad input.
+        :meth:`handle` one by one would; never raises: a record whose processing raises is
+        dead-lettered by :meth:`fail` and the batch goes on.
 
-        The per-observation metrics (observations by outcome, event lag) and the sink's
-        points are added once for the batch: prometheus-client takes a lock per increment
-        and walks the histogram's buckets in Python (docs/benchmarks.md, round 5).
+        The changed states are written by the next :meth:`flush`. The per-observation
+        metrics (observations by outcome, event lag) and the sink's points are added once
+        for the batch: prometheus-client takes a lock per increment and walks the
+        histogram's buckets in Python (docs/benchmarks.md, round 5).
         """
+        return self._handle_all(records, live, out, isolate=True)
+
+    def _handle_all(
+        self, records: Iterable[BatchRecord], live: LiveStates, out: Outputs | None, isolate: bool
+    ) -> Outputs:
         out = Outputs() if out is None else out
         tally = ObservationTally()
         points: list[Point] = []
         try:
             for raw, topic, partition, offset in records:
-                self._observe(raw, live, topic, partition, offset, out, tally, points)
+                if not isolate:
+                    self._observe(raw, live, topic, partition, offset, out, tally, points)
+                    continue
+                try:
+                    self._observe(raw, live, topic, partition, offset, out, tally, points)
+                except Exception as exc:  # one record must never stop its batch
+                    self.fail(raw, exc, topic=topic, partition=partition, offset=offset, out=out)
         finally:
             self.metrics.add_observations(tally)
             if points and self.sink is not None:

@@ -6,6 +6,7 @@ import random
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -17,6 +18,7 @@ from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor, Outputs
 from pipeline.worker.wiring import build_processor
+from tests.support.observations import wire
 
 START = 1_700_000_000.0
 
@@ -73,28 +75,35 @@ def test_handle_batch_equals_handle_one_by_one() -> None:
     assert b'outcome="duplicate"' in exposition
 
 
-def test_handle_batch_publishes_the_batch_metrics_even_when_a_record_raises(
+def test_a_record_that_raises_is_dead_lettered_and_the_batch_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     metrics = WorkerMetrics(CollectorRegistry())
     processor: ObservationProcessor = build_processor(Settings(), metrics, clock=lambda: START)
     live = LiveStates({}, processor.monitoring)
-    good = ObservationMix(3, seed=1).payloads(2, run="r", start=START - 60.0, span=10.0)
-    batch = [(value, "obs", 0, i) for i, (_key, value) in enumerate(good)]
+    # first sightings: each has a status change to emit
+    batch = [(wire(service_id=f"svc-{i}"), "obs", 0, i) for i in range(2)]
 
     def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("sink broke")
 
     monkeypatch.setattr(processor, "_emit", refuse)
-    with pytest.raises(RuntimeError):
-        processor.handle_batch(batch, live)
+    out = processor.handle_batch(batch, live)
+    refused = [orjson.loads(value) for _key, value in out.deadletter]
+    assert [(r["reason"], r["source_offset"]) for r in refused] == [
+        ("processing_error", 0),
+        ("processing_error", 1),
+    ]
+    assert "sink broke" in refused[0]["detail"]
+    with pytest.raises(RuntimeError):  # one by one, the caller isolates the record
+        processor.handle(wire(service_id="svc-3"), live, topic="obs", partition=0, offset=2)
     counted = sum(
         sample.value
         for metric in metrics.observations.collect()
         for sample in metric.samples
         if sample.name.endswith("_total")
     )
-    assert counted == 1  # counted before its outputs failed; nothing after it was read
+    assert counted == 3  # counted before their outputs failed
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
