@@ -29,6 +29,21 @@ def parse_rfc3339(text: str) -> float:
 def format_rfc3339(epoch_seconds: float) -> str:
     """Format epoch seconds as RFC 3339 UTC with a ``Z`` suffix (milliseconds when present)."""
     moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    if moment.year < 1000:  # strftime's %Y does not pad these years, isoformat does
+        return _format_strftime(moment)
+    # isoformat is C and formats the same fields; strftime cost ~10 us per status change
+    text = moment.isoformat(timespec="seconds")[:19]
+    if moment.microsecond:
+        return f"{text}.{moment.microsecond // 1000:03d}Z"
+    return text + "Z"
+
+
+def _format_strftime(moment: datetime) -> str:
+    """What :func:`format_rfc3339` has always returned (for years it does not format).
+
+    >>> _format_strftime(datetime(2024, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC))
+    '2024-03-01T12:00:00.250Z'
+    """
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

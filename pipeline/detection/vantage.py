@@ -54,13 +54,22 @@ class VantageHealth:
 
     def observe(self, at: float, vantage: str, ok: bool) -> None:
         """Count one probe result (duplicates should be dropped before)."""
+        # once per probe: no list built unless a bucket is new, none scanned unless one aged
         b = math.floor(at / self.params.bucket_s)
-        per = self.counts.setdefault(vantage, {})
-        c = per.setdefault(b, [0, 0])
-        c[0] += 1
-        c[1] += 0 if ok else 1
-        for old in [k for k in per if k <= b - self.params.buckets - 1]:
-            del per[old]
+        per = self.counts.get(vantage)
+        if per is None:
+            per = self.counts[vantage] = {}
+        c = per.get(b)
+        if c is None:
+            per[b] = [1, 0 if ok else 1]
+        else:
+            c[0] += 1
+            if not ok:
+                c[1] += 1
+        oldest_kept = b - self.params.buckets
+        if min(per) < oldest_kept:
+            for old in [k for k in per if k < oldest_kept]:
+                del per[old]
 
     def _totals(self, at: float) -> dict[str, tuple[int, int]]:
         b = math.floor(at / self.params.bucket_s)

@@ -215,6 +215,10 @@ class Monitoring:
         # Cross-service view of vantage points, local to this worker: a sample of services
         # is enough to see that a vantage itself is broken.
         self.vantage_health = vantage_health or VantageHealth()
+        # per-sector detector parameters, built once (dataclasses.replace per new detector
+        # showed in the processor's profile)
+        self._consensus_params: dict[str, ConsensusParams] = {}
+        self._single_probe_params: dict[str, SingleProbeParams] = {}
 
     def observe(
         self, monitor: ServiceMonitor | None, obs: Observation, *, partition: int, now: float
@@ -360,7 +364,10 @@ class Monitoring:
                 # The probe interval is learned from the probes themselves (not the
                 # service's heartbeat interval); a probe may declare it.
                 declared = obs.attrs.get("probe_interval_s")
-                params = self.params.consensus_for(obs.sector)
+                params = self._consensus_params.get(obs.sector)
+                if params is None:
+                    params = self.params.consensus_for(obs.sector)
+                    self._consensus_params[obs.sector] = params
                 if isinstance(declared, int | float) and declared > 0:
                     params = replace(params, interval_s=float(declared))
                 monitor.consensus = ProbeConsensus(obs.service_id, params)
@@ -373,9 +380,11 @@ class Monitoring:
             )
         else:
             if monitor.single_probe is None:
-                monitor.single_probe = SingleProbe(
-                    obs.service_id, self.params.single_probe_for(obs.sector)
-                )
+                single = self._single_probe_params.get(obs.sector)
+                if single is None:
+                    single = self.params.single_probe_for(obs.sector)
+                    self._single_probe_params[obs.sector] = single
+                monitor.single_probe = SingleProbe(obs.service_id, single)
             verdict = monitor.single_probe.observe(obs.observed_at, ok, obs.event_id)
         return self._detector_status(monitor, verdict, result)
 

@@ -172,6 +172,21 @@ class InfluxSink:
             self._buffer.append(point)
             self._metrics.child(self._metrics.sink_buffered, SINK_NAME).set(len(self._buffer))
 
+    def add_many(self, points: list[Point]) -> None:
+        """:meth:`add` for each of ``points`` in order, under one lock: the same buffer and
+        the same counts of dropped points."""
+        if not points:
+            return
+        with self._lock:
+            buffer = self._buffer
+            buffer.extend(points)
+            excess = len(buffer) - self._max_buffer
+            if excess > 0:
+                for _ in range(excess):
+                    buffer.popleft()
+                self._metrics.child(self._metrics.sink_points, SINK_NAME, "dropped").inc(excess)
+            self._metrics.child(self._metrics.sink_buffered, SINK_NAME).set(len(buffer))
+
     def __len__(self) -> int:
         return len(self._buffer)
 

@@ -19,11 +19,12 @@ keeps every decision testable with plain dicts:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import orjson
 import structlog
+from influxdb_client.client.write.point import Point
 
 from pipeline.core.commands import CommandRejected, parse_command
 from pipeline.core.deadletter import dead_letter_record
@@ -33,7 +34,7 @@ from pipeline.core.validation import (
     ValidationLimits,
     parse_observation,
 )
-from pipeline.metrics.worker import WorkerMetrics
+from pipeline.metrics.worker import ObservationTally, WorkerMetrics
 from pipeline.monitoring.monitor import Monitoring, MonitorResult, ServiceMonitor
 from pipeline.monitoring.status import Outcome, ServiceState
 from pipeline.sinks.influx import (
@@ -49,6 +50,8 @@ from pipeline.worker.live_states import LiveStates
 log = structlog.get_logger(__name__)
 
 Record = tuple[bytes | None, bytes]
+#: One message for :meth:`ObservationProcessor.handle_batch`: (value, topic, partition, offset).
+BatchRecord = tuple[bytes | None, str, int, int | None]
 
 
 def _identity(state: ServiceState) -> tuple[str, str, str, str, int | None]:
@@ -107,7 +110,54 @@ class ObservationProcessor:
     ) -> Outputs:
         """Process one observation message into ``out``; never raises for bad input.
         The changed state is written by the next :meth:`flush`."""
+        return self._handle_all(((raw, topic, partition, offset),), live, out, isolate=False)
+
+    def handle_batch(
+        self, records: Iterable[BatchRecord], live: LiveStates, *, out: Outputs | None = None
+    ) -> Outputs:
+        """Process ``(raw, topic, partition, offset)`` messages in order into ``out``, as
+        :meth:`handle` one by one would; never raises: a record whose processing raises is
+        dead-lettered by :meth:`fail` and the batch goes on.
+
+        The changed states are written by the next :meth:`flush`. The per-observation
+        metrics (observations by outcome, event lag) and the sink's points are added once
+        for the batch: prometheus-client takes a lock per increment and walks the
+        histogram's buckets in Python (docs/benchmarks.md, round 5).
+        """
+        return self._handle_all(records, live, out, isolate=True)
+
+    def _handle_all(
+        self, records: Iterable[BatchRecord], live: LiveStates, out: Outputs | None, isolate: bool
+    ) -> Outputs:
         out = Outputs() if out is None else out
+        tally = ObservationTally()
+        points: list[Point] = []
+        try:
+            for raw, topic, partition, offset in records:
+                if not isolate:
+                    self._observe(raw, live, topic, partition, offset, out, tally, points)
+                    continue
+                try:
+                    self._observe(raw, live, topic, partition, offset, out, tally, points)
+                except Exception as exc:  # one record must never stop its batch
+                    self.fail(raw, exc, topic=topic, partition=partition, offset=offset, out=out)
+        finally:
+            self.metrics.add_observations(tally)
+            if points and self.sink is not None:
+                self.sink.add_many(points)
+        return out
+
+    def _observe(
+        self,
+        raw: bytes | None,
+        live: LiveStates,
+        topic: str,
+        partition: int,
+        offset: int | None,
+        out: Outputs,
+        tally: ObservationTally,
+        points: list[Point],
+    ) -> None:
         now = self.clock()
         if raw is None:  # a tombstone or a producer bug: nothing to validate
             self._reject(
@@ -121,18 +171,19 @@ class ObservationProcessor:
                 offset,
                 now,
             )
-            return out
+            return
         try:
             obs = parse_observation(raw, now=now, limits=self.limits)
         except ObservationRejected as exc:
             self._reject(out, raw, exc.reason, exc.field, exc.detail, topic, partition, offset, now)
-            return out
+            return
         key = obs.service_id
         try:
             monitor = live.get(key)
             known = _identity(monitor.state) if monitor else None
             monitor, result = self.monitoring.observe(monitor, obs, partition=partition, now=now)
-            if result.outcome not in (Outcome.DUPLICATE, Outcome.LATE):
+            outcome = result.outcome
+            if outcome != Outcome.DUPLICATE and outcome != Outcome.LATE:
                 live.put(key, monitor)
         except Exception as exc:
             # The live copy may be half-updated: fall back to the stored one.
@@ -141,18 +192,17 @@ class ObservationProcessor:
             self._reject(
                 out, raw, "processing_error", None, repr(exc), topic, partition, offset, now
             )
-            return out
+            return
         # obs.kind is a StrEnum: the same label as its value, without the enum lookup
-        self.metrics.child(self.metrics.observations, obs.sector, obs.kind, result.outcome).inc()
-        self.metrics.event_lag.observe(max(0.0, now - obs.observed_at))
+        tally.add(obs.sector, obs.kind, outcome, now - obs.observed_at)
         if known is None or _identity(monitor.state) != known:
             out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
-        self._emit(out, monitor, result)
-        if self.sink is not None and result.outcome == Outcome.APPLIED:
+        if result.status_changes or result.incident_events or result.anomalies:
+            self._emit(out, monitor, result, points)
+        if obs.vantage is not None and outcome == Outcome.APPLIED and self.sink is not None:
             evidence = evidence_point(obs)  # probes only: evidence by vantage for drill-downs
             if evidence is not None:
-                self.sink.add(evidence)
-        return out
+                points.append(evidence)
 
     def flush(self, live: LiveStates) -> int:
         """Write the changed states (one table write each) and export their status."""
@@ -165,6 +215,7 @@ class ObservationProcessor:
         """Clock-driven checks (silence, maintenance) for the due services of the owned
         partitions; flushes what changed."""
         out = Outputs()
+        points: list[Point] = []
         now = self.clock()
         for key in live.due(now, owned):
             try:
@@ -179,7 +230,7 @@ class ObservationProcessor:
                 continue
             if result.status_changes or result.incident_events:
                 live.put(key, monitor)
-                self._emit(out, monitor, result)
+                self._emit(out, monitor, result, points)
             else:
                 live.reschedule(key, monitor)
         membership = live.take_membership_changes()
@@ -193,6 +244,8 @@ class ObservationProcessor:
             log.error("service_state_unreadable", service_id=key)
         self.metrics.services_tracked.set(live.tracked)
         self.flush(live)
+        if points and self.sink is not None:
+            self.sink.add_many(points)
         return out
 
     def command(
@@ -225,7 +278,10 @@ class ObservationProcessor:
         )
         if events:
             live.put(command.service_id, monitor)
-            self._emit(out, monitor, MonitorResult(incident_events=events))
+            points: list[Point] = []
+            self._emit(out, monitor, MonitorResult(incident_events=events), points)
+            if points and self.sink is not None:
+                self.sink.add_many(points)
         return out
 
     def fail(
@@ -258,7 +314,11 @@ class ObservationProcessor:
             self.clock(),
         )
 
-    def _emit(self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult) -> None:
+    def _emit(
+        self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult, points: list[Point]
+    ) -> None:
+        """Records, metrics and logs for what ``result`` changed; its sink points go to
+        ``points`` (in order, for the caller to add at once)."""
         if not (result.status_changes or result.incident_events or result.anomalies):
             return  # most observations change nothing worth a record
         key = monitor.state.service_id.encode()
@@ -268,7 +328,7 @@ class ObservationProcessor:
             ).inc()
             out.status.append((key, orjson.dumps(change.to_dict())))
             if self.sink is not None and self.status_points:
-                self.sink.add(status_point(change))
+                points.append(status_point(change))
             log.info(
                 "status_changed",
                 service_id=change.service_id,
@@ -284,7 +344,7 @@ class ObservationProcessor:
             out.incidents.append((key, orjson.dumps(event.to_dict())))
             out.ledger.append((b"ledger", orjson.dumps(ledger_incident_record(event))))
             if self.sink is not None and self.status_points:
-                self.sink.add(incident_point(event))
+                points.append(incident_point(event))
             log.info(
                 "incident_event",
                 kind=event.kind,
@@ -302,7 +362,7 @@ class ObservationProcessor:
             record = {**anomaly.to_dict(), "service": monitor.ref.to_dict()}
             out.anomalies.append((key, orjson.dumps(record)))
             if self.sink is not None:
-                self.sink.add(anomaly_point(monitor.state, anomaly))
+                points.append(anomaly_point(monitor.state, anomaly))
 
     def _reject(
         self,

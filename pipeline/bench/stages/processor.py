@@ -53,7 +53,7 @@ def processor_only(
     progress: Progress | None = None,
     profile: cProfile.Profile | None = None,
 ) -> dict[str, Any]:
-    """``ObservationProcessor.handle`` over the payloads with a plain dict store."""
+    """``ObservationProcessor.handle_batch`` over the payloads with a plain dict store."""
     client = InfluxDBClient(url=influx_url, token="bench", org="-")
     processor = make_processor(client, len(records) + 1)
     store: dict[str, Any] = {}
@@ -66,15 +66,18 @@ def processor_only(
         cpu_started = time.process_time()
         if profile is not None:
             profile.enable()
-        for offset, (_key, value) in enumerate(records):
-            out = processor.handle(value, live, topic="bench", partition=0, offset=offset)
-            if offset % PROCESSOR_BATCH == PROCESSOR_BATCH - 1:
-                processor.flush(live)
+        # as the worker's consume loop: one handle_batch and one flush per batch
+        for first in range(0, len(records), PROCESSOR_BATCH):
+            batch = [
+                (value, "bench", 0, first + i)
+                for i, (_key, value) in enumerate(records[first : first + PROCESSOR_BATCH])
+            ]
+            out = processor.handle_batch(batch, live)
+            processor.flush(live)
             statuses += len(out.status)
             rejected += len(out.deadletter)
-            if progress is not None and offset % 20_000 == 0:
-                progress.update(offset, len(records))
-        processor.flush(live)
+            if progress is not None and first % 20_000 < PROCESSOR_BATCH:
+                progress.update(first, len(records))
         if profile is not None:
             profile.disable()
         elapsed = time.perf_counter() - started
