@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, cast
@@ -236,19 +238,30 @@ def create_app(
     def owned_partitions(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
+    def command(record: InputRecord, outputs: Outputs) -> None:
+        topic, partition, offset, value = record
+        try:
+            processor.command(
+                value, live, topic=topic, partition=partition, offset=offset, out=outputs
+            )
+        except Exception as exc:  # one record must never stop its partition
+            processor.fail(value, exc, topic=topic, partition=partition, offset=offset, out=outputs)
+
     def apply(records: Sequence[InputRecord], unit: Unit) -> Outputs:
         outputs = Outputs()
-        handle_observation, handle_command = processor.handle, processor.command
-        commands = topics.commands
-        for topic, partition, offset, value in records:
-            handle = handle_command if topic == commands else handle_observation
-            try:
-                handle(value, live, topic=topic, partition=partition, offset=offset, out=outputs)
-            except Exception as exc:  # one record must never stop its partition
-                processor.fail(
-                    value, exc, topic=topic, partition=partition, offset=offset, out=outputs
+        for topic, run in itertools.groupby(records, key=lambda record: record.topic):
+            same_topic = list(run)
+            if topic == topics.commands:
+                for record in same_topic:
+                    command(record, outputs)
+            else:  # isolates a record that raises the same way
+                processor.handle_batch(
+                    ((r.value, r.topic, r.partition, r.offset) for r in same_topic),
+                    live,
+                    out=outputs,
                 )
-            unit.consumed(topic, partition, offset)
+            last = same_topic[-1]
+            unit.consumed(topic, last.partition, last.offset)
         for tp, next_offset in unit.offsets.items():
             progress.processed(tp.topic, tp.partition, next_offset - 1)
         processor.flush(live)
@@ -324,6 +337,12 @@ def create_app(
         with contextlib.suppress(TaskGivenUp):  # a rebalance began: the next tick decides
             async with delivery.unit(tasks[0], holding=tasks) as unit:
                 await publish(unit, processor.check(live, owned), [states])
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
+    async def freeze_recovered(_app: faust.App, **_kwargs: Any) -> None:
+        # The recovered tables live as long as the partitions: the collector need not walk
+        # them on every full collection (a million services' state takes seconds to walk).
+        gc.freeze()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def take_tasks_over(_app: faust.App, assigned: set[Any], **_kwargs: Any) -> None:
