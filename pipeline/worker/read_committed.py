@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 READ_COMMITTED = "read_committed"
 
 
+#: Longest the broker holds a fetch waiting for records (faust's own value is 1 500 ms).
+FETCH_MAX_WAIT_MS = 100
+
 #: Longest wait for open transactions before recovery (the taking-over worker aborts a dead
 #: one's within seconds; after this the recovery goes on and logs a warning).
 DECIDED_TIMEOUT_S = 90.0
@@ -46,6 +49,9 @@ class ReadCommittedConsumerThread(driver.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # aiokafka takes the isolation level at construction and applies it at start().
         consumer._isolation_level = READ_COMMITTED
+        # faust asks the broker to hold a fetch up to 1.5 s for more data; a fetch parked on
+        # partitions that are quiet then delays records arriving on the others.
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
         return consumer
 
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
