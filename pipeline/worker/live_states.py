@@ -37,6 +37,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Collection, MutableMapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import msgspec
@@ -198,6 +199,8 @@ class LiveStates:
                 self._live.pop(key, None)
                 continue
             if key not in previous:
+                if data["state"].get("service_id") == key:
+                    data["state"]["service_id"] = key  # one string per service, not two
                 self._membership.recovered.append((key, data))
             self._schedule(key, deadline)
         self._membership.dropped.extend(key for key in previous if key not in self._scheduled)
@@ -254,8 +257,14 @@ def _decode_summary(stored: Any) -> dict[str, Any]:
         except msgspec.ValidationError:
             pass  # not the current layout: the full decode below knows the older ones
         else:
+            state = summary.state
+            # Shared by every service that has them (the status export keeps them).
+            state.operator_id = intern(state.operator_id)
+            state.sector = intern(state.sector)
+            state.region = intern(state.region)
+            state.status = intern(state.status)
             return {
-                "state": msgspec.structs.asdict(summary.state),
+                "state": msgspec.structs.asdict(state),
                 "incidents": {"maintenance_open": summary.incidents.maintenance_open},
             }
     return upgrade_stored(_decode(stored))
