@@ -136,3 +136,21 @@ def _event(key: bytes, value: object) -> object:
 
     message = SimpleNamespace(value=value, partition=0)
     return SimpleNamespace(key=key, value=value, message=message)
+
+
+def test_recovered_services_are_decoded_as_the_export_reads_them() -> None:
+    monitoring = Monitoring(MonitorParams())
+    new_record = orjson.dumps(
+        ServiceMonitor.from_dict(orjson.loads(OLD_RECORD), MonitorParams()).to_dict()
+    )
+    store = {KEY: OLD_RECORD, "other": new_record.replace(KEY.encode(), b"other")}
+    live = LiveStates(store, monitoring)
+    live.due(1795990322.073, owned={0})
+    recovered = live.take_membership_changes().recovered
+    assert len(recovered) == 2
+    summaries = dict(recovered)
+    assert sorted(summaries) == [KEY, "other"]
+    for key, summary in recovered:
+        assert summary["state"]["service_id"] is key  # shared with the deadlines, not a copy
+    assert summaries[KEY]["state"]["sector"] is summaries["other"]["state"]["sector"]  # interned
+    assert summaries[KEY]["state"]["status"] == "up"
