@@ -288,24 +288,28 @@ class ServiceIncidents:
         return sorted([*self.closed, *live], key=lambda i: i.started_at)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able state."""
-        return {
-            "service_id": self.service_id,
-            "open": self.open.to_dict() if self.open else None,
-            "maintenance_open": self.maintenance_open.to_dict() if self.maintenance_open else None,
-            "asserting": dict(self.asserting),
-            "closed": [c.to_dict() for c in self.closed],
-        }
+        """JSON-able state; what is absent or empty is left out (it is stored once per
+        service in the worker's changelog and memory, and usually all of it is)."""
+        data: dict[str, Any] = {"service_id": self.service_id}
+        if self.open:
+            data["open"] = self.open.to_dict()
+        if self.maintenance_open:
+            data["maintenance_open"] = self.maintenance_open.to_dict()
+        if self.asserting:
+            data["asserting"] = dict(self.asserting)
+        if self.closed:
+            data["closed"] = [c.to_dict() for c in self.closed]
+        return data
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ServiceIncidents:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (and of its earlier form, which wrote every key)."""
         s = cls(d["service_id"])
-        s.open = Incident.from_dict(d["open"]) if d["open"] else None
-        mo = d["maintenance_open"]
+        s.open = Incident.from_dict(d["open"]) if d.get("open") else None
+        mo = d.get("maintenance_open")
         s.maintenance_open = Incident.from_dict(mo) if mo else None
-        s.asserting = {k: float(v) for k, v in d["asserting"].items()}
-        s.closed = [Incident.from_dict(c) for c in d["closed"]]
+        s.asserting = {k: float(v) for k, v in d.get("asserting", {}).items()}
+        s.closed = [Incident.from_dict(c) for c in d.get("closed", ())]
         return s
 
 

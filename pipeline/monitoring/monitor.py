@@ -144,15 +144,21 @@ class ServiceMonitor:
         return ServiceRef(s.service_id, s.operator_id, s.sector, s.region, s.customers_served)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "state": self.state.to_dict(),
             "incidents": self.incidents.to_dict(),
-            "consensus": self.consensus.to_dict() if self.consensus else None,
-            "single_probe": self.single_probe.to_dict() if self.single_probe else None,
-            "levels": {m: d.to_dict() for m, d in self.levels.items()},
-            "kpis": {m: d.to_dict() for m, d in self.kpis.items()},
             "vantages": sorted(self.vantages),
         }
+        # Absent parts are left out (from_dict reads them as absent): less per record.
+        if self.consensus:
+            data["consensus"] = self.consensus.to_dict()
+        if self.single_probe:
+            data["single_probe"] = self.single_probe.to_dict()
+        if self.levels:
+            data["levels"] = {m: d.to_dict() for m, d in self.levels.items()}
+        if self.kpis:
+            data["kpis"] = {m: d.to_dict() for m, d in self.kpis.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], params: MonitorParams) -> ServiceMonitor:

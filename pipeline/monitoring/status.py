@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.core.schema import Kind, Observation, Status, declared_interval
+from pipeline.monitoring import id_ring
 from pipeline.monitoring.liveness import (
     PUSH,
     Liveness,
@@ -72,7 +73,8 @@ class ServiceState:
     partition: int
     customers_served: int | None = None
     customers_affected: int | None = None
-    recent_event_ids: tuple[str, ...] = field(default_factory=tuple)
+    #: Digests of the recent event ids, oldest first (:mod:`pipeline.monitoring.id_ring`).
+    recent_id_hashes: bytes = b""
     #: What set the current status: "evidence", "silence" or a detector's name.
     reason: str = "evidence"
     #: Newest event time per signal (:func:`signal_key`): ordering is judged per signal.
@@ -107,7 +109,7 @@ class ServiceState:
     def to_dict(self) -> dict[str, Any]:
         # Written out by hand: dataclasses.asdict deep-copies every field and was the largest
         # single cost per observation in the benchmark profile (docs/benchmarks.md).
-        return {
+        data: dict[str, Any] = {
             "service_id": self.service_id,
             "operator_id": self.operator_id,
             "sector": self.sector,
@@ -117,24 +119,39 @@ class ServiceState:
             "last_evidence_at": self.last_evidence_at,
             "expected_interval": self.expected_interval,
             "partition": self.partition,
-            "customers_served": self.customers_served,
-            "customers_affected": self.customers_affected,
-            "recent_event_ids": list(self.recent_event_ids),
-            "reason": self.reason,
+            "recent_id_hashes": id_ring.to_stored(self.recent_id_hashes),
             "signals": dict(self.signals),
-            "asserted_at": self.asserted_at,
-            "last_alive_at": self.last_alive_at,
-            "pushes": self.pushes,
-            "declared_interval": self.declared_interval,
-            "learned_interval": self.learned_interval,
-            "delivery_lag": self.delivery_lag,
         }
+        # Fields at their default are left out (from_dict restores them): ≈ 170 bytes less
+        # per changelog record, and per service held in the table (docs/benchmarks.md,
+        # "Round 5: state per service").
+        if self.customers_served is not None:
+            data["customers_served"] = self.customers_served
+        if self.customers_affected is not None:
+            data["customers_affected"] = self.customers_affected
+        if self.reason != "evidence":
+            data["reason"] = self.reason
+        if self.asserted_at is not None:
+            data["asserted_at"] = self.asserted_at
+        if self.last_alive_at is not None:
+            data["last_alive_at"] = self.last_alive_at
+        if self.pushes:
+            data["pushes"] = True
+        if self.declared_interval is not None:
+            data["declared_interval"] = self.declared_interval
+        if self.learned_interval is not None:
+            data["learned_interval"] = self.learned_interval
+        if self.delivery_lag:
+            data["delivery_lag"] = self.delivery_lag
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ServiceState:
         values = dict(data)
         values["status"] = Status(values["status"])
-        values["recent_event_ids"] = tuple(values.get("recent_event_ids", ()))
+        # Records written before the ring was hashed hold the ids themselves.
+        old_ids = values.pop("recent_event_ids", None)
+        values["recent_id_hashes"] = id_ring.from_stored(values.get("recent_id_hashes", old_ids))
         values["signals"] = dict(values.get("signals", {}))
         return cls(**values)
 
@@ -241,7 +258,7 @@ class StatusTracker:
                 partition=partition,
                 customers_served=obs.customers_served,
                 customers_affected=obs.customers_affected,
-                recent_event_ids=(obs.event_id,),
+                recent_id_hashes=id_ring.digest(obs.event_id),
                 signals={key: obs.observed_at},
                 asserted_at=obs.observed_at if asserted is not None else None,
                 last_alive_at=obs.observed_at if alive else None,
@@ -255,16 +272,17 @@ class StatusTracker:
                 ),
                 Outcome.APPLIED,
             )
-        if obs.event_id in state.recent_event_ids:
+        event_hash = id_ring.digest(obs.event_id)
+        if id_ring.seen(state.recent_id_hashes, event_hash):
             return state, None, Outcome.DUPLICATE
-        remembered = (*state.recent_event_ids[-(RECENT_EVENT_IDS - 1) :], obs.event_id)
+        remembered = id_ring.remember(state.recent_id_hashes, event_hash, limit=RECENT_EVENT_IDS)
         newest_of_signal = state.signals.get(key)
         too_late = obs.observed_at < state.last_evidence_at - self.policy.lateness_allowance
         if newest_of_signal is not None and obs.observed_at < newest_of_signal:
             if too_late:
                 return state, None, Outcome.LATE
             # Newer evidence of the same signal already spoke: only remember the id.
-            return replace(state, recent_event_ids=remembered), None, Outcome.STALE
+            return replace(state, recent_id_hashes=remembered), None, Outcome.STALE
         if newest_of_signal is None and too_late:
             return state, None, Outcome.LATE
         signals = remember_signal(state.signals, key, obs.observed_at)
@@ -313,7 +331,7 @@ class StatusTracker:
             partition=partition,
             customers_served=served,
             customers_affected=affected,
-            recent_event_ids=remembered,
+            recent_id_hashes=remembered,
             reason="evidence" if changes else state.reason,
             signals=signals,
             asserted_at=(

@@ -45,6 +45,7 @@ from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
 from pipeline.worker.progress import PartitionProgress, ProgressCollector
+from pipeline.worker.table_values import LEDGER_SERVICES_TABLE
 from pipeline.worker.wiring import build_processor
 
 log = structlog.get_logger(__name__)
@@ -158,7 +159,7 @@ def create_app(
     states = BatchedChangelog(
         faust_table(SERVICE_STATE_TABLE, settings.partitions, value_type=bytes)
     )
-    ledger_services = BatchedChangelog(faust_table("ledger-services", 1), orjson.dumps)
+    ledger_services = BatchedChangelog(faust_table(LEDGER_SERVICES_TABLE, 1), orjson.dumps)
     ledger_incidents = BatchedChangelog(faust_table("ledger-incidents", 1), orjson.dumps)
     ledger_state = BatchedChangelog(faust_table("ledger-state", 1), orjson.dumps)
     ledger_tables = [ledger_services, ledger_incidents, ledger_state]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -37,6 +37,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth, serve
 from faust.types import TP
 
 from pipeline.worker.read_committed import last_visible_ends
+from pipeline.worker.table_values import RESTORED_FORMS
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +130,7 @@ class BulkLoadStore(MemoryStore[Any, Any]):
             events = list(batch)
             self._newer.update(to_key(event.key) for event in events)
             batch = events
-        super().apply_changelog_batch(batch, to_key, to_value)
+        super().apply_changelog_batch(batch, to_key, self._in_form(to_value))
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         """Wait for the bulk read before faust resumes the streams."""
@@ -215,7 +216,7 @@ class BulkLoadStore(MemoryStore[Any, Any]):
         key_partition = self._key_partition
         newer = self._newer
         table: Any = self.table  # the Collection's conversions (CollectionT lacks them)
-        to_key, to_value = table._to_key, table._to_value
+        to_key, to_value = table._to_key, self._in_form(table._to_value)
         decode_key, decode_value = self._decode_key, self._decode_value
         for raw_key, raw_value in records:
             if raw_key is None:
@@ -229,6 +230,22 @@ class BulkLoadStore(MemoryStore[Any, Any]):
                 continue
             data[key] = to_value(decode_value(raw_value))
             key_partition[key] = partition
+
+    def _in_form(self, to_value: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``to_value`` followed by the table's in-memory form (pipeline.worker.table_values),
+        if it has one; a value not in the expected shape is kept as decoded."""
+        form = RESTORED_FORMS.get(self.table_name)
+        if form is None:
+            return to_value
+
+        def in_form(value: Any) -> Any:
+            value = to_value(value)
+            try:
+                return form(value) if value is not None else None
+            except (KeyError, TypeError, ValueError):
+                return value
+
+        return in_form
 
     def _drop(self, partitions: set[int]) -> None:
         stale = [key for key, partition in self._key_partition.items() if partition in partitions]

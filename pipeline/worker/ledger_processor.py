@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 import structlog
 
-from pipeline.core.identity import ServiceRef
 from pipeline.detection.correlation import DisruptionCorrelator
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
@@ -35,6 +34,7 @@ from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink, indicator_point
 from pipeline.worker.ledger_records import correlate, retained
 from pipeline.worker.processor import Outputs
+from pipeline.worker.table_values import compact_ref, service_ref
 
 log = structlog.get_logger(__name__)
 
@@ -77,15 +77,17 @@ class LedgerProcessor:
         """Apply one ledger record; returns concurrent-disruption findings as anomalies."""
         out = Outputs()
         if record.get("type") == "service":
-            ref = ServiceRef.from_dict(record["service"])
-            services[ref.service_id] = ref.to_dict()
+            # Kept as a ServiceRef (pipeline.worker.table_values): its changelog record is
+            # the same JSON as its to_dict(), in a fraction of the memory.
+            ref = service_ref(record["service"])
+            services[ref.service_id] = ref
             return out
         if record.get("type") != "incident":
             log.warning("ledger_record_unknown", record_type=record.get("type"))
             return out
         incident = Incident.from_dict(record["incident"])
         incidents[incident.incident_id] = incident.to_dict()
-        services.setdefault(incident.service_id, incident.service.to_dict())
+        services.setdefault(incident.service_id, compact_ref(incident.service))
         stored = state.get(CORRELATOR_KEY)
         correlator = (
             DisruptionCorrelator.from_dict(stored)
@@ -114,7 +116,7 @@ class LedgerProcessor:
         keep = retained(history, now=now, retention_s=max(self.windows.values()))
         for old in {i.incident_id for i in history} - {i.incident_id for i in keep}:
             del incidents[old]
-        refs = [ServiceRef.from_dict(value) for value in list(services.values())]
+        refs = [service_ref(value) for value in list(services.values())]
         # Per-service rows only where they can differ from a quiet service's (absent series:
         # no incident in any window, availability 1); a service that turned quiet gets one
         # last row for the history, and its gauges are removed.

@@ -123,7 +123,7 @@ def test_state_stored_by_an_older_worker_is_upgraded() -> None:
     from pipeline.monitoring.status import ServiceState
 
     legacy = ServiceState("svc", "op", "energy", "UA", Status.UP, T0, T0, 10.0, 2).to_dict()
-    del legacy["reason"]
+    legacy.pop("reason", None)  # before "reason" existed (now also left out at its default)
     monitoring = Monitoring(MonitorParams())
     deadline = monitoring.stored_check_deadline(legacy)
     assert deadline is not None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.core.schema import Kind, Status
+from pipeline.monitoring import id_ring
 from pipeline.monitoring.status import (
     Outcome,
     ServiceState,
@@ -139,12 +140,32 @@ def test_state_survives_a_dict_round_trip(tracker: StatusTracker) -> None:
 
 
 def test_recent_event_ids_are_bounded(tracker: StatusTracker) -> None:
-    state, _ = fold(tracker, *[make_obs(at=T0 + i, status=Status.UP) for i in range(100)])
-    assert len(state.recent_event_ids) == 32
+    observations = [make_obs(at=T0 + i, status=Status.UP) for i in range(100)]
+    state, _ = fold(tracker, *observations)
+    assert id_ring.count(state.recent_id_hashes) == 32
+    remembered = [
+        id_ring.seen(state.recent_id_hashes, id_ring.digest(o.event_id)) for o in observations
+    ]
+    assert remembered == [False] * 68 + [True] * 32
 
 
 def test_to_dict_names_every_field() -> None:
     from dataclasses import fields
 
+    full = ServiceState(
+        "s", "o", "energy", "UA", Status.UP, 1.0, 2.0, 60.0, 3,
+        customers_served=5, customers_affected=1, recent_id_hashes=id_ring.digest("e"),
+        reason="silence", signals={"k": 1.0}, asserted_at=1.0, last_alive_at=2.0,
+        pushes=True, declared_interval=30.0, learned_interval=40.0, delivery_lag=3.0,
+    )  # fmt: skip
+    assert set(full.to_dict()) == {f.name for f in fields(ServiceState)}
+    assert ServiceState.from_dict(full.to_dict()) == full
+
+
+def test_fields_at_their_default_are_left_out_of_the_record() -> None:
     state = ServiceState("s", "o", "energy", "UA", Status.UP, 1.0, 2.0, 60.0, 3)
-    assert set(state.to_dict()) == {f.name for f in fields(ServiceState)}
+    assert set(state.to_dict()) == {
+        "service_id", "operator_id", "sector", "region", "status", "since",
+        "last_evidence_at", "expected_interval", "partition", "recent_id_hashes", "signals",
+    }  # fmt: skip
+    assert ServiceState.from_dict(state.to_dict()) == state

@@ -31,6 +31,7 @@ from kafka.partitioner.default import murmur2
 from pipeline.bench.data import SECTORS, ObservationMix, service_ref
 from pipeline.bench.stages.processor import make_processor
 from pipeline.config.settings import SERVICE_STATE_TABLE
+from pipeline.monitoring import id_ring
 from pipeline.ops.kafka_security import PLAINTEXT, KafkaSecurity
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
@@ -130,6 +131,16 @@ def _state_for(templates: list[bytes], index: int, *, run: str, namespace: str) 
         (f'"operator_id":"{was.operator_id}"', f'"operator_id":"{now.operator_id}"'),
         (f'"region":"{was.region}"', f'"region":"{now.region}"'),
         (f'"{run}-s{template_index}"', f'"{run}-s{index}"'),
+        (_stored_ring(f"{run}-s{template_index}"), _stored_ring(f"{run}-s{index}")),
     ):
         template = template.replace(old.encode(), new.encode())
     return template
+
+
+def _stored_ring(event_id: str) -> str:
+    """A first sighting's ring of remembered ids as the record holds it (quoted).
+
+    >>> _stored_ring("r-s1")
+    '"recent_id_hashes":"aPGk18/YqqI="'
+    """
+    return f'"recent_id_hashes":"{id_ring.to_stored(id_ring.digest(event_id))}"'

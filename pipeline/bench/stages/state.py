@@ -114,6 +114,9 @@ def dict_size(
     * ``export_bytes``: the per-service status index the Prometheus collector reads;
     * ``processor_retained_bytes``: all the processor path keeps per service (table, live
       monitors up to ``live_capacity``, deadlines, export);
+    * ``restored_bytes``: all a worker keeps per service after restoring these services
+      from its changelogs (:func:`_restore`: table, the ledger's reference, deadlines,
+      export; no live monitors yet);
     * ``silence_rebuild_us`` / ``silence_tick_us``: CPU per service of rebuilding the check
       deadlines from the table (after recovery or rebalance) and of a steady tick.
     """
@@ -170,6 +173,10 @@ def dict_size(
     _none, retained = traced(first_pass)
     _table, table_bytes = traced(lambda: table_copy(store))
     del _table
+    refs = {key: _ref_record(value) for key, value in store.items()}
+    _restored, restored_bytes = traced(lambda: _restore(store, refs, processor.monitoring, now))
+    del _restored
+    refs.clear()
     _live, live_bytes = traced(
         lambda: [ServiceMonitor.from_dict(orjson.loads(v), params) for v in store.values()]
     )
@@ -211,8 +218,50 @@ def dict_size(
         "live_monitor_bytes_per_service": live_bytes / services,
         "export_bytes_per_service": export_bytes / services,
         "processor_retained_bytes_per_service": retained / services,
+        "restored_bytes_per_service": restored_bytes / services,
         "changelog_json_bytes_per_service": float(len(sample)),
         "changelog_json_bytes_full_ring": float(len(ring_json)),
         "silence_rebuild_us_per_service": 1e6 * rebuild / services,
         "silence_tick_us_per_service": 1e6 * tick_cpu / services,
     }
+
+
+def _ref_record(stored: bytes) -> bytes:
+    """The ledger's changelog record of a stored service's reference."""
+    import orjson
+
+    state = orjson.loads(stored)["state"]
+    fields = ("service_id", "operator_id", "sector", "region", "customers_served")
+    return orjson.dumps({name: state.get(name) for name in fields})
+
+
+def _restore(
+    store: dict[str, bytes], refs: dict[str, bytes], monitoring: Any, now: float
+) -> tuple[Any, ...]:
+    """What a worker holds after its bulk read of these services' changelog records (fresh
+    key and value objects, faust's key → partition map, the ledger's references in their
+    in-memory form) and the first check's deadline rebuild and status export."""
+    import orjson
+
+    from pipeline.metrics.service_status import ServiceStatusExport
+    from pipeline.worker.batch_send import BatchedChangelog
+    from pipeline.worker.table_values import LEDGER_SERVICES_TABLE, RESTORED_FORMS
+
+    class Table(dict[bytes, Any]):
+        @property
+        def data(self) -> dict[bytes, Any]:
+            return self
+
+    in_form = RESTORED_FORMS.get(LEDGER_SERVICES_TABLE, lambda value: value)
+    data, ledger, key_partition = Table(), Table(), {}
+    for key, value in store.items():
+        raw = bytes(memoryview(key.encode()))
+        data[raw] = bytes(memoryview(value))
+        key_partition[raw] = 0
+        ledger[bytes(memoryview(key.encode()))] = in_form(orjson.loads(refs[key]))
+    live = LiveStates(BatchedChangelog(data), monitoring, capacity=0)
+    live.due(now, {0})
+    export = ServiceStatusExport(CollectorRegistry())
+    for _key, stored in live.take_membership_changes().recovered:
+        export.update_stored(stored)
+    return data, key_partition, ledger, live, export
