@@ -204,8 +204,8 @@ SETTINGS: tuple[Variable, ...] = (
     ),
     Variable(
         "CW_BATCH_WITHIN_S",
-        "Longest wait to fill a batch of ledger records (latency added at low load); "
-        "observations are taken as each fetch returns them.",
+        "Longest wait to fill a batch of records faust delivers itself; the worker's input "
+        "topics (observations, commands, ledger) are taken as each fetch returns them.",
         "batch_within",
         kind="seconds",
     ),

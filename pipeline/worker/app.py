@@ -279,14 +279,24 @@ def create_app(
                 return
 
     async def process_batch(batch: Batch) -> None:
-        # Observations and commands of partition p are task p's; tasks run side by side.
-        await asyncio.gather(*(process_task(p, records) for p, records in batch.items()))
+        # Observations and commands of partition p are task p's, the ledger's records the
+        # ledger task's; tasks run side by side.
+        work = []
+        for partition, records in batch.items():
+            mine = [r for r in records if r.topic != topics.ledger]
+            if len(mine) < len(records):
+                work.append(keep_ledger([r for r in records if r.topic == topics.ledger]))
+            if mine:
+                work.append(process_task(partition, mine))
+        await asyncio.gather(*work)
 
     # The consumer hands each fetch of the input topics to process_batch directly
     # (pipeline.worker.batch_input); a crash before a unit's offsets are committed replays
     # its records instead of losing them. The agent subscribes the topics, so faust assigns
     # their partitions and the tables with them; it handles any record faust delivers itself.
-    install_batch_input(app, BatchInput(topics=frozenset(process_inputs), handler=process_batch))
+    install_batch_input(
+        app, BatchInput(topics=frozenset((*process_inputs, topics.ledger)), handler=process_batch)
+    )
 
     @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
@@ -294,16 +304,15 @@ def create_app(
             await process_batch(_as_batch(events))
             yield None
 
-    async def keep_ledger_unit(events: list[faust.EventT[Any]]) -> None:
+    async def keep_ledger_unit(records: Sequence[InputRecord]) -> None:
         async with delivery.unit(LEDGER_TASK) as unit:
             outputs = Outputs()
-            for event in events:
-                message = event.message
-                unit.consumed(message.topic, message.partition, message.offset)
+            for topic, partition, offset, value in records:
+                unit.consumed(topic, partition, offset)
                 try:
-                    record = orjson.loads(event.value)
+                    record = orjson.loads(value or b"")
                 except orjson.JSONDecodeError:
-                    log.warning("ledger_record_malformed")
+                    log.warning("ledger_record_malformed", offset=offset)
                     continue
                 _extend(
                     outputs,
@@ -311,11 +320,18 @@ def create_app(
                 )
             await publish(unit, outputs, ledger_tables)
 
+    async def keep_ledger(records: Sequence[InputRecord]) -> None:
+        for chunk in chunks(records, settings.batch_max):
+            try:
+                await keep_ledger_unit(chunk)
+            except TaskGivenUp:  # its new owner reads them again
+                return
+
+    # Subscribes the ledger topic (its records arrive through process_batch too).
     @app.agent(ledger_topic)
-    async def keep_ledger(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+    async def ledger_agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for events in _batches(stream, settings.batch_max, settings.batch_within):
-            with contextlib.suppress(TaskGivenUp):  # its new owner reads them again
-                await keep_ledger_unit(events)
+            await process_batch(_as_batch(events))
             yield None
 
     def recovering() -> bool:
