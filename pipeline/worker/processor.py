@@ -134,12 +134,11 @@ class ObservationProcessor:
         points: list[Point] = []
         try:
             for raw, topic, partition, offset in records:
-                if not isolate:
-                    self._observe(raw, live, topic, partition, offset, out, tally, points)
-                    continue
                 try:
                     self._observe(raw, live, topic, partition, offset, out, tally, points)
                 except Exception as exc:  # one record must never stop its batch
+                    if not isolate:
+                        raise  # handle: its caller isolates
                     self.fail(raw, exc, topic=topic, partition=partition, offset=offset, out=out)
         finally:
             self.metrics.add_observations(tally)
