@@ -30,7 +30,7 @@ from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.batch_drain import install as install_batch_input
-from pipeline.worker.batch_input import Batch, BatchInput, InputRecord, chunks
+from pipeline.worker.batch_input import Batch, BatchInput, InputRecord, TaskOf, chunks
 from pipeline.worker.batch_send import BatchedChangelog, ProducerSink
 from pipeline.worker.delivery import (
     AtLeastOnce,
@@ -89,11 +89,11 @@ async def _batches(
         yield list(events)
 
 
-def _as_batch(events: Sequence[faust.EventT[Any]]) -> Batch:
+def _as_batch(events: Sequence[faust.EventT[Any]], task_of: TaskOf) -> Batch:
     batch: Batch = {}
     for event in events:
         message = event.message
-        batch.setdefault(message.partition, []).append(
+        batch.setdefault(task_of(message.topic, message.partition), []).append(
             InputRecord(message.topic, message.partition, message.offset, event.value)
         )
     return batch
@@ -268,40 +268,48 @@ def create_app(
         processor.flush(live)
         return outputs
 
-    async def process_task(partition: int, records: Sequence[InputRecord]) -> None:
+    async def process_task(task: str, records: Sequence[InputRecord]) -> None:
         # Each changed service is written to its table (and changelog) once per chunk.
         for chunk in chunks(records, settings.batch_max):
             try:
-                async with delivery.unit(process_task_name(partition)) as unit:
+                async with delivery.unit(task) as unit:
                     await publish(unit, apply(chunk, unit), [states])
             except TaskGivenUp:
-                log.info("unit_skipped", task=process_task_name(partition), records=len(chunk))
+                log.info("unit_skipped", task=task, records=len(chunk))
                 return
 
+    task_topics = frozenset((*process_inputs, topics.ledger))
+
+    def task_of(topic: str, partition: int) -> str:
+        # Observations and commands of partition p are task p's; the ledger is one task.
+        return LEDGER_TASK if topic == topics.ledger else process_task_name(partition)
+
     async def process_batch(batch: Batch) -> None:
-        # Observations and commands of partition p are task p's, the ledger's records the
-        # ledger task's; tasks run side by side.
-        work = []
-        for partition, records in batch.items():
-            mine = [r for r in records if r.topic != topics.ledger]
-            if len(mine) < len(records):
-                work.append(keep_ledger([r for r in records if r.topic == topics.ledger]))
-            if mine:
-                work.append(process_task(partition, mine))
-        await asyncio.gather(*work)
+        # The tasks of a fetch run side by side.
+        await asyncio.gather(
+            *(
+                keep_ledger(records) if task == LEDGER_TASK else process_task(task, records)
+                for task, records in batch.items()
+            )
+        )
 
     # The consumer hands each fetch of the input topics to process_batch directly
     # (pipeline.worker.batch_input); a crash before a unit's offsets are committed replays
     # its records instead of losing them. The agent subscribes the topics, so faust assigns
     # their partitions and the tables with them; it handles any record faust delivers itself.
     install_batch_input(
-        app, BatchInput(topics=frozenset((*process_inputs, topics.ledger)), handler=process_batch)
+        app,
+        BatchInput(
+            topics=task_topics,
+            task_of=task_of,
+            handler=process_batch,
+        ),
     )
 
     @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for events in _batches(stream, settings.batch_max, settings.batch_within):
-            await process_batch(_as_batch(events))
+            await process_batch(_as_batch(events, task_of))
             yield None
 
     async def keep_ledger_unit(records: Sequence[InputRecord]) -> None:
@@ -331,7 +339,7 @@ def create_app(
     @app.agent(ledger_topic)
     async def ledger_agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         async for events in _batches(stream, settings.batch_max, settings.batch_within):
-            await process_batch(_as_batch(events))
+            await process_batch(_as_batch(events, task_of))
             yield None
 
     def recovering() -> bool:
@@ -370,8 +378,7 @@ def create_app(
         await delivery.release(sorted(task_names(revoked)))
 
     def task_names(tps: set[Any]) -> set[str]:
-        names = {process_task_name(tp.partition) for tp in tps if tp.topic in process_inputs}
-        return names | {LEDGER_TASK for tp in tps if tp.topic == topics.ledger}
+        return {task_of(tp.topic, tp.partition) for tp in tps if tp.topic in task_topics}
 
     @app.timer(interval=1.0)
     async def track_progress() -> None:

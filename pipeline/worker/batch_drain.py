@@ -98,7 +98,11 @@ class BatchDrain(faust_consumer.Consumer):
 
         read_offset = self._read_offset
         batch, rest = split_fetch(
-            records, batch_input.topics, accept=accept, read_from=read_offset.get
+            records,
+            batch_input.topics,
+            batch_input.task_of,
+            accept=accept,
+            read_from=read_offset.get,
         )
         if batch:
             batch_input.idle.clear()

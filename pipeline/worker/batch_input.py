@@ -32,9 +32,11 @@ class InputRecord(NamedTuple):
     value: bytes | None
 
 
-#: Records of one fetch by partition number, each partition's in offset order per topic.
-Batch = dict[int, list[InputRecord]]
+#: Records of one fetch by the task that processes them, each partition's in offset order.
+Batch = dict[str, list[InputRecord]]
 BatchHandler = Callable[[Batch], Awaitable[None]]
+#: The task that processes a record of (topic, partition).
+TaskOf = Callable[[str, int], str]
 
 
 @dataclass
@@ -42,6 +44,7 @@ class BatchInput:
     """Which topics bypass faust's per-event path, and what handles their fetches."""
 
     topics: frozenset[str]
+    task_of: TaskOf
     handler: BatchHandler
     #: Set while no handler call is in flight (a rebalance waits for it).
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -53,11 +56,13 @@ class BatchInput:
 def split_fetch(
     records: Mapping[Any, Sequence[Any]],
     topics: frozenset[str],
+    task_of: TaskOf,
     *,
     accept: Callable[[Any], bool],
     read_from: Callable[[Any], int | None],
 ) -> tuple[Batch, list[tuple[Any, list[Any]]]]:
-    """A fetch (records by topic-partition) split into the batch of ``topics`` and the rest.
+    """A fetch (records by topic-partition) split into the batch of ``topics``, by the task
+    ``task_of(topic, partition)`` that processes them, and the rest.
 
     ``accept(tp)``: whether records of ``tp`` may be processed now (its partition is still
     active); ``read_from(tp)``: the lowest offset not yet read, or None (faust's read
@@ -70,10 +75,10 @@ def split_fetch(
     ...     topic: str
     ...     partition: int
     >>> fetch = {TP("obs", 1): [R(4, b"a"), R(5, b"b")], TP("ledger", 0): [R(9, b"l")]}
-    >>> batch, rest = split_fetch(fetch, frozenset({"obs"}), accept=lambda tp: True,
-    ...                           read_from=lambda tp: 5)
+    >>> batch, rest = split_fetch(fetch, frozenset({"obs"}), lambda topic, p: f"task-{p}",
+    ...                           accept=lambda tp: True, read_from=lambda tp: 5)
     >>> batch
-    {1: [InputRecord(topic='obs', partition=1, offset=5, value=b'b')]}
+    {'task-1': [InputRecord(topic='obs', partition=1, offset=5, value=b'b')]}
     >>> [(tp.topic, [r.offset for r in rs]) for tp, rs in rest]
     [('ledger', [9])]
     """
@@ -88,7 +93,7 @@ def split_fetch(
             continue
         if tp.topic in topics:
             topic, partition = tp.topic, tp.partition
-            batch.setdefault(partition, []).extend(
+            batch.setdefault(task_of(topic, partition), []).extend(
                 InputRecord(topic, partition, r.offset, r.value) for r in kept
             )
         else:
