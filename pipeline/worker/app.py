@@ -46,6 +46,7 @@ from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
 from pipeline.worker.progress import PartitionProgress, ProgressCollector
 from pipeline.worker.table_values import LEDGER_SERVICES_TABLE
+from pipeline.worker.task_queues import TaskQueues
 from pipeline.worker.wiring import build_processor
 
 log = structlog.get_logger(__name__)
@@ -62,6 +63,11 @@ RECORD_BATCH_BYTES = 512 * 1024
 
 #: The task of the ledger's one partition (see pipeline.worker.delivery).
 LEDGER_TASK = "ledger-0"
+
+#: How many units' worth of records (``CW_BATCH_MAX`` each) may wait in the tasks' queues
+#: before the consumer stops fetching: enough for the next fetch to be processed while the
+#: last one's transactions commit, few enough to bound memory.
+QUEUED_FETCHES = 2
 
 
 def process_task_name(partition: int) -> str:
@@ -284,27 +290,27 @@ def create_app(
         # Observations and commands of partition p are task p's; the ledger is one task.
         return LEDGER_TASK if topic == topics.ledger else process_task_name(partition)
 
-    async def process_batch(batch: Batch) -> None:
-        # The tasks of a fetch run side by side.
-        await asyncio.gather(
-            *(
-                keep_ledger(records) if task == LEDGER_TASK else process_task(task, records)
-                for task, records in batch.items()
-            )
-        )
+    async def run_task(task: str, records: Sequence[InputRecord]) -> None:
+        if task == LEDGER_TASK:
+            await keep_ledger(records)
+        else:
+            await process_task(task, records)
 
-    # The consumer hands each fetch of the input topics to process_batch directly
-    # (pipeline.worker.batch_input); a crash before a unit's offsets are committed replays
-    # its records instead of losing them. The agent subscribes the topics, so faust assigns
-    # their partitions and the tables with them; it handles any record faust delivers itself.
-    install_batch_input(
-        app,
-        BatchInput(
-            topics=task_topics,
-            task_of=task_of,
-            handler=process_batch,
-        ),
+    # The consumer hands each fetch of the input topics to the tasks' queues directly
+    # (pipeline.worker.batch_input): each task's records run in order, the tasks side by
+    # side, while the next fetch is taken; a crash before a unit's offsets are committed
+    # replays its records instead of losing them. The agent subscribes the topics, so faust
+    # assigns their partitions and the tables with them.
+    queues: TaskQueues[InputRecord] = TaskQueues(
+        run_task, max_waiting=QUEUED_FETCHES * settings.batch_max
     )
+    install_batch_input(app, BatchInput(topics=task_topics, task_of=task_of, queues=queues))
+
+    async def process_batch(batch: Batch) -> None:
+        # Records faust delivers itself (none while the batch input is installed).
+        queues.submit(batch)
+        await queues.idle()
+        queues.raise_error()
 
     @app.agent(inputs)
     async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:

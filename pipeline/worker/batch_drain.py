@@ -2,8 +2,9 @@
 
 See :mod:`pipeline.worker.batch_input` for why. This module is the glue into faust's
 ``Consumer``: it replaces ``_drain_messages`` (the fetcher's loop around ``getmany``) and
-lets a rebalance's ``wait_empty`` wait for the batch in flight. Records of other topics are
-delivered exactly as faust delivers them (a message, a callback, a read offset).
+lets a rebalance's ``wait_empty`` wait for the tasks' runs in flight or queued. Records of
+other topics are delivered exactly as faust delivers them (a message, a callback, a read
+offset).
 """
 
 from __future__ import annotations
@@ -38,14 +39,15 @@ class BatchDrain(faust_consumer.Consumer):
     async def wait_empty(self) -> None:
         batch_input = batch_input_of(self.transport)
         if batch_input is not None:
-            await batch_input.idle.wait()
+            await batch_input.queues.idle()
         await super().wait_empty()
 
     def _handled(self, tps: list[Any]) -> None:
         """Tell faust's stall watch (``verify_event_path``) the partitions moved: it reads
         the stream monitor's inbound times, which only faust's own event path sets, and
         would log a stalled stream after ``stream_processing_timeout``. Offsets committed in
-        transactions are committed too (the thread records only its own commits)."""
+        transactions count as committed (their runs commit them; the thread records only
+        its own commits)."""
         now = time.monotonic()
         monitor = self.app.monitor
         if monitor is not None:
@@ -80,6 +82,8 @@ class BatchDrain(faust_consumer.Consumer):
             self.diag.unset_flag(faust_consumer.CONSUMER_FETCHING)
 
     async def _drain_once(self, batch_input: BatchInput) -> None:
+        queues = batch_input.queues
+        await queues.room()  # (raises the error of a failed run)
         records, active = await self._wait_next_records(FETCH_TIMEOUT_S)
         generation = self.app.consumer_generation_id
         await asyncio.sleep(0)
@@ -87,7 +91,8 @@ class BatchDrain(faust_consumer.Consumer):
             return
         if not self.flow_active:
             # A rebalance began: what was fetched is read again from the committed offsets
-            # (faust's getmany does the same).
+            # (faust's getmany does the same), once the runs in flight have committed theirs.
+            await queues.idle()
             await self.perform_seek()
             return
 
@@ -105,11 +110,7 @@ class BatchDrain(faust_consumer.Consumer):
             read_from=read_offset.get,
         )
         if batch:
-            batch_input.idle.clear()
-            try:
-                await batch_input.handler(batch)
-            finally:
-                batch_input.idle.set()
+            queues.submit(batch)  # processed while the next fetch is taken
             self._handled([tp for tp, found in records.items() if found and accept(tp)])
             for tp, tp_records in records.items():
                 if tp.topic in batch_input.topics and tp_records and accept(tp):

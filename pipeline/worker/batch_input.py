@@ -4,23 +4,25 @@ faust turns every fetched record into a ``Message`` and an ``Event``, waits on a
 record to hand it to its stream, and acknowledges it one by one: about 90 µs per
 observation on this machine, more than the worker's own processing (docs/benchmarks.md,
 "Round 5"). For the topics named in :class:`BatchInput` the consumer's drain loop instead
-hands each fetch — the records grouped by partition — to one handler call, which processes
-them and commits their offsets itself (in the transaction of their outputs, or after their
-outputs are acknowledged under at-least-once). faust still subscribes the topics (an agent
-names them), assigns their partitions, co-partitions and recovers the tables, and rebalances
-the group: a rebalance waits for the handler call in flight (:meth:`BatchDrain.wait_empty`),
-and records fetched before it are dropped as faust drops them, to be fetched again from the
-committed offsets by their new owner.
+hands each fetch — the records grouped by the task that processes them — to the tasks'
+queues (:class:`~pipeline.worker.task_queues.TaskQueues`), whose runs process them and commit
+their offsets themselves (in the transaction of their outputs, or after their outputs are
+acknowledged under at-least-once), while the consumer fetches on. faust still subscribes the
+topics (an agent names them), assigns their partitions, co-partitions and recovers the
+tables, and rebalances the group: a rebalance waits until no run is in flight or queued
+(:meth:`BatchDrain.wait_empty`), and records fetched before it are dropped as faust drops
+them, to be fetched again from the committed offsets by their new owner.
 
 Every other topic (the ledger, the tables' changelogs) goes through faust's own path.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from pipeline.worker.task_queues import TaskQueues
 
 
 class InputRecord(NamedTuple):
@@ -34,23 +36,17 @@ class InputRecord(NamedTuple):
 
 #: Records of one fetch by the task that processes them, each partition's in offset order.
 Batch = dict[str, list[InputRecord]]
-BatchHandler = Callable[[Batch], Awaitable[None]]
 #: The task that processes a record of (topic, partition).
 TaskOf = Callable[[str, int], str]
 
 
 @dataclass
 class BatchInput:
-    """Which topics bypass faust's per-event path, and what handles their fetches."""
+    """Which topics bypass faust's per-event path, and the queues their fetches go to."""
 
     topics: frozenset[str]
     task_of: TaskOf
-    handler: BatchHandler
-    #: Set while no handler call is in flight (a rebalance waits for it).
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def __post_init__(self) -> None:
-        self.idle.set()
+    queues: TaskQueues[InputRecord]
 
 
 def split_fetch(
