@@ -332,6 +332,7 @@ def create_app(
                     outputs,
                     ledger.handle(record, ledger_services, ledger_incidents, ledger_state),
                 )
+            ledger.flush(ledger_state)
             await publish(unit, outputs, ledger_tables)
 
     async def keep_ledger(records: Sequence[InputRecord]) -> None:

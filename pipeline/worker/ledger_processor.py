@@ -66,6 +66,12 @@ class LedgerProcessor:
         self.correlation_window_s = correlation_window_s
         # Services given per-service indicator rows at the last roll-up.
         self._with_service_rows: set[str] = set()
+        # The correlator decoded from the state table, and the value it was decoded from or
+        # last written as: decoding and encoding it per incident record cost ≈ 1 ms each
+        # with a full window (docs/benchmarks.md, "Round 6"); it is written once per unit.
+        self._correlator: DisruptionCorrelator | None = None
+        self._correlator_value: Any = None
+        self._correlator_changed = False
 
     def handle(
         self,
@@ -88,14 +94,9 @@ class LedgerProcessor:
         incident = Incident.from_dict(record["incident"])
         incidents[incident.incident_id] = incident.to_dict()
         services.setdefault(incident.service_id, compact_ref(incident.service))
-        stored = state.get(CORRELATOR_KEY)
-        correlator = (
-            DisruptionCorrelator.from_dict(stored)
-            if stored
-            else DisruptionCorrelator(self.correlation_window_s)
-        )
+        correlator = self._live_correlator(state)
         findings = correlate(correlator, str(record.get("event", "")), incident)
-        state[CORRELATOR_KEY] = correlator.to_dict()
+        self._correlator_changed = True
         for finding in findings:
             self.metrics.concurrent_disruptions.labels(finding.region).inc()
             body = {"type": "concurrent_disruption", **finding.to_dict()}
@@ -107,6 +108,42 @@ class LedgerProcessor:
                 incidents=list(finding.incident_ids),
             )
         return out
+
+    def _live_correlator(self, state: StateStore) -> DisruptionCorrelator:
+        stored = state.get(CORRELATOR_KEY)
+        if self._correlator is None or stored is not self._correlator_value:
+            # First use, or the table was recovered afresh (a rebalance): decode what it holds.
+            self._correlator = (
+                DisruptionCorrelator.from_dict(stored)
+                if stored
+                else DisruptionCorrelator(self.correlation_window_s)
+            )
+            self._correlator_value = stored
+            self._correlator_changed = False
+        return self._correlator
+
+    def flush(self, state: StateStore) -> None:
+        """Write the correlator to ``state`` if records changed it since the last flush; call
+        once per unit, before its changelog records are taken.
+
+        >>> from prometheus_client import CollectorRegistry
+        >>> from pipeline.metrics.indicators import IndicatorGauges
+        >>> registry = CollectorRegistry()
+        >>> ledger = LedgerProcessor(WorkerMetrics(registry), IndicatorGauges(registry))
+        >>> state = {}
+        >>> ledger.flush(state); state
+        {}
+        >>> ledger._live_correlator(state) is ledger._live_correlator(state)
+        True
+        """
+        if self._correlator is None or not self._correlator_changed:
+            return
+        value = self._correlator.to_dict()
+        state[CORRELATOR_KEY] = value
+        # What the table hands back for the key from now on (a BatchedChangelog or a
+        # faust table keeps the object it was given).
+        self._correlator_value = state.get(CORRELATOR_KEY)
+        self._correlator_changed = False
 
     def indicators(self, services: StateStore, incidents: StateStore) -> Outputs:
         """Roll every indicator up now; exports gauges, InfluxDB points, indicator records."""

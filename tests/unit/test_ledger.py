@@ -137,3 +137,29 @@ def test_a_service_that_turns_quiet_gets_a_last_row_and_loses_its_series() -> No
 
     out = processor.indicators(services, incidents)
     assert not [k for k, _ in out.indicators if (k or b"").startswith(b"service:")]
+
+
+def test_the_correlator_reaches_the_state_table_once_per_flush_and_a_recovered_table_wins() -> None:
+    first = incident("grid", "op-a", "energy", NOW - 600, None)
+    second = incident("mobile", "op-b", "telecom", NOW - 500, None)
+
+    def handle(processor: LedgerProcessor, state: dict[str, Any], event: Incident) -> Any:
+        record = ledger_incident_record(IncidentEvent("detected", NOW, event))
+        return processor.handle(record, {}, {}, state).anomalies
+
+    flushed: dict[str, Any] = {}
+    unflushed: dict[str, Any] = {}
+    for state, flush in ((flushed, True), (unflushed, False)):
+        processor = ledger()
+        handle(processor, state, first)
+        if flush:
+            processor.flush(state)
+        # Another worker recovers the table from its changelog and goes on.
+        recovered = orjson.loads(orjson.dumps(state))
+        found = handle(ledger(), recovered, second)
+        assert bool(found) is flush
+
+    # The same processor, given a table recovered afresh (here: empty), drops what it had.
+    processor = ledger()
+    handle(processor, flushed, first)
+    assert handle(processor, {}, second) == []
