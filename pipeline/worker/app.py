@@ -41,6 +41,7 @@ from pipeline.worker.delivery import (
     transactional_producer,
 )
 from pipeline.worker.faust_app import pipeline_app
+from pipeline.worker.key_partitioner import RememberingPartitioner
 from pipeline.worker.ledger_processor import LedgerProcessor
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
@@ -130,6 +131,7 @@ def create_app(
         broker_commit_interval=settings.commit_interval,
         offsets_in_transactions=exactly_once,
         producer_max_batch_size=RECORD_BATCH_BYTES,
+        producer_partitioner=RememberingPartitioner(),
     )
     topics = settings.topics
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
