@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,7 +29,12 @@ from pipeline.detection.correlation import DisruptionCorrelator
 from pipeline.incidents.maintenance import MaintenanceCalendar
 from pipeline.incidents.model import Incident
 from pipeline.indicators.med import major_event_rows
-from pipeline.indicators.rollup import DEFAULT_WINDOWS, notable_services, rollup
+from pipeline.indicators.rollup import (
+    DEFAULT_WINDOWS,
+    IndicatorValue,
+    notable_services,
+    rollup,
+)
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.influx import InfluxSink, indicator_point
@@ -147,13 +153,18 @@ class LedgerProcessor:
 
     def indicators(self, services: StateStore, incidents: StateStore) -> Outputs:
         """Roll every indicator up now; exports gauges, InfluxDB points, indicator records."""
-        out = Outputs()
+        return self.apply_rollup(
+            self.compute_rollup(list(services.values()), list(incidents.values())), incidents
+        )
+
+    def compute_rollup(self, service_values: list[Any], incident_values: list[Any]) -> RollUp:
+        """The roll-up of a snapshot of the ledger tables' values, changing nothing: safe to
+        run in a thread while the tables stay untouched (the worker holds the ledger task)."""
         now = self.clock()
-        history = [Incident.from_dict(value) for value in list(incidents.values())]
+        history = [Incident.from_dict(value) for value in incident_values]
         keep = retained(history, now=now, retention_s=max(self.windows.values()))
-        for old in {i.incident_id for i in history} - {i.incident_id for i in keep}:
-            del incidents[old]
-        refs = [service_ref(value) for value in list(services.values())]
+        dropped = {i.incident_id for i in history} - {i.incident_id for i in keep}
+        refs = [service_ref(value) for value in service_values]
         # Per-service rows only where they can differ from a quiet service's (absent series:
         # no incident in any window, availability 1); a service that turned quiet gets one
         # last row for the history, and its gauges are removed.
@@ -161,15 +172,34 @@ class LedgerProcessor:
         fading = self._with_service_rows - notable
         rows = rollup(keep, refs, now, self.windows, self.calendar, service_rows=notable | fading)
         rows += major_event_rows(keep, refs, now, self.windows)
-        self.gauges.update(r for r in rows if r.dimension != "service" or r.key not in fading)
+        return RollUp(now, rows, dropped, notable, fading)
+
+    def apply_rollup(self, done: RollUp, incidents: StateStore) -> Outputs:
+        """Prune the incidents table, export the gauges and points, and give the records."""
+        out = Outputs()
+        for old in done.dropped:
+            del incidents[old]
+        fading = done.fading
+        self.gauges.update(r for r in done.rows if r.dimension != "service" or r.key not in fading)
         for service_id in fading:
             self.gauges.remove("service", service_id)
-        self._with_service_rows = notable
-        for row in rows:
+        self._with_service_rows = done.notable
+        for row in done.rows:
             if row.value is None:
                 continue
             if self.sink is not None:
-                self.sink.add(indicator_point(row, now))
+                self.sink.add(indicator_point(row, done.at))
             key = f"{row.dimension}:{row.key}".encode()
-            out.indicators.append((key, orjson.dumps({**row.to_dict(), "at": now})))
+            out.indicators.append((key, orjson.dumps({**row.to_dict(), "at": done.at})))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RollUp:
+    """What :meth:`LedgerProcessor.compute_rollup` found, for its ``apply_rollup``."""
+
+    at: float
+    rows: list[IndicatorValue]
+    dropped: set[str]
+    notable: set[str]
+    fading: set[str]
