@@ -110,10 +110,11 @@ class Settings:
     lateness_allowance: float = 300.0
     silence_check_interval: float = 1.0
     influx_flush_interval: float = 1.0
-    #: Observations handled per batch (one table write per changed service per batch) and
-    #: how long a batch waits to fill: the latency added at low load.
+    #: Observations handled per unit (one transaction, one table write per changed service)
+    #: and the shortest time between a partition's units while it keeps up: the latency the
+    #: wait adds at low load (pipeline.worker.task_queues).
     batch_max: int = 2000
-    batch_within: float = 0.01
+    batch_within: float = 0.1
     #: The worker's event loop: "uvloop" or "asyncio" (docs/benchmarks.md measures both).
     event_loop: str = "uvloop"
     #: Decoded service states kept in memory per worker (the rest are decoded on use).

@@ -204,8 +204,9 @@ SETTINGS: tuple[Variable, ...] = (
     ),
     Variable(
         "CW_BATCH_WITHIN_S",
-        "Longest wait to fill a batch of records faust delivers itself; the worker's input "
-        "topics (observations, commands, ledger) are taken as each fetch returns them.",
+        "Shortest time between the starts of one partition's units (transactions) while it "
+        "keeps up: records arriving meanwhile join the next unit, so it is the most latency "
+        "the wait adds; a partition with CW_BATCH_MAX records waiting starts at once.",
         "batch_within",
         kind="seconds",
     ),

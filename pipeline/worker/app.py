@@ -304,7 +304,10 @@ def create_app(
     # replays its records instead of losing them. The agent subscribes the topics, so faust
     # assigns their partitions and the tables with them.
     queues: TaskQueues[InputRecord] = TaskQueues(
-        run_task, max_waiting=QUEUED_FETCHES * settings.batch_max
+        run_task,
+        max_waiting=QUEUED_FETCHES * settings.batch_max,
+        pace=settings.batch_within,
+        full=settings.batch_max,
     )
     install_batch_input(app, BatchInput(topics=task_topics, task_of=task_of, queues=queues))
 

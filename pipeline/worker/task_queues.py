@@ -9,6 +9,9 @@ fetch start on the tasks that are free while others still commit:
   (and their transactions) keep the order of its offsets;
 - records that arrive while a task's runner is busy wait in its queue and are merged into
   its next run, so a busy worker processes larger units (fewer transactions per record);
+- a task keeping up starts a unit at most every ``pace`` seconds (each unit is a transaction
+  of ≈ 5 requests to Kafka, and at steady load a unit per fetch cost more CPU than the records
+  in it); a task with ``full`` records waiting (behind) starts its next unit at once;
 - the consumer waits (:meth:`TaskQueues.room`) while the records waiting reach ``max_waiting``,
   which bounds the memory the queues hold;
 - the first error of a run is kept: no run starts after it, the records waiting are
@@ -35,6 +38,8 @@ fetch start on the tasks that are free while others still commit:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Generic, TypeVar
 
@@ -47,15 +52,28 @@ TaskRun = Callable[[str, Sequence[R]], Awaitable[None]]
 class TaskQueues(Generic[R]):
     """Per task, a queue of records and at most one runner working through it in order."""
 
-    def __init__(self, run: TaskRun[R], *, max_waiting: int) -> None:
+    def __init__(
+        self,
+        run: TaskRun[R],
+        *,
+        max_waiting: int,
+        pace: float = 0.0,
+        full: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._run = run
         self._max_waiting = max(1, max_waiting)
+        self._pace = pace
+        self._full = max_waiting if full is None else full
+        self._clock = clock
+        self._started: dict[str, float] = {}  # when each task's last unit started
         self._waiting: dict[str, list[R]] = {}
         self._runners: dict[str, asyncio.Future[None]] = {}
         self._error: BaseException | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._moved = asyncio.Event()  # a run started or ended
+        self._arrived = asyncio.Event()  # records were submitted
 
     def submit(self, batch: Mapping[str, Sequence[R]]) -> None:
         """Queue each task's records after those already queued or running for it."""
@@ -64,6 +82,7 @@ class TaskQueues(Generic[R]):
             if not records:
                 continue
             self._waiting.setdefault(task, []).extend(records)
+            self._arrived.set()
             if task not in self._runners:
                 self._idle.clear()
                 self._runners[task] = asyncio.ensure_future(self._work_through(task))
@@ -92,12 +111,31 @@ class TaskQueues(Generic[R]):
         if self._error is not None:
             raise self._error
 
+    async def _keep_pace(self, task: str) -> None:
+        """Wait until ``pace`` has passed since the task's last unit started, or until it is
+        behind (``full`` records waiting); records arriving meanwhile join the unit."""
+        started = self._started.get(task)
+        if started is None or self._pace <= 0:
+            return
+        while self._error is None and len(self._waiting.get(task, ())) < self._full:
+            delay = started + self._pace - self._clock()
+            if delay <= 0:
+                return
+            # Woken early when more records come (they may make the task behind).
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), delay)
+
     async def _work_through(self, task: str) -> None:
         try:
             while self._error is None:
-                records = self._waiting.pop(task, None)
-                if not records:
+                if not self._waiting.get(task):
                     break
+                await self._keep_pace(task)
+                records = self._waiting.pop(task, None)
+                if not records:  # dropped after an error
+                    break
+                self._started[task] = self._clock()
                 self._moved.set()
                 await self._run(task, records)
         except BaseException as exc:  # kept for the consumer, which raises it

@@ -136,3 +136,30 @@ def test_idle_is_set_only_when_no_task_runs_or_waits() -> None:
         return seen
 
     assert asyncio.run(main()) == [True, False, True, True]
+
+
+def test_a_task_keeping_up_starts_a_unit_at_most_every_pace_and_one_behind_at_once() -> None:
+    async def main() -> tuple[list[tuple[list[int], float]], float]:
+        runs: list[tuple[list[int], float]] = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+
+        async def run(task: str, records: Sequence[int]) -> None:
+            runs.append((list(records), loop.time() - start))
+
+        queues: TaskQueues[int] = TaskQueues(run, max_waiting=100, pace=0.3, full=3)
+        queues.submit({"a": [1]})  # the task's first unit: at once
+        await settle()
+        queues.submit({"a": [2]})  # within the pace: waits ...
+        await asyncio.sleep(0.05)
+        queues.submit({"a": [3]})  # ... and takes what arrives meanwhile
+        await asyncio.wait_for(queues.idle(), 2)
+        behind_from = loop.time() - start
+        queues.submit({"a": [4, 5, 6]})  # a full unit waiting: behind, so at once
+        await asyncio.wait_for(queues.idle(), 2)
+        return runs, behind_from
+
+    runs, behind_from = asyncio.run(main())
+    assert [records for records, _ in runs] == [[1], [2, 3], [4, 5, 6]]
+    assert runs[1][1] >= 0.25  # paced
+    assert runs[2][1] - behind_from < 0.2  # not paced
