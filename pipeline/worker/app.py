@@ -26,6 +26,7 @@ from pipeline.config.maintenance import load_calendar
 from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
 from pipeline.core.deadletter import dead_letter_record
 from pipeline.metrics.indicators import IndicatorGauges
+from pipeline.metrics.units import UnitMetrics
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
@@ -197,6 +198,7 @@ def create_app(
         )
 
     metrics = WorkerMetrics(registry)
+    units = UnitMetrics(registry)
     ProgressCollector(progress, registry)
     sink = (
         InfluxSink(influx, bucket=settings.influx_bucket, org=settings.influx_org, metrics=metrics)
@@ -282,6 +284,7 @@ def create_app(
             try:
                 async with delivery.unit(task) as unit:
                     await publish(unit, apply(chunk, unit), [states])
+                units.committed("input", len(chunk))
             except TaskGivenUp:
                 log.info("unit_skipped", task=task, records=len(chunk))
                 return
@@ -339,6 +342,7 @@ def create_app(
                 )
             ledger.flush(ledger_state)
             await publish(unit, outputs, ledger_tables)
+        units.committed("ledger", len(records))
 
     async def keep_ledger(records: Sequence[InputRecord]) -> None:
         for chunk in chunks(records, settings.batch_max):
@@ -374,6 +378,7 @@ def create_app(
         with contextlib.suppress(TaskGivenUp):  # a rebalance began: the next tick decides
             async with delivery.unit(tasks[0], holding=tasks) as unit:
                 await publish(unit, processor.check(live, owned), [states])
+            units.committed("check")
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def freeze_recovered(_app: faust.App, **_kwargs: Any) -> None:
@@ -434,6 +439,7 @@ def create_app(
                         list(ledger_incidents.values()),
                     )
                     await publish(unit, ledger.apply_rollup(done, ledger_incidents), ledger_tables)
+                units.committed("rollup")
 
     if influx is not None:
         history = TopicHistory(settings, influx, metrics)
