@@ -371,13 +371,17 @@ def create_app(
         # A partition far behind holds evidence not yet seen: its services are not silent.
         owned = owned_partitions(topics.observations) - progress.behind(topics.observations)
         owned = {p for p in owned if delivery.owns(process_task_name(p))}
-        if not owned:
+        # Silence is judged as of the time up to which their input is processed, not as of
+        # the clock: under load some evidence always waits (pipeline.worker.progress).
+        as_of = progress.evidence_complete_at(topics.observations, owned)
+        if not owned or as_of is None:
             return
         # One unit for every owned partition's services, after their units in progress.
         tasks = [process_task_name(p) for p in sorted(owned)]
         with contextlib.suppress(TaskGivenUp):  # a rebalance began: the next tick decides
             async with delivery.unit(tasks[0], holding=tasks) as unit:
-                await publish(unit, processor.check(live, owned), [states])
+                now = min(clock(), as_of)
+                await publish(unit, processor.check(live, owned, now=now), [states])
             units.committed("check")
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # faust's signal stub is narrower

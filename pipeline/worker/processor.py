@@ -210,12 +210,14 @@ class ObservationProcessor:
             self.metrics.services.update_state(monitor.state)
         return len(written)
 
-    def check(self, live: LiveStates, owned: Collection[int]) -> Outputs:
+    def check(
+        self, live: LiveStates, owned: Collection[int], *, now: float | None = None
+    ) -> Outputs:
         """Clock-driven checks (silence, maintenance) for the due services of the owned
-        partitions; flushes what changed."""
+        partitions, as of ``now`` (the clock's time if None); flushes what changed."""
         out = Outputs()
         points: list[Point] = []
-        now = self.clock()
+        now = self.clock() if now is None else now
         for key in live.due(now, owned):
             try:
                 monitor = live.get(key)

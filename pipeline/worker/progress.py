@@ -5,33 +5,43 @@ assigned partition the worker records the next offset it processed, the committe
 the end offset, and when processing last advanced. A partition with unprocessed records and
 no progress for ``stall_after`` seconds is *stalled*: health fails. A partition whose backlog
 exceeds ``max_backlog`` is *behind*: its services are not judged silent, because their
-evidence may be waiting in that backlog. So is a partition whose backlog appeared less than
-``settle`` seconds ago: records produced together (a replay, a connector's burst) can be
-taken in two batches, and a silence check between them would judge a service on half its
-evidence; a backlog that persists (steady load) stops deferring the check after ``settle``.
+evidence may be waiting in that backlog.
+
+Silence is judged as of the time up to which the input is processed
+(:meth:`PartitionProgress.evidence_complete_at`): the moment an end offset was seen, once
+every record before it is processed, less ``settle`` (the end offset is the consumer's view
+as of its last fetch, and records produced together can reach the broker a little apart).
+Under steady load there is always a small backlog, so "judge only when nothing is waiting"
+would never judge; judging as of the wall clock would call a service silent while its
+evidence waits in the backlog.
 
 >>> now = [0.0]
->>> progress = PartitionProgress(lambda: now[0], stall_after=30.0, max_backlog=100)
+>>> progress = PartitionProgress(lambda: now[0], stall_after=30.0, max_backlog=100, settle=0.5)
 >>> progress.observe("obs", 0, end=10, committed=None)
 >>> progress.processed("obs", 0, offset=4)
 >>> now[0] = 31.0
 >>> progress.stalled()
 [('obs', 0, 5)]
->>> progress.processed("obs", 0, offset=9)
->>> progress.stalled(), sorted(progress.behind("obs"))
-([], [])
->>> progress.observe("obs", 0, end=12, committed=None)  # two new records, just now
->>> sorted(progress.behind("obs"))
-[0]
->>> now[0] = 31.0 + progress.settle
->>> sorted(progress.behind("obs"))
-[]
+>>> progress.processed("obs", 0, offset=9)  # everything seen at 0.0 is processed
+>>> progress.stalled(), sorted(progress.behind("obs")), progress.evidence_complete_at("obs", [0])
+([], [], -0.5)
+>>> progress.observe("obs", 0, end=12, committed=None)  # two new records, seen at 31.0
+>>> now[0] = 40.0
+>>> progress.evidence_complete_at("obs", [0])  # still waiting: complete as of 0.0 only
+-0.5
+>>> progress.processed("obs", 0, offset=11)
+>>> progress.evidence_complete_at("obs", [0])
+30.5
+>>> progress.observe("obs", 0, end=12, committed=None)  # nothing waiting: complete now
+>>> progress.evidence_complete_at("obs", [0])
+39.5
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -44,10 +54,22 @@ class _Partition:
     committed: int | None = None
     end: int | None = None
     progressed_at: float = 0.0
-    backlog_since: float | None = None  # when the current backlog appeared
+    #: When every record before an end offset seen then had been processed (None: not yet).
+    complete_at: float | None = None
+    #: End offsets seen while records were waiting, with when they were seen, oldest first.
+    ends: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=MAX_ENDS))
 
     def backlog(self) -> int:
         return 0 if self.end is None else max(0, self.end - (self.next_offset or 0))
+
+    def caught_up_to(self, next_offset: int) -> None:
+        while self.ends and self.ends[0][0] <= next_offset:
+            self.complete_at = self.ends.popleft()[1]
+
+
+#: End offsets remembered per partition (one a second while the worker is behind; a worker
+#: further behind than this judges silence later than it could, never earlier).
+MAX_ENDS = 600
 
 
 class PartitionProgress:
@@ -59,7 +81,7 @@ class PartitionProgress:
         *,
         stall_after: float,
         max_backlog: int,
-        settle: float = 2.0,
+        settle: float = 0.5,
     ) -> None:
         self._clock = clock
         self.stall_after = stall_after
@@ -79,7 +101,7 @@ class PartitionProgress:
         if state.next_offset is None or offset + 1 > state.next_offset:
             state.next_offset = offset + 1
             state.progressed_at = self._clock()
-        self._track_backlog(state)
+            state.caught_up_to(state.next_offset)
 
     def observe(
         self, topic: str, partition: int, *, end: int | None, committed: int | None
@@ -89,13 +111,14 @@ class PartitionProgress:
         state.end, state.committed = end, committed
         if state.next_offset is None and committed is not None:
             state.next_offset = committed
-        self._track_backlog(state)
-
-    def _track_backlog(self, state: _Partition) -> None:
+        if end is None:
+            return  # not known yet: nothing can be judged complete
+        now = self._clock()
         if state.backlog() == 0:
-            state.backlog_since = None
-        elif state.backlog_since is None:
-            state.backlog_since = self._clock()
+            state.ends.clear()
+            state.complete_at = now
+        elif not state.ends or end > state.ends[-1][0]:
+            state.ends.append((end, now))
 
     def keep_only(self, assigned: Iterable[tuple[str, int]]) -> None:
         """Forget partitions no longer assigned (after a rebalance)."""
@@ -116,17 +139,26 @@ class PartitionProgress:
     def behind(self, topic: str) -> set[int]:
         """Partitions of ``topic`` too far behind to judge their services' silence."""
         stalled = {(t, p) for t, p, _ in self.stalled()}
-        now = self._clock()
         return {
             partition
             for (t, partition), state in self._partitions.items()
-            if t == topic
-            and (
-                state.backlog() > self.max_backlog
-                or (t, partition) in stalled
-                or (state.backlog_since is not None and now - state.backlog_since < self.settle)
-            )
+            if t == topic and (state.backlog() > self.max_backlog or (t, partition) in stalled)
         }
+
+    def evidence_complete_at(self, topic: str, partitions: Collection[int]) -> float | None:
+        """The time up to which every record of ``partitions`` of ``topic`` is processed
+        (less ``settle``), or None while records seen waiting in one of them are not yet.
+        A partition whose end offset is not known yet counts as complete now."""
+        now = self._clock()
+        found = [now]
+        for partition in partitions:
+            state = self._partitions.get((topic, partition))
+            if state is None or state.end is None:
+                continue
+            if state.complete_at is None:
+                return None
+            found.append(state.complete_at)
+        return min(found) - self.settle
 
     def items(self) -> Iterator[tuple[tuple[str, int], _Partition]]:
         return iter(sorted(self._partitions.items()))
