@@ -373,14 +373,14 @@ def create_app(
         owned = {p for p in owned if delivery.owns(process_task_name(p))}
         # Silence is judged as of the time up to which their input is processed, not as of
         # the clock: under load some evidence always waits (pipeline.worker.progress).
-        as_of = progress.evidence_complete_at(topics.observations, owned)
-        if not owned or as_of is None:
+        lag = progress.evidence_lag(topics.observations, owned)
+        if not owned or lag is None:
             return
         # One unit for every owned partition's services, after their units in progress.
         tasks = [process_task_name(p) for p in sorted(owned)]
         with contextlib.suppress(TaskGivenUp):  # a rebalance began: the next tick decides
             async with delivery.unit(tasks[0], holding=tasks) as unit:
-                now = min(clock(), as_of)
+                now = clock() - lag
                 await publish(unit, processor.check(live, owned, now=now), [states])
             units.committed("check")
 

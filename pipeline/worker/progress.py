@@ -8,9 +8,10 @@ exceeds ``max_backlog`` is *behind*: its services are not judged silent, because
 evidence may be waiting in that backlog.
 
 Silence is judged as of the time up to which the input is processed
-(:meth:`PartitionProgress.evidence_complete_at`): the moment an end offset was seen, once
-every record before it is processed, less ``settle`` (the end offset is the consumer's view
-as of its last fetch, and records produced together can reach the broker a little apart).
+(:meth:`PartitionProgress.evidence_lag`: how long ago that was): the moment an end offset
+was seen, once every record before it is processed, less ``settle`` (the end offset is the
+consumer's view as of its last fetch, and records produced together can reach the broker a
+little apart).
 Under steady load there is always a small backlog, so "judge only when nothing is waiting"
 would never judge; judging as of the wall clock would call a service silent while its
 evidence waits in the backlog.
@@ -23,18 +24,18 @@ evidence waits in the backlog.
 >>> progress.stalled()
 [('obs', 0, 5)]
 >>> progress.processed("obs", 0, offset=9)  # everything seen at 0.0 is processed
->>> progress.stalled(), sorted(progress.behind("obs")), progress.evidence_complete_at("obs", [0])
-([], [], -0.5)
+>>> progress.stalled(), sorted(progress.behind("obs")), progress.evidence_lag("obs", [0])
+([], [], 31.5)
 >>> progress.observe("obs", 0, end=12, committed=None)  # two new records, seen at 31.0
 >>> now[0] = 40.0
->>> progress.evidence_complete_at("obs", [0])  # still waiting: complete as of 0.0 only
--0.5
+>>> progress.evidence_lag("obs", [0])  # still waiting: complete as of 0.0 only
+40.5
 >>> progress.processed("obs", 0, offset=11)
->>> progress.evidence_complete_at("obs", [0])
-30.5
+>>> progress.evidence_lag("obs", [0])  # complete as of 31.0
+9.5
 >>> progress.observe("obs", 0, end=12, committed=None)  # nothing waiting: complete now
->>> progress.evidence_complete_at("obs", [0])
-39.5
+>>> progress.evidence_lag("obs", [0])
+0.5
 """
 
 from __future__ import annotations
@@ -145,10 +146,10 @@ class PartitionProgress:
             if t == topic and (state.backlog() > self.max_backlog or (t, partition) in stalled)
         }
 
-    def evidence_complete_at(self, topic: str, partitions: Collection[int]) -> float | None:
-        """The time up to which every record of ``partitions`` of ``topic`` is processed
-        (less ``settle``), or None while records seen waiting in one of them are not yet.
-        A partition whose end offset is not known yet counts as complete now."""
+    def evidence_lag(self, topic: str, partitions: Collection[int]) -> float | None:
+        """How many seconds ago every record of ``partitions`` of ``topic`` was last known
+        processed (``settle`` included), or None while records seen waiting in one of them
+        are not yet. A partition whose end offset is not known yet counts as complete now."""
         now = self._clock()
         found = [now]
         for partition in partitions:
@@ -158,7 +159,7 @@ class PartitionProgress:
             if state.complete_at is None:
                 return None
             found.append(state.complete_at)
-        return min(found) - self.settle
+        return now - min(found) + self.settle
 
     def items(self) -> Iterator[tuple[tuple[str, int], _Partition]]:
         return iter(sorted(self._partitions.items()))
