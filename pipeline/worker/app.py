@@ -374,7 +374,7 @@ def create_app(
         # Silence is judged as of the time up to which their input is processed, not as of
         # the clock: under load some evidence always waits (pipeline.worker.progress).
         lag = progress.evidence_lag(topics.observations, owned)
-        if not owned or lag is None:
+        if not owned or lag is None or not live.may_be_due(clock() - lag, owned):
             return
         # One unit for every owned partition's services, after their units in progress.
         tasks = [process_task_name(p) for p in sorted(owned)]

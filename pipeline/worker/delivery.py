@@ -230,9 +230,14 @@ class ExactlyOnce:
     @contextlib.asynccontextmanager
     async def unit(self, task: str, *, holding: Iterable[str] = ()) -> AsyncIterator[Unit]:
         async with contextlib.AsyncExitStack() as locks:
-            # Sorted, so that units holding several tasks never wait for each other.
-            for name in sorted({task, *holding}):
-                await locks.enter_async_context(self._lock(name))
+            # All at once, so a unit holding every task waits as long as the longest unit in
+            # flight, not their sum, while the locks it has hold their tasks back. (No unit
+            # but the silence check holds more than one task, and it runs one at a time, so
+            # this cannot deadlock.)
+            names = sorted({task, *holding})
+            await _acquire_all([self._lock(name) for name in names])
+            for name in names:
+                locks.callback(self._lock(name).release)
             if self._failed is not None:
                 raise TransactionsFailed(repr(self._failed))
             if task in self._given_up:
@@ -288,6 +293,23 @@ class ExactlyOnce:
 
     async def close(self) -> None:
         await self.release(list(self._producers))
+
+
+async def _acquire_all(locks: list[asyncio.Lock]) -> None:
+    """Acquire every lock, waiting for them side by side; none is held if this fails."""
+    if len(locks) == 1:
+        await locks[0].acquire()
+        return
+    waits = [asyncio.ensure_future(lock.acquire()) for lock in locks]
+    try:
+        await asyncio.gather(*waits)
+    except BaseException:
+        for lock, wait in zip(locks, waits, strict=True):
+            if not wait.done():
+                wait.cancel()
+            elif not wait.cancelled() and wait.exception() is None:
+                lock.release()
+        raise
 
 
 def transactional_producer(conf: Any, bootstrap: str, transactional_id: str) -> AIOKafkaProducer:

@@ -183,6 +183,18 @@ class LiveStates:
                 self._schedule(key, current)
         return due
 
+    def may_be_due(self, now: float, owned: Collection[int]) -> bool:
+        """Whether :meth:`due` could find a service to check, or must rebuild first: a cheap
+        look, so that a clock tick with nothing due does not hold every partition back.
+
+        >>> from pipeline.monitoring.monitor import MonitorParams, Monitoring
+        >>> LiveStates({}, Monitoring(MonitorParams())).may_be_due(0.0, {0})  # first: rebuild
+        True
+        """
+        if frozenset(owned) != self._owned or len(self.store) != self._expected_size:
+            return True
+        return bool(self._heap) and self._heap[0][0] <= now
+
     @property
     def tracked(self) -> int:
         """Services of the owned partitions (as of the last :meth:`due`)."""
