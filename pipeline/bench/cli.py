@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import click
 import structlog
 
+from pipeline.bench.loadgen_cli import loadgen_command
 from pipeline.core.logs import configure_logging
 
 STAGES: tuple[str, ...] = (
@@ -476,6 +477,8 @@ def chaos_command(scenarios: tuple[str, ...], services: int, rounds: int, out: P
     if out is not None:
         _write(out, {"chaos": results})
 
+
+bench_group.add_command(loadgen_command)
 
 if __name__ == "__main__":
     bench_group()

@@ -1,0 +1,284 @@
+"""The latency stage's load generator, in a process of its own.
+
+The stage times the worker's outputs with reader threads that stamp each record on arrival;
+a generator in the same process would compete with them for the GIL at high rates and
+inflate what they measure. So the generator runs in a child process (spawn context): it
+connects, sends the warm-up when told, reports how many, waits for "go", runs the steady phase of a
+:class:`~pipeline.bench.load_plan.LoadPlan` from templates prepared beforehand, and sends
+back a :class:`~pipeline.bench.load_plan.LoadReport` (or the traceback of its failure).
+
+Sending is aiokafka's ``create_batch``/``send_batch``, one batch per partition per tick:
+a message costs a template fill and a (C) batch append, not a producer call of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import time
+import traceback
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from pipeline.bench.data import ObservationMix
+from pipeline.bench.load_plan import LoadPlan, LoadReport, Templates, stamp_text, stamp_value
+from pipeline.core.progress import Progress
+from pipeline.core.schema import Kind, Status
+from pipeline.ops.kafka_security import KafkaSecurity
+
+#: Largest batch the generator builds for one partition (bytes); the broker takes 1 MiB.
+BATCH_BYTES = 256 * 1024
+#: Longest sleep between ticks: a message waits at most this long past its due time.
+TICK_S = 0.002
+#: Most of the schedule one tick sends when behind (seconds of the rate).
+CATCH_UP_S = 0.05
+#: How often the child reports how many it sent (for the progress display).
+PROGRESS_EVERY_S = 0.5
+
+
+class LoadGeneratorError(RuntimeError):
+    """The generator process failed; the message holds its traceback."""
+
+
+def _partitioner(partitions: list[int]) -> Any:
+    """key → partition as aiokafka's (Kafka's) default partitioner hashes it."""
+    from aiokafka.partitioner import murmur2
+
+    cache: dict[bytes, int] = {}
+
+    def partition(key: bytes) -> int:
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        return found
+
+    return partition
+
+
+async def _warm_up(producer: Any, plan: LoadPlan, topic: str, mix: ObservationMix) -> int:
+    """Every service seen once, so the steady phase changes only what it means to."""
+    warm = mix.first_sightings(
+        0, plan.background_services, run=f"{plan.run}-w", observed_at=time.time()
+    )
+    for i, ref in enumerate(plan.flip_refs()):
+        obs = mix.observation(
+            ref,
+            event_id=f"{plan.run}-fw{i}",
+            observed_at=time.time(),
+            status=Status.UP,
+            kind=Kind.PROBE,
+        )
+        warm.append((ref.service_id.encode(), obs.to_json()))
+    for key, value in warm:
+        await producer.send(topic, value, key=key)
+    await producer.flush()
+    return len(warm)
+
+
+async def _steady(
+    producer: Any, plan: LoadPlan, topic: str, mix: ObservationMix, conn: Connection
+) -> LoadReport:
+    templates = Templates.build(plan)
+    sectors = [ref.sector for ref in plan.background_refs()]
+    flip_ids = [ref.service_id for ref in plan.flip_refs()]
+    quiet_refs = plan.quiet_refs()
+    quiet_times = plan.quiet_times()
+    partition_of = _partitioner(sorted(await producer.partitions_for(topic)))
+    report = LoadReport()
+    opened: set[int] = set()
+    delivered: list[asyncio.Future[Any]] = []
+    run = plan.run
+    catch_up = max(100, int(plan.rate * CATCH_UP_S))
+    conn.send(("ready", None))
+    if (await asyncio.to_thread(conn.recv))[0] != "go":
+        return report
+    cpu_started = time.process_time()
+    started = time.monotonic()
+    reported = started
+    sent = 0
+    while (elapsed := time.monotonic() - started) < plan.seconds:
+        due = plan.due(elapsed)
+        report.max_behind = max(report.max_behind, due - sent)
+        # Far behind, catch up a slice at a time, so the clock, the quiet services and the
+        # progress report are still looked at.
+        due = min(due, sent + catch_up)
+        if due > sent:
+            # One stamp per tick: these messages are handed to the producer together.
+            stamp = time.time()
+            at = stamp_text(stamp)
+            batches: dict[int, Any] = {}
+            for index in range(sent, due):
+                flip = plan.flip(index)
+                if flip is None:
+                    template = templates.background_template(index, plan, sectors)
+                    event_id = f"{run}-b{index}"
+                else:
+                    service, target = flip
+                    template = templates.flip_template(service, target)
+                    event_id = f"{run}-f{index}"
+                    report.flips.append((event_id, stamp))
+                    if target == "down" and service not in opened:
+                        # Only a service's first outage opens an incident ("detected"); its
+                        # later flips within minutes reopen that one (flapping).
+                        opened.add(service)
+                        report.first_downs.append((flip_ids[service], stamp_value(at), stamp))
+                value = template.render(event_id.encode(), at)
+                partition = partition_of(template.key)
+                batch = batches.get(partition)
+                if batch is None:
+                    batch = batches[partition] = producer.create_batch()
+                if batch.append(key=template.key, value=value, timestamp=None) is None:
+                    delivered.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = batches[partition] = producer.create_batch()
+                    batch.append(key=template.key, value=value, timestamp=None)
+            for partition, batch in batches.items():
+                delivered.append(await producer.send_batch(batch, topic, partition=partition))
+            sent = due
+        if len(report.quiet) < len(quiet_refs) and elapsed >= quiet_times[len(report.quiet)]:
+            ref = quiet_refs[len(report.quiet)]
+            stamp = round(time.time(), 3)
+            obs = mix.observation(
+                ref,
+                event_id=f"{run}-q{len(report.quiet)}",
+                observed_at=stamp,
+                kind=Kind.HEARTBEAT,
+                attrs={"expected_interval_s": 1},
+            )
+            await producer.send(topic, obs.to_json(), key=ref.service_id.encode())
+            report.quiet.append((ref.service_id, stamp))
+        now = time.monotonic()
+        if now - reported >= PROGRESS_EVERY_S:
+            reported = now
+            conn.send(("progress", sent))
+            failed = [f for f in delivered if f.done() and f.exception() is not None]
+            if failed:
+                raise failed[0].exception()  # type: ignore[misc]
+            delivered = [f for f in delivered if not f.done()]
+        next_due = started + (sent + 1) / plan.rate
+        await asyncio.sleep(max(0.0, min(TICK_S, next_due - time.monotonic())))
+    report.seconds = time.monotonic() - started
+    report.sent = sent
+    report.behind_at_end = plan.total - sent
+    report.cpu_s = time.process_time() - cpu_started
+    await producer.flush()
+    await asyncio.gather(*delivered)
+    return report
+
+
+async def _generate(
+    plan: LoadPlan, bootstrap: str, topic: str, security: KafkaSecurity, conn: Connection
+) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, max_batch_size=BATCH_BYTES, **security.aiokafka()
+    )
+    await producer.start()
+    try:
+        mix = ObservationMix(plan.background_services, namespace=plan.namespace)
+        conn.send(("started", None))
+        if (await asyncio.to_thread(conn.recv))[0] != "warm":
+            return
+        warm = await _warm_up(producer, plan, topic, mix)
+        conn.send(("warm", warm))
+        report = await _steady(producer, plan, topic, mix, conn)
+        report.warm_up = warm
+        conn.send(("done", report))
+    finally:
+        await producer.stop()
+
+
+def _child(
+    plan: LoadPlan, bootstrap: str, topic: str, security: KafkaSecurity, conn: Connection
+) -> None:
+    """The child's entry point: every failure goes back to the parent as text."""
+    try:
+        asyncio.run(_generate(plan, bootstrap, topic, security, conn))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class LoadGenerator:
+    """The parent's handle on one generator process (use as a context manager)."""
+
+    def __init__(
+        self,
+        plan: LoadPlan,
+        *,
+        bootstrap: str,
+        topic: str,
+        security: KafkaSecurity,
+        progress: Progress | None = None,
+    ) -> None:
+        self.plan = plan
+        self.progress = progress
+        context = multiprocessing.get_context("spawn")
+        self._conn, child_conn = context.Pipe()
+        self._process: BaseProcess = context.Process(
+            target=_child,
+            args=(plan, bootstrap, topic, security, child_conn),
+            name="bench-load-generator",
+            daemon=True,
+        )
+        self._process.start()
+        # Only the child holds its end now, so its exit reads as end-of-file here.
+        child_conn.close()
+
+    def __enter__(self) -> LoadGenerator:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def warm_up(self, timeout: float = 120.0) -> int:
+        """Send the warm-up and wait until it is flushed; returns how many messages it was."""
+        self._receive("started", timeout)
+        self._conn.send(("warm", None))
+        count: int = self._receive("warm", timeout)
+        return count
+
+    def run(self, timeout: float | None = None) -> LoadReport:
+        """Start the steady phase once its payloads are prepared, and wait for its report."""
+        self._receive("ready", 120.0)
+        self._conn.send(("go", None))
+        limit = timeout if timeout is not None else self.plan.seconds + 120.0
+        report: LoadReport = self._receive("done", limit)
+        return report
+
+    def close(self) -> None:
+        """Stop the child (if it still runs) and reap it."""
+        if self._process.is_alive():
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop", None))
+            self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=10)
+        self._conn.close()
+
+    def _receive(self, wanted: str, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._conn.poll(0.5):
+                if not self._process.is_alive():
+                    raise LoadGeneratorError(self._exited(wanted))
+                continue
+            try:
+                kind, payload = self._conn.recv()
+            except EOFError:
+                self._process.join(timeout=5)
+                raise LoadGeneratorError(self._exited(wanted)) from None
+            if kind == "error":
+                raise LoadGeneratorError(f"the load generator failed:\n{payload}")
+            if kind == "progress" and self.progress is not None:
+                self.progress.update(payload, self.plan.total)
+            elif kind == wanted:
+                return payload
+        raise LoadGeneratorError(f"no {wanted!r} from the load generator in {timeout:.0f} s")
+
+    def _exited(self, wanted: str) -> str:
+        return f"the load generator exited (code {self._process.exitcode}) before {wanted!r}"
