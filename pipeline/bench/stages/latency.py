@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -162,3 +163,64 @@ def latency(
         "silence_missing": len(quiet_sent) - len(silence),
         "silence_check_interval_s": bench.base.silence_check_interval,
     }
+
+
+@dataclass(frozen=True)
+class LatencyLoad:
+    """One steady load of the latency stage: its rate, and where that rate came from."""
+
+    rate: float
+    basis: str
+    #: Fraction of the worker capacity measured in the same run (None: an absolute rate).
+    load: float | None = None
+
+
+def parse_loads(text: str) -> list[float]:
+    """``--latency-load``: comma-separated fractions of the measured worker capacity.
+
+    >>> parse_loads("0.5, 0.9")
+    [0.5, 0.9]
+    >>> parse_loads("50")
+    Traceback (most recent call last):
+    ...
+    ValueError: --latency-load: 50.0 is not a fraction of the capacity in (0, 2], e.g. 0.5,0.9
+    """
+    loads = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        try:
+            load = float(item)
+        except ValueError:
+            raise ValueError(f"--latency-load: {item.strip()!r} is not a number") from None
+        if not 0 < load <= 2:
+            raise ValueError(
+                f"--latency-load: {load} is not a fraction of the capacity in (0, 2], e.g. 0.5,0.9"
+            )
+        loads.append(load)
+    if not loads:
+        raise ValueError("--latency-load: give at least one fraction, e.g. 0.5,0.9")
+    return loads
+
+
+def latency_loads(
+    loads: list[float] | None, rate: float | None, measured: float | None
+) -> list[LatencyLoad]:
+    """The loads to measure: an absolute ``rate`` if given, else each of ``loads`` (default
+    0.5) times the ``measured`` worker capacity, else 1 000 obs/s.
+
+    >>> [(p.rate, p.basis) for p in latency_loads([0.5, 0.9], None, 10_000.0)]
+    [(5000.0, '50% of worker obs_per_s'), (9000.0, '90% of worker obs_per_s')]
+    >>> latency_loads(None, 800.0, 10_000.0)[0].basis
+    'given'
+    >>> latency_loads(None, None, None)[0].rate
+    1000.0
+    """
+    if rate:
+        return [LatencyLoad(rate, "given")]
+    if not measured:
+        return [LatencyLoad(1_000.0, "default 1000 obs/s")]
+    return [
+        LatencyLoad(load * measured, f"{load * 100:g}% of worker obs_per_s", load)
+        for load in loads or [0.5]
+    ]
