@@ -98,7 +98,11 @@ async def _steady(
     started = time.monotonic()
     reported = started
     sent = 0
-    while (elapsed := time.monotonic() - started) < plan.seconds:
+    final = False
+    while not final:
+        elapsed = time.monotonic() - started
+        # Past the end, one last tick sends what fell due during the previous one.
+        final = elapsed >= plan.seconds
         due = plan.due(elapsed)
         report.max_behind = max(report.max_behind, due - sent)
         # Far behind, catch up a slice at a time, so the clock, the quiet services and the
@@ -157,7 +161,8 @@ async def _steady(
                 raise failed[0].exception()  # type: ignore[misc]
             delivered = [f for f in delivered if not f.done()]
         next_due = started + (sent + 1) / plan.rate
-        await asyncio.sleep(max(0.0, min(TICK_S, next_due - time.monotonic())))
+        if not final:
+            await asyncio.sleep(max(0.0, min(TICK_S, next_due - time.monotonic())))
     report.seconds = time.monotonic() - started
     report.sent = sent
     report.behind_at_end = plan.total - sent
