@@ -78,102 +78,128 @@ async def _warm_up(producer: Any, plan: LoadPlan, topic: str, mix: ObservationMi
     return len(warm)
 
 
-async def _steady(
-    producer: Any, plan: LoadPlan, topic: str, mix: ObservationMix, conn: Connection
-) -> LoadReport:
-    templates = Templates.build(plan)
-    sectors = [ref.sector for ref in plan.background_refs()]
-    flip_ids = [ref.service_id for ref in plan.flip_refs()]
-    quiet_refs = plan.quiet_refs()
-    quiet_times = plan.quiet_times()
-    partition_of = _partitioner(sorted(await producer.partitions_for(topic)))
-    report = LoadReport()
-    opened: set[int] = set()
-    delivered: list[asyncio.Future[Any]] = []
-    run = plan.run
-    catch_up = max(100, int(plan.rate * CATCH_UP_S))
-    conn.send(("ready", None))
-    if (await asyncio.to_thread(conn.recv))[0] != "go":
-        return report
-    cpu_started = time.process_time()
-    started = time.monotonic()
-    reported = started
-    sent = 0
-    final = False
-    while not final:
-        elapsed = time.monotonic() - started
-        # Past the end, one last tick sends what fell due during the previous one.
-        final = elapsed >= plan.seconds
-        due = plan.due(elapsed)
-        report.max_behind = max(report.max_behind, due - sent)
-        # Far behind, catch up a slice at a time, so the clock, the quiet services and the
-        # progress report are still looked at.
-        due = min(due, sent + catch_up)
-        if due > sent:
-            # One stamp per tick: these messages are handed to the producer together.
-            stamp = time.time()
-            at = stamp_text(stamp)
-            batches: dict[int, Any] = {}
-            for index in range(sent, due):
-                flip = plan.flip(index)
-                if flip is None:
-                    template = templates.background_template(index, plan, sectors)
-                    event_id = f"{run}-b{index}"
-                else:
-                    service, target = flip
-                    template = templates.flip_template(service, target)
-                    event_id = f"{run}-f{index}"
-                    report.flips.append((event_id, stamp))
-                    if target == "down" and service not in opened:
-                        # Only a service's first outage opens an incident ("detected"); its
-                        # later flips within minutes reopen that one (flapping).
-                        opened.add(service)
-                        report.first_downs.append((flip_ids[service], stamp_value(at), stamp))
-                value = template.render(event_id.encode(), at)
-                partition = partition_of(template.key)
-                batch = batches.get(partition)
-                if batch is None:
-                    batch = batches[partition] = producer.create_batch()
-                if batch.append(key=template.key, value=value, timestamp=None) is None:
-                    delivered.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = batches[partition] = producer.create_batch()
-                    batch.append(key=template.key, value=value, timestamp=None)
-            for partition, batch in batches.items():
-                delivered.append(await producer.send_batch(batch, topic, partition=partition))
-            sent = due
-        if len(report.quiet) < len(quiet_refs) and elapsed >= quiet_times[len(report.quiet)]:
-            ref = quiet_refs[len(report.quiet)]
-            stamp = round(time.time(), 3)
-            obs = mix.observation(
-                ref,
-                event_id=f"{run}-q{len(report.quiet)}",
-                observed_at=stamp,
-                kind=Kind.HEARTBEAT,
-                attrs={"expected_interval_s": 1},
-            )
-            await producer.send(topic, obs.to_json(), key=ref.service_id.encode())
-            report.quiet.append((ref.service_id, stamp))
-        now = time.monotonic()
-        if now - reported >= PROGRESS_EVERY_S:
-            reported = now
-            conn.send(("progress", sent))
-            failed = [f for f in delivered if f.done() and f.exception() is not None]
-            if failed:
-                raise failed[0].exception()  # type: ignore[misc]
-            delivered = [f for f in delivered if not f.done()]
-        if not final:
-            # A tick sends what fell due since the last one: one produce request per tick, not
-            # one per message (at low rates the next message is further off than a tick).
+class _Steady:
+    """The steady phase: sends what the schedule says is due, a tick at a time."""
+
+    def __init__(self, producer: Any, plan: LoadPlan, topic: str, mix: ObservationMix) -> None:
+        self.producer = producer
+        self.plan = plan
+        self.topic = topic
+        self.mix = mix
+        self.templates = Templates.build(plan)
+        self.sectors = [ref.sector for ref in plan.background_refs()]
+        self.flip_ids = [ref.service_id for ref in plan.flip_refs()]
+        self.quiet_refs = plan.quiet_refs()
+        self.quiet_times = plan.quiet_times()
+        self.report = LoadReport()
+        self.opened: set[int] = set()
+        self.delivered: list[asyncio.Future[Any]] = []
+        self.partition_of: Any = None
+
+    async def prepare(self) -> None:
+        self.partition_of = _partitioner(sorted(await self.producer.partitions_for(self.topic)))
+
+    async def send(self, first: int, last: int) -> None:
+        """Messages ``first..last-1``, stamped now: they go to the producer together."""
+        stamp = time.time()
+        at = stamp_text(stamp)
+        run, plan, report = self.plan.run, self.plan, self.report
+        batches: dict[int, Any] = {}
+        for index in range(first, last):
+            flip = plan.flip(index)
+            if flip is None:
+                template = self.templates.background_template(index, plan, self.sectors)
+                event_id = f"{run}-b{index}"
+            else:
+                service, target = flip
+                template = self.templates.flip_template(service, target)
+                event_id = f"{run}-f{index}"
+                report.flips.append((event_id, stamp))
+                if target == "down" and service not in self.opened:
+                    # Only a service's first outage opens an incident ("detected"); its
+                    # later flips within minutes reopen that one (flapping).
+                    self.opened.add(service)
+                    report.first_downs.append((self.flip_ids[service], stamp_value(at), stamp))
+            value = template.render(event_id.encode(), at)
+            partition = self.partition_of(template.key)
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = self.producer.create_batch()
+            if batch.append(key=template.key, value=value, timestamp=None) is None:
+                await self._submit(batch, partition)
+                batch = batches[partition] = self.producer.create_batch()
+                batch.append(key=template.key, value=value, timestamp=None)
+        for partition, batch in batches.items():
+            await self._submit(batch, partition)
+
+    async def _submit(self, batch: Any, partition: int) -> None:
+        # Waits while the partition's previous batch is still queued, which keeps order.
+        self.delivered.append(
+            await self.producer.send_batch(batch, self.topic, partition=partition)
+        )
+
+    async def send_quiet(self, elapsed: float) -> None:
+        """The next silent service's only heartbeat, once its time has come."""
+        sent = len(self.report.quiet)
+        if sent == len(self.quiet_refs) or elapsed < self.quiet_times[sent]:
+            return
+        ref = self.quiet_refs[sent]
+        stamp = round(time.time(), 3)
+        obs = self.mix.observation(
+            ref,
+            event_id=f"{self.plan.run}-q{sent}",
+            observed_at=stamp,
+            kind=Kind.HEARTBEAT,
+            attrs={"expected_interval_s": 1},
+        )
+        await self.producer.send(self.topic, obs.to_json(), key=ref.service_id.encode())
+        self.report.quiet.append((ref.service_id, stamp))
+
+    def check_delivered(self) -> None:
+        """Raise the first failed delivery; forget the delivered ones."""
+        for future in self.delivered:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        self.delivered = [f for f in self.delivered if not f.done()]
+
+    async def run(self, conn: Connection) -> LoadReport:
+        plan, report = self.plan, self.report
+        catch_up = max(100, int(plan.rate * CATCH_UP_S))
+        cpu_started = time.process_time()
+        started = time.monotonic()
+        reported = started
+        sent = 0
+        final = False
+        while not final:
+            elapsed = time.monotonic() - started
+            # Past the end, one last tick sends what fell due during the previous one.
+            final = elapsed >= plan.seconds
+            due = plan.due(elapsed)
+            report.max_behind = max(report.max_behind, due - sent)
+            # Far behind, catch up a slice at a time, so the clock, the quiet services and
+            # the progress report are still looked at.
+            due = min(due, sent + catch_up)
+            if due > sent:
+                await self.send(sent, due)
+                sent = due
+            await self.send_quiet(elapsed)
             now = time.monotonic()
-            wake = max(now + TICK_S, started + (sent + 1) / plan.rate)
-            await asyncio.sleep(min(wake, started + plan.seconds) - now)
-    report.seconds = time.monotonic() - started
-    report.sent = sent
-    report.behind_at_end = plan.total - sent
-    report.cpu_s = time.process_time() - cpu_started
-    await producer.flush()
-    await asyncio.gather(*delivered)
-    return report
+            if now - reported >= PROGRESS_EVERY_S:
+                reported = now
+                conn.send(("progress", sent))
+                self.check_delivered()
+            if not final:
+                # A tick sends what fell due since the last one: one produce request per
+                # tick, not one per message (at low rates the next message is further off).
+                wake = max(now + TICK_S, started + (sent + 1) / plan.rate)
+                await asyncio.sleep(min(wake, started + plan.seconds) - now)
+        report.seconds = time.monotonic() - started
+        report.sent = sent
+        report.behind_at_end = plan.total - sent
+        report.cpu_s = time.process_time() - cpu_started
+        await self.producer.flush()
+        await asyncio.gather(*self.delivered)
+        return report
 
 
 async def _generate(
@@ -192,7 +218,12 @@ async def _generate(
             return
         warm = await _warm_up(producer, plan, topic, mix)
         conn.send(("warm", warm))
-        report = await _steady(producer, plan, topic, mix, conn)
+        steady = _Steady(producer, plan, topic, mix)
+        await steady.prepare()
+        conn.send(("ready", None))
+        if (await asyncio.to_thread(conn.recv))[0] != "go":
+            return
+        report = await steady.run(conn)
         report.warm_up = warm
         conn.send(("done", report))
     finally:

@@ -129,3 +129,22 @@ def test_latency_loads_from_the_command_line() -> None:
     for bad, message in (("", "at least one"), ("x", "not a number"), ("0", r"\(0, 2\]")):
         with pytest.raises(ValueError, match=message):
             parse_loads(bad)
+
+
+def test_latency_load_needs_the_worker_stage_and_no_rate() -> None:
+    from click.testing import CliRunner
+
+    from pipeline.bench.cli import bench_group
+
+    runner = CliRunner()
+    for argv, message in (
+        (["--stages", "latency", "--latency-load", "0.5"], "needs the 'worker' stage"),
+        (
+            ["--stages", "worker,latency", "--latency-load", "0.5", "--latency-rate", "9"],
+            "not both",
+        ),
+        (["--stages", "worker,latency", "--latency-load", "5"], "(0, 2]"),
+    ):
+        result = runner.invoke(bench_group, ["run", *argv])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
