@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import click
 import structlog
 
+from pipeline.bench.loadgen_cli import loadgen_command
 from pipeline.core.logs import configure_logging
 
 STAGES: tuple[str, ...] = (
@@ -95,7 +96,14 @@ def bench_group() -> None:
     "--latency-rate",
     type=float,
     default=None,
-    help="Steady rate in obs/s (default: 50 % of the measured worker rate).",
+    help="Steady rate in obs/s (default: --latency-load of the measured worker rate).",
+)
+@click.option(
+    "--latency-load",
+    default=None,
+    help="Comma-separated fractions of the worker rate measured in the same run (needs the "
+    "worker stage), one latency result each, e.g. 0.5,0.9 [default: 0.5]. With several, the "
+    "result's 'latency' is {'loads': [one result per load]}.",
 )
 @click.option(
     "--state-sizes",
@@ -174,6 +182,7 @@ def run_command(
     stages: str,
     latency_seconds: float,
     latency_rate: float | None,
+    latency_load: str | None,
     state_sizes: str,
     profile_observations: int,
     results_dir: Path,
@@ -193,12 +202,25 @@ def run_command(
     if unknown:
         known = [*STAGES, *OPTIONAL_STAGES]
         raise click.BadParameter(f"unknown stages {unknown}; choose from {known}")
+    loads = None
+    if latency_load is not None:
+        from pipeline.bench.stages.latency import parse_loads
+
+        if latency_rate is not None:
+            raise click.UsageError("give --latency-rate (obs/s) or --latency-load, not both")
+        if "worker" not in chosen:
+            raise click.UsageError("--latency-load needs the 'worker' stage (it measures the rate)")
+        try:
+            loads = parse_loads(latency_load)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--latency-load") from None
     result = run_bench(
         observations=observations,
         services=services,
         stages=chosen,
         latency_seconds=latency_seconds,
         latency_rate=latency_rate,
+        latency_loads=loads,
         state_sizes=[int(s) for s in state_sizes.split(",") if s.strip()],
         profile_observations=profile_observations,
         output=output or results_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json",
@@ -222,6 +244,7 @@ def run_bench(
     stages: list[str],
     latency_seconds: float = 20.0,
     latency_rate: float | None = None,
+    latency_loads: list[float] | None = None,
     state_sizes: list[int] | None = None,
     profile_observations: int = 100_000,
     output: Path,
@@ -323,15 +346,16 @@ def run_bench(
             _write(output, result)
         if "latency" in stages:
             measured = res.get("worker", {}).get("obs_per_s")
-            rate = latency_rate or (0.5 * measured if measured else 1_000.0)
-            progress.stage("latency", f"{rate:,.0f} obs/s (50 % of measured capacity)")
-            res["latency"] = st.latency(bench, rate=rate, seconds=latency_seconds)
-            res["latency"]["rate_basis"] = (
-                "given"
-                if latency_rate
-                else ("50% of worker obs_per_s" if measured else "default 1000 obs/s")
-            )
-            _write(output, result)
+            points = st.latency_loads(latency_loads, latency_rate, measured)
+            runs: list[dict[str, Any]] = []
+            for i, point in enumerate(points):
+                progress.stage("latency", f"{point.rate:,.0f} obs/s ({point.basis})")
+                name = "lat" if len(points) == 1 else f"lat{i}"
+                one = st.latency(bench, rate=point.rate, seconds=latency_seconds, name=name)
+                runs.append({**one, "load": point.load, "rate_basis": point.basis})
+                # One load keeps the long-standing shape; several are listed in order.
+                res["latency"] = runs[0] if len(points) == 1 else {"loads": runs}
+                _write(output, result)
         if "state" in stages and state_sizes:
             progress.stage("state", f"RSS at {state_sizes} services")
             res["state"] = st.state_size(bench, state_sizes)
@@ -367,6 +391,8 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
     worker = get("worker", "obs_per_s")
     two = get("scaleout", "obs_per_s")
     lat = res.get("latency", {})
+    loads: list[dict[str, Any]] = lat.get("loads", [lat] if lat else [])
+    lat = loads[0] if loads else {}
     state = res.get("state", {}).get("points", [])
     return {
         "producer_obs_per_s": get("fill", "obs_per_s"),
@@ -402,8 +428,24 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
         "latency_s": lat.get("evidence_to_status_s"),
         "latency_to_incident_s": lat.get("evidence_to_incident_s"),
         "silence_delay_past_deadline_s": lat.get("silence_delay_past_deadline_s"),
+        "latency_by_load": [_latency_line(one) for one in loads],
         "rss_bytes_per_service": {str(p["services"]): p["bytes_per_service"] for p in state},
         "state_dict_bytes_per_service": get("state_dict", "table_bytes_per_service"),
+    }
+
+
+def _latency_line(one: dict[str, Any]) -> dict[str, Any]:
+    """One latency load in the summary: rates, p50/p99 to status and incident, backlog."""
+    status = one.get("evidence_to_status_s", {})
+    incident = one.get("evidence_to_incident_s", {})
+    return {
+        "load": one.get("load"),
+        "target_rate_obs_per_s": one.get("target_rate_obs_per_s"),
+        "achieved_rate_obs_per_s": one.get("achieved_rate_obs_per_s"),
+        "generator_fell_behind": one.get("generator_fell_behind"),
+        "status_p50_p99_s": [status.get("p50"), status.get("p99")],
+        "incident_p50_p99_s": [incident.get("p50"), incident.get("p99")],
+        "uncommitted_at_end": one.get("uncommitted_at_end"),
     }
 
 
@@ -476,6 +518,8 @@ def chaos_command(scenarios: tuple[str, ...], services: int, rounds: int, out: P
     if out is not None:
         _write(out, {"chaos": results})
 
+
+bench_group.add_command(loadgen_command)
 
 if __name__ == "__main__":
     bench_group()

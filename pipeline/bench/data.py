@@ -51,6 +51,15 @@ _SHAPES: dict[str, tuple[tuple[Kind, str | None, str | None, int], ...]] = {
 }
 
 
+def evidence_shapes(sector: str) -> tuple[tuple[Kind, int], ...]:
+    """The evidence kinds of a sector's mix and their weights.
+
+    >>> [(kind.value, weight) for kind, weight in evidence_shapes("health")]
+    [('probe', 5), ('heartbeat', 3), ('status_report', 2)]
+    """
+    return tuple((shape[0], shape[3]) for shape in _SHAPES[sector])
+
+
 def service_ref(index: int, *, namespace: str = "svc") -> ServiceRef:
     """The ``index``-th synthetic service (stable: same index, same identity)."""
     sector = SECTORS[index % len(SECTORS)]

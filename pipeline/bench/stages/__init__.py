@@ -21,7 +21,7 @@ from pipeline.bench.stages.common import (
     summarise,
 )
 from pipeline.bench.stages.fill import fill, generate
-from pipeline.bench.stages.latency import latency
+from pipeline.bench.stages.latency import LatencyLoad, latency, latency_loads, parse_loads
 from pipeline.bench.stages.processor import make_processor, processor_only, profile_processor
 from pipeline.bench.stages.provenance import machine, provenance
 from pipeline.bench.stages.recovery import recovery
@@ -32,14 +32,17 @@ __all__ = [
     "PROCESSOR_BATCH",
     "QUIET_INTERVAL_S",
     "BenchRun",
+    "LatencyLoad",
     "Records",
     "ceiling",
     "dict_size",
     "fill",
     "generate",
     "latency",
+    "latency_loads",
     "machine",
     "make_processor",
+    "parse_loads",
     "percentile",
     "processor_only",
     "profile_processor",

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaProducer
+import structlog
 
-from pipeline.bench.data import ObservationMix, service_ref
 from pipeline.bench.kafka_io import (
     GroupProgress,
     IncidentRecord,
     StatusRecord,
     TopicReader,
 )
+from pipeline.bench.load_generator import LoadGenerator
+from pipeline.bench.load_plan import LoadPlan
 from pipeline.bench.stages.common import (
     BenchRun,
     _wait,
     summarise,
 )
-from pipeline.core.schema import Kind, Status
-from pipeline.core.timeutil import format_rfc3339, parse_rfc3339
+from pipeline.core.timeutil import parse_rfc3339
 from pipeline.ops.topics import ensure_topics
+
+log = structlog.get_logger(__name__)
 
 # --- 4. latency and silence ----------------------------------------------------------------
 
@@ -34,6 +36,7 @@ def latency(
     background_services: int | None = None,
     flip_every: int = 10,
     silent_services: int = 8,
+    name: str = "lat",
 ) -> dict[str, Any]:
     """Evidence produced → status change seen on the status topic (and, for a flip to down,
     → incident detected on the incidents topic), at a steady ``rate``.
@@ -43,12 +46,17 @@ def latency(
     event id comes back in the status change, which is matched to the send time. Meanwhile
     ``silent_services`` send one heartbeat with ``expected_interval_s=1`` and then nothing:
     their change to unknown is due at event time + 2 s; its delay past that is measured.
+
+    The load comes from a process of its own (:mod:`pipeline.bench.load_generator`), so the
+    reader threads that stamp the outputs never wait for it; the result says how close it
+    kept to ``rate`` (``achieved_rate_obs_per_s``, ``generator_fell_behind``). ``name`` is
+    the namespace of the stage's topics and worker (one per load when a run measures several).
     """
     if background_services is None:
         # As many services as a few seconds of load touches, and at most 2 000: the warm-up
         # sends one observation each and must not outlast the measurement.
         background_services = max(50, min(2_000, int(rate * 3)))
-    topics = bench.namespace("lat")
+    topics = bench.namespace(name)
     security = bench.security
     ensure_topics(
         bench.base.kafka_bootstrap,
@@ -62,112 +70,40 @@ def latency(
     incident_reader = TopicReader(
         bench.base.kafka_bootstrap, topics.incidents, IncidentRecord.parse, security=security
     ).start()
-    worker = bench.worker(
-        "latency", topics, f"{bench.run}-lat", default_interval=bench.base.default_interval
+    app_id = f"{bench.run}-{name}"
+    worker = bench.worker(name, topics, app_id, default_interval=bench.base.default_interval)
+    plan = LoadPlan(
+        run=app_id,
+        rate=rate,
+        seconds=seconds,
+        background_services=background_services,
+        flip_every=flip_every,
+        silent_services=silent_services,
     )
-    mix = ObservationMix(background_services, namespace="lat")
-    flips = [service_ref(i, namespace="flip") for i in range(64)]
-    quiet = [service_ref(i, namespace="quiet") for i in range(silent_services)]
-    producer = KafkaProducer(
-        bootstrap_servers=bench.base.kafka_bootstrap, linger_ms=1, **security.kafka_python()
+    generator = LoadGenerator(
+        plan,
+        bootstrap=bench.base.kafka_bootstrap,
+        topic=topics.observations,
+        security=security,
+        progress=bench.progress,
     )
-    send_at: dict[str, float] = {}
-    # A flip service's first "down" opens an incident that started at the flip's event time.
-    down_sent: dict[tuple[str, float], float] = {}
-    opened_for: set[str] = set()
-    quiet_sent: dict[str, float] = {}
-    sent = 0
     try:
         worker.start().wait_ready()
-        # Warm-up: every service seen once, so the steady phase changes only what it means to.
-        warm = mix.first_sightings(
-            0, background_services, run=f"{bench.run}-w", observed_at=time.time()
-        )
-        for i, ref in enumerate(flips):
-            obs = mix.observation(
-                ref,
-                event_id=f"{bench.run}-fw{i}",
-                observed_at=time.time(),
-                status=Status.UP,
-                kind=Kind.PROBE,
-            )
-            warm.append((ref.service_id.encode(), obs.to_json()))
-        for key, value in warm:
-            producer.send(topics.observations, key=key, value=value)
-        producer.flush(timeout=60)
-        _wait(lambda: len(reader.records) >= len(warm), 120.0, "warm-up status changes")
-        flip_state = [Status.UP] * len(flips)
-        period = 1.0 / rate
-        quiet_every = seconds / (silent_services + 1)
-        started = time.monotonic()
-        next_quiet = started + quiet_every / 2
-        bench.progress.note(f"steady load: {rate:,.0f} obs/s for {seconds:.0f} s")
-        while True:
-            now = time.monotonic()
-            elapsed = now - started
-            if elapsed >= seconds:
-                break
-            due = int(elapsed / period)
-            while sent < due:
-                stamp = time.time()
-                if sent % flip_every == 0:
-                    index = (sent // flip_every) % len(flips)
-                    ref = flips[index]
-                    target = Status.DOWN if flip_state[index] is Status.UP else Status.UP
-                    flip_state[index] = target
-                    event_id = f"{bench.run}-f{sent}"
-                    # A status report asserts the status itself; a single probe does not
-                    # (the detectors decide from several), so it would measure nothing here.
-                    obs = mix.observation(
-                        ref,
-                        event_id=event_id,
-                        observed_at=stamp,
-                        status=target,
-                        kind=Kind.STATUS_REPORT,
-                    )
-                    send_at[event_id] = stamp
-                    if target is Status.DOWN and ref.service_id not in opened_for:
-                        # Only a service's first outage opens an incident ("detected"); its
-                        # later flips within minutes reopen that one (flapping). The
-                        # incident's start is the event time as the worker parses it.
-                        opened_for.add(ref.service_id)
-                        opened_at = parse_rfc3339(format_rfc3339(stamp))
-                        down_sent[(ref.service_id, round(opened_at, 3))] = stamp
-                else:
-                    ref = service_ref(sent % background_services, namespace="lat")
-                    obs = mix.observation(
-                        ref,
-                        event_id=f"{bench.run}-b{sent}",
-                        observed_at=stamp,
-                        status=Status.UP,
-                    )
-                producer.send(topics.observations, key=ref.service_id.encode(), value=obs.to_json())
-                sent += 1
-            if len(quiet_sent) < len(quiet) and now >= next_quiet:
-                ref = quiet[len(quiet_sent)]
-                stamp = round(time.time(), 3)
-                obs = mix.observation(
-                    ref,
-                    event_id=f"{bench.run}-q{len(quiet_sent)}",
-                    observed_at=stamp,
-                    kind=Kind.HEARTBEAT,
-                    attrs={"expected_interval_s": 1},
-                )
-                producer.send(topics.observations, key=ref.service_id.encode(), value=obs.to_json())
-                quiet_sent[ref.service_id] = stamp
-                next_quiet += quiet_every
-            bench.progress.update(sent, rate * seconds)
-            time.sleep(min(0.002, period))
-        produced_for = time.monotonic() - started
-        producer.flush(timeout=60)
+        warm = generator.warm_up()
+        _wait(lambda: len(reader.records) >= warm, 120.0, "warm-up status changes")
+        bench.progress.note(f"steady load: {rate:,.0f} obs/s for {seconds:.0f} s (own process)")
+        report = generator.run()
         group = GroupProgress(
-            bench.base.kafka_bootstrap, f"{bench.run}-lat", topics.observations, security=security
+            bench.base.kafka_bootstrap, app_id, topics.observations, security=security
         )
         try:
             # Committed offsets trail by up to a commit interval; a large gap means overload.
-            backlog = len(warm) + sent + len(quiet_sent) - group.committed()
+            backlog = warm + report.sent + len(report.quiet) - group.committed()
         finally:
             group.close()
+        send_at = dict(report.flips)
+        down_sent = {(service, opened): sent for service, opened, sent in report.first_downs}
+        quiet_sent = dict(report.quiet)
         quiet_ids = set(quiet_sent)
 
         def complete() -> bool:
@@ -182,7 +118,7 @@ def latency(
 
         _wait(complete, 30.0, "flip and silence status changes, flip incidents", fail=False)
     finally:
-        producer.close(timeout=30)
+        generator.close()
         worker.stop()
         reader.stop()
         incident_reader.stop()
@@ -204,11 +140,19 @@ def latency(
             due_at = parse_rfc3339(record.at)
             silence.append(record.seen_at - due_at)
             silence_vs_event.append(due_at - quiet_sent[record.service_id])
+    figures = report.schedule_figures(rate)
+    if figures["generator_fell_behind"]:
+        log.warning(
+            "bench_load_generator_behind",
+            target=rate,
+            achieved=round(report.achieved_rate),
+            behind_at_end=report.behind_at_end,
+        )
     return {
         "target_rate_obs_per_s": rate,
-        "achieved_rate_obs_per_s": sent / produced_for,
+        **figures,
         "uncommitted_at_end": backlog,
-        "seconds": produced_for,
+        "seconds": report.seconds,
         "background_services": background_services,
         "evidence_to_status_s": summarise(latencies),
         "missing_status_changes": len(send_at) - len(latencies),
@@ -219,3 +163,64 @@ def latency(
         "silence_missing": len(quiet_sent) - len(silence),
         "silence_check_interval_s": bench.base.silence_check_interval,
     }
+
+
+@dataclass(frozen=True)
+class LatencyLoad:
+    """One steady load of the latency stage: its rate, and where that rate came from."""
+
+    rate: float
+    basis: str
+    #: Fraction of the worker capacity measured in the same run (None: an absolute rate).
+    load: float | None = None
+
+
+def parse_loads(text: str) -> list[float]:
+    """``--latency-load``: comma-separated fractions of the measured worker capacity.
+
+    >>> parse_loads("0.5, 0.9")
+    [0.5, 0.9]
+    >>> parse_loads("50")
+    Traceback (most recent call last):
+    ...
+    ValueError: --latency-load: 50.0 is not a fraction of the capacity in (0, 2], e.g. 0.5,0.9
+    """
+    loads = []
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        try:
+            load = float(item)
+        except ValueError:
+            raise ValueError(f"--latency-load: {item.strip()!r} is not a number") from None
+        if not 0 < load <= 2:
+            raise ValueError(
+                f"--latency-load: {load} is not a fraction of the capacity in (0, 2], e.g. 0.5,0.9"
+            )
+        loads.append(load)
+    if not loads:
+        raise ValueError("--latency-load: give at least one fraction, e.g. 0.5,0.9")
+    return loads
+
+
+def latency_loads(
+    loads: list[float] | None, rate: float | None, measured: float | None
+) -> list[LatencyLoad]:
+    """The loads to measure: an absolute ``rate`` if given, else each of ``loads`` (default
+    0.5) times the ``measured`` worker capacity, else 1 000 obs/s.
+
+    >>> [(p.rate, p.basis) for p in latency_loads([0.5, 0.9], None, 10_000.0)]
+    [(5000.0, '50% of worker obs_per_s'), (9000.0, '90% of worker obs_per_s')]
+    >>> latency_loads(None, 800.0, 10_000.0)[0].basis
+    'given'
+    >>> latency_loads(None, None, None)[0].rate
+    1000.0
+    """
+    if rate:
+        return [LatencyLoad(rate, "given")]
+    if not measured:
+        return [LatencyLoad(1_000.0, "default 1000 obs/s")]
+    return [
+        LatencyLoad(load * measured, f"{load * 100:g}% of worker obs_per_s", load)
+        for load in loads or [0.5]
+    ]
