@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,11 @@ def latency(
         warm = generator.warm_up()
         _wait(lambda: len(reader.records) >= warm, 120.0, "warm-up status changes")
         bench.progress.note(f"steady load: {rate:,.0f} obs/s for {seconds:.0f} s (own process)")
+        cpu_before, wall_before = worker.cpu(), time.monotonic()
         report = generator.run()
+        # The worker's CPU over the steady phase: what the live mix costs per observation.
+        worker_cpu = worker.cpu() - cpu_before
+        worker_wall = time.monotonic() - wall_before
         group = GroupProgress(
             bench.base.kafka_bootstrap, app_id, topics.observations, security=security
         )
@@ -152,6 +157,8 @@ def latency(
         "target_rate_obs_per_s": rate,
         **figures,
         "uncommitted_at_end": backlog,
+        "worker_cpu_us_per_obs": worker_cpu / max(report.sent, 1) * 1e6,
+        "worker_busy": worker_cpu / max(worker_wall, 1e-9),
         "seconds": report.seconds,
         "background_services": background_services,
         "evidence_to_status_s": summarise(latencies),
