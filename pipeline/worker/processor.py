@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import orjson
 import structlog
-from influxdb_client.client.write.point import Point
 
 from pipeline.core.commands import CommandRejected, parse_command
 from pipeline.core.deadletter import dead_letter_record
@@ -39,11 +38,12 @@ from pipeline.monitoring.monitor import Monitoring, MonitorResult, ServiceMonito
 from pipeline.monitoring.status import Outcome, ServiceState
 from pipeline.sinks.influx import (
     InfluxSink,
+    SinkRecord,
     anomaly_point,
-    evidence_point,
     incident_point,
     status_point,
 )
+from pipeline.sinks.line_protocol import EvidenceLines
 from pipeline.worker.ledger_records import ledger_incident_record, ledger_service_record
 from pipeline.worker.live_states import LiveStates
 
@@ -97,6 +97,7 @@ class ObservationProcessor:
         self.limits = limits
         self.command_key = command_key
         self.status_points = status_points
+        self._evidence = EvidenceLines()
 
     def handle(
         self,
@@ -131,7 +132,7 @@ class ObservationProcessor:
     ) -> Outputs:
         out = Outputs() if out is None else out
         tally = ObservationTally()
-        points: list[Point] = []
+        points: list[SinkRecord] = []
         try:
             for raw, topic, partition, offset in records:
                 try:
@@ -155,7 +156,7 @@ class ObservationProcessor:
         offset: int | None,
         out: Outputs,
         tally: ObservationTally,
-        points: list[Point],
+        points: list[SinkRecord],
     ) -> None:
         now = self.clock()
         if raw is None:  # a tombstone or a producer bug: nothing to validate
@@ -199,7 +200,9 @@ class ObservationProcessor:
         if result.status_changes or result.incident_events or result.anomalies:
             self._emit(out, monitor, result, points)
         if obs.vantage is not None and outcome == Outcome.APPLIED and self.sink is not None:
-            evidence = evidence_point(obs)  # probes only: evidence by vantage for drill-downs
+            # probes only: evidence by vantage for drill-downs; written as line protocol
+            # directly, without an influxdb-client Point (docs/benchmarks.md, round 6)
+            evidence = self._evidence.line(obs)
             if evidence is not None:
                 points.append(evidence)
 
@@ -214,7 +217,7 @@ class ObservationProcessor:
         """Clock-driven checks (silence, maintenance) for the due services of the owned
         partitions; flushes what changed."""
         out = Outputs()
-        points: list[Point] = []
+        points: list[SinkRecord] = []
         now = self.clock()
         for key in live.due(now, owned):
             try:
@@ -277,7 +280,7 @@ class ObservationProcessor:
         )
         if events:
             live.put(command.service_id, monitor)
-            points: list[Point] = []
+            points: list[SinkRecord] = []
             self._emit(out, monitor, MonitorResult(incident_events=events), points)
             if points and self.sink is not None:
                 self.sink.add_many(points)
@@ -314,7 +317,7 @@ class ObservationProcessor:
         )
 
     def _emit(
-        self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult, points: list[Point]
+        self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult, points: list[SinkRecord]
     ) -> None:
         """Records, metrics and logs for what ``result`` changed; its sink points go to
         ``points`` (in order, for the caller to add at once)."""
