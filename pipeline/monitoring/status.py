@@ -25,7 +25,6 @@ from pipeline.core.schema import Kind, Observation, Status, declared_interval
 from pipeline.monitoring import id_ring
 from pipeline.monitoring.liveness import (
     PUSH,
-    Liveness,
     alive_class,
     follow_liveness,
     is_push_source,
@@ -306,15 +305,14 @@ class StatusTracker:
         if not in_order and obs.observed_at < newest_assertion:
             # In order for its own signal, but newer evidence already asserted the status.
             target = None
-        life = follow_liveness(
-            Liveness(state.last_alive_at, state.pushes, state.learned_interval,
-                     state.delivery_lag),
+        alive_at, pushes, learned, lag = follow_liveness(
+            state,
             obs,
             # only push evidence learns from it (the scan costs a generator per observation)
             last_push=_newest_push(state.signals) if alive == PUSH else None,
             now=None if _silent(state) else now,  # a backlog after a silence is no cadence
-        )  # fmt: skip
-        fresh = life.last_alive_at == obs.observed_at != state.last_alive_at
+        )
+        fresh = alive_at == obs.observed_at != state.last_alive_at
         if (
             target is None
             and fresh
@@ -328,7 +326,7 @@ class StatusTracker:
         status = target if changes and target is not None else previous
         since = obs.observed_at if changes else state.since
         last_evidence_at = max(obs.observed_at, state.last_evidence_at)
-        expected_interval = declared or self._interval(life.learned_interval)
+        expected_interval = declared or self._interval(learned)
         reason = "evidence" if changes else state.reason
         asserted_at = (
             max(obs.observed_at, state.asserted_at or obs.observed_at)
@@ -348,11 +346,11 @@ class StatusTracker:
             new.recent_id_hashes = remembered
             new.reason = reason
             new.asserted_at = asserted_at
-            new.last_alive_at = life.last_alive_at
-            new.pushes = life.pushes
+            new.last_alive_at = alive_at
+            new.pushes = pushes
             new.declared_interval = declared
-            new.learned_interval = life.learned_interval
-            new.delivery_lag = life.delivery_lag
+            new.learned_interval = learned
+            new.delivery_lag = lag
         else:
             # One constructor call, not dataclasses.replace.
             new = ServiceState(
@@ -371,11 +369,11 @@ class StatusTracker:
                 reason=reason,
                 signals=remember_signal(state.signals, key, obs.observed_at),
                 asserted_at=asserted_at,
-                last_alive_at=life.last_alive_at,
-                pushes=life.pushes,
+                last_alive_at=alive_at,
+                pushes=pushes,
                 declared_interval=declared,
-                learned_interval=life.learned_interval,
-                delivery_lag=life.delivery_lag,
+                learned_interval=learned,
+                delivery_lag=lag,
             )
         if not changes:
             return new, None, Outcome.APPLIED
