@@ -245,9 +245,14 @@ class Monitoring:
             monitor = ServiceMonitor(state=state, incidents=ServiceIncidents(obs.service_id))
         else:
             monitor.state = state
-        if outcome != Outcome.DUPLICATE and alive_class(obs) == PUSH:
+        incidents = monitor.incidents
+        if (
+            (incidents.open is not None or incidents.closed)  # none ever: no gap to mark
+            and outcome != Outcome.DUPLICATE
+            and alive_class(obs) == PUSH
+        ):
             # backlog of a stalled feed: the silence may have been a gap in delivery
-            result.incident_events.extend(mark_evidence_gap(monitor.incidents, obs.observed_at))
+            result.incident_events.extend(mark_evidence_gap(incidents, obs.observed_at))
         if outcome in (Outcome.DUPLICATE, Outcome.LATE):
             return monitor, result
         verdicts: list[Verdict] = []
