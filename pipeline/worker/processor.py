@@ -44,13 +44,11 @@ from pipeline.sinks.influx import (
     status_point,
 )
 from pipeline.sinks.line_protocol import EvidenceLines
+from pipeline.worker.incident_log import IncidentLog
 from pipeline.worker.ledger_records import ledger_incident_record, ledger_service_record
 from pipeline.worker.live_states import LiveStates
 
 log = structlog.get_logger(__name__)
-
-#: Incident events per ``incident_events`` log line (a line stays a few kilobytes).
-INCIDENT_LOG_CHUNK = 20
 
 Record = tuple[bytes | None, bytes]
 #: One message for :meth:`ObservationProcessor.handle_batch`: (value, topic, partition, offset).
@@ -102,7 +100,7 @@ class ObservationProcessor:
         self.status_points = status_points
         self._evidence = EvidenceLines()
         # the incident events of the batch being processed, logged at its end
-        self._incident_log: list[dict[str, object]] = []
+        self._incident_log = IncidentLog()
 
     def handle(
         self,
@@ -150,7 +148,7 @@ class ObservationProcessor:
             self.metrics.add_observations(tally)
             if points and self.sink is not None:
                 self.sink.add_many(points)
-            self._log_incident_events()
+            self._incident_log.emit(log)
         return out
 
     def _observe(
@@ -254,7 +252,7 @@ class ObservationProcessor:
         self.flush(live)
         if points and self.sink is not None:
             self.sink.add_many(points)
-        self._log_incident_events()
+        self._incident_log.emit(log)
         return out
 
     def command(
@@ -291,7 +289,7 @@ class ObservationProcessor:
             self._emit(out, monitor, MonitorResult(incident_events=events), points)
             if points and self.sink is not None:
                 self.sink.add_many(points)
-            self._log_incident_events()
+            self._incident_log.emit(log)
         return out
 
     def fail(
@@ -359,16 +357,7 @@ class ObservationProcessor:
             out.ledger.append((b"ledger", orjson.dumps(ledger_incident_record(event))))
             if self.sink is not None and self.status_points:
                 points.append(incident_point(event))
-            self._incident_log.append(
-                {
-                    "kind": event.kind,
-                    "incident_id": incident.incident_id,
-                    "service_id": incident.service_id,
-                    "started_at": incident.started_at,
-                    "detected_at": incident.detected_at,
-                    "restored_at": incident.restored_at,
-                }
-            )
+            self._incident_log.add(event)
         for anomaly in result.anomalies:
             self.metrics.child(
                 self.metrics.kpi_anomalies, monitor.state.sector, anomaly.metric
@@ -378,19 +367,6 @@ class ObservationProcessor:
             out.anomalies.append((key, orjson.dumps(record)))
             if self.sink is not None:
                 points.append(anomaly_point(monitor.state, anomaly))
-
-    def _log_incident_events(self) -> None:
-        """One ``incident_events`` line (info) per :data:`INCIDENT_LOG_CHUNK` events of the
-        batch, each event with its kind, incident, service and times: a rendered log line
-        costs ≈ 18 µs, and on a flapping mix one in ten observations emits an event
-        (docs/benchmarks.md, round 6)."""
-        events = self._incident_log
-        if not events:
-            return
-        self._incident_log = []
-        for first in range(0, len(events), INCIDENT_LOG_CHUNK):
-            chunk = events[first : first + INCIDENT_LOG_CHUNK]
-            log.info("incident_events", count=len(chunk), events=chunk)
 
     def _reject(
         self,

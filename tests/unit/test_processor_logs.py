@@ -18,8 +18,9 @@ from pipeline.config.settings import Settings
 from pipeline.core.schema import Kind, Status
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.worker import processor as processor_module
+from pipeline.worker.incident_log import INCIDENT_LOG_CHUNK
 from pipeline.worker.live_states import LiveStates
-from pipeline.worker.processor import INCIDENT_LOG_CHUNK, ObservationProcessor
+from pipeline.worker.processor import ObservationProcessor
 from pipeline.worker.wiring import build_processor
 
 START = 1_700_000_000.0
