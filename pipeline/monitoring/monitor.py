@@ -326,8 +326,14 @@ class Monitoring:
     def _apply(
         self, monitor: ServiceMonitor, verdict: Verdict, result: MonitorResult, now: float
     ) -> None:
+        incidents = monitor.incidents
+        if not verdict.failing and verdict.detector not in incidents.asserting:
+            # Clears what no outage of that detector holds: ServiceIncidents.apply would
+            # return nothing and change nothing (every first sighting and recovery makes
+            # two of these; the ServiceRef alone showed in the profile).
+            return
         result.incident_events.extend(
-            monitor.incidents.apply(
+            incidents.apply(
                 verdict, monitor.ref, self.calendar, self.params.tracker, now=max(now, verdict.at)
             )
         )
