@@ -81,11 +81,16 @@ LivenessValues = tuple[float | None, bool, float | None, float]
 
 
 def follow_liveness(
-    life: Liveness, obs: Observation, *, last_push: float | None, now: float | None
+    life: Liveness,
+    obs: Observation,
+    *,
+    alive: str | None,
+    last_push: float | None,
+    now: float | None,
 ) -> LivenessValues:
-    """``life`` after ``obs``. ``last_push``: event time of the newest push evidence before
-    it; ``now``: the clock when it arrived (None: do not learn the delivery lag from it)."""
-    alive = alive_class(obs)
+    """``life`` after ``obs``, whose :func:`alive_class` is ``alive``. ``last_push``: event
+    time of the newest push evidence before it; ``now``: the clock when it arrived (None: do
+    not learn the delivery lag from it)."""
     pushes = life.pushes or is_push_source(obs)
     # the cadence learned so far belongs to the old class when the service starts pushing
     learned = life.learned_interval if pushes == life.pushes else None

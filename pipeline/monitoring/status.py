@@ -308,6 +308,7 @@ class StatusTracker:
         alive_at, pushes, learned, lag = follow_liveness(
             state,
             obs,
+            alive=alive,
             # only push evidence learns from it (the scan costs a generator per observation)
             last_push=_newest_push(state.signals) if alive == PUSH else None,
             now=None if _silent(state) else now,  # a backlog after a silence is no cadence
