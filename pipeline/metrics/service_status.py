@@ -66,12 +66,14 @@ class ServiceStatusExport:
         )
 
     def update_state(self, state: ServiceState) -> None:
-        self.update(
-            state.service_id,
-            state.operator_id,
-            state.sector,
-            state.region,
-            state.status.value,
+        # :meth:`update` written out: called for every state the worker writes
+        names = self._names
+        status = state.status.value
+        self._services[state.service_id] = (
+            names.setdefault(state.operator_id, state.operator_id),
+            names.setdefault(state.sector, state.sector),
+            names.setdefault(state.region, state.region),
+            names.setdefault(status, status),
             state.last_evidence_at,
         )
 

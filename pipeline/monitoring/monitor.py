@@ -234,17 +234,25 @@ class Monitoring:
         # Probes only prove liveness to the status tracker (when they succeed); whether the
         # service is down is the detectors' call, so a failed probe changes nothing by itself.
         previous = monitor.state if monitor else None
+        # The monitor's state is updated in place (a new one per observation was ≈ 3 µs);
+        # ``previous`` is then the same object, which _status_verdicts reads only for a
+        # silence (never the reason of an observation's change).
         state, change, outcome = self.tracker.observe(
-            previous, obs, partition=partition, asserts=not is_probe, now=now
+            previous, obs, partition=partition, asserts=not is_probe, now=now, in_place=True
         )
         result = MonitorResult(outcome=outcome)
         if monitor is None:
             monitor = ServiceMonitor(state=state, incidents=ServiceIncidents(obs.service_id))
         else:
             monitor.state = state
-        if outcome != Outcome.DUPLICATE and alive_class(obs) == PUSH:
+        incidents = monitor.incidents
+        if (
+            (incidents.open is not None or incidents.closed)  # none ever: no gap to mark
+            and outcome != Outcome.DUPLICATE
+            and alive_class(obs) == PUSH
+        ):
             # backlog of a stalled feed: the silence may have been a gap in delivery
-            result.incident_events.extend(mark_evidence_gap(monitor.incidents, obs.observed_at))
+            result.incident_events.extend(mark_evidence_gap(incidents, obs.observed_at))
         if outcome in (Outcome.DUPLICATE, Outcome.LATE):
             return monitor, result
         verdicts: list[Verdict] = []
@@ -318,8 +326,14 @@ class Monitoring:
     def _apply(
         self, monitor: ServiceMonitor, verdict: Verdict, result: MonitorResult, now: float
     ) -> None:
+        incidents = monitor.incidents
+        if not verdict.failing and verdict.detector not in incidents.asserting:
+            # Clears what no outage of that detector holds: ServiceIncidents.apply would
+            # return nothing and change nothing (every first sighting and recovery makes
+            # two of these; the ServiceRef alone showed in the profile).
+            return
         result.incident_events.extend(
-            monitor.incidents.apply(
+            incidents.apply(
                 verdict, monitor.ref, self.calendar, self.params.tracker, now=max(now, verdict.at)
             )
         )

@@ -29,3 +29,17 @@ def remember_signal(signals: dict[str, float], key: str, at: float) -> dict[str,
     if len(out) > MAX_SIGNALS:
         del out[min(out, key=out.__getitem__)]
     return out
+
+
+def remember_signal_in_place(signals: dict[str, float], key: str, at: float) -> None:
+    """:func:`remember_signal` into ``signals`` itself (the same keys, in the same order).
+
+    >>> signals = {"a": 1.0, "b": 5.0}
+    >>> copied = remember_signal(signals, "a", 3.0)
+    >>> remember_signal_in_place(signals, "a", 3.0)
+    >>> signals == copied, list(signals)
+    (True, ['a', 'b'])
+    """
+    signals[key] = max(at, signals.get(key, at))
+    if len(signals) > MAX_SIGNALS:
+        del signals[min(signals, key=signals.__getitem__)]

@@ -25,12 +25,11 @@ from pipeline.core.schema import Kind, Observation, Status, declared_interval
 from pipeline.monitoring import id_ring
 from pipeline.monitoring.liveness import (
     PUSH,
-    Liveness,
     alive_class,
     follow_liveness,
     is_push_source,
 )
-from pipeline.monitoring.signals import remember_signal, signal_key
+from pipeline.monitoring.signals import remember_signal, remember_signal_in_place, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
@@ -233,12 +232,16 @@ class StatusTracker:
         partition: int,
         asserts: bool = True,
         now: float | None = None,
+        in_place: bool = False,
     ) -> tuple[ServiceState, StatusChange | None, str]:
         """Apply one observation; returns (new state, change or None, outcome).
 
         ``asserts``: whether the observation's own status counts (probes do not: their
         status is the detectors' call; they still count as signs of life when successful).
         ``now``: the clock when it arrived, to learn how late the service's pushes arrive.
+        ``in_place``: update ``state`` itself and return it (the worker's path: building a
+        new 20-field state, and a copy of its signals, per observation was ≈ 3 µs,
+        docs/benchmarks.md, round 6); otherwise ``state`` is left as it was.
         """
         declared = declared_interval(obs.attrs)
         asserted = status_from_observation(obs) if asserts else None
@@ -282,10 +285,12 @@ class StatusTracker:
             if too_late:
                 return state, None, Outcome.LATE
             # Newer evidence of the same signal already spoke: only remember the id.
+            if in_place:
+                state.recent_id_hashes = remembered
+                return state, None, Outcome.STALE
             return replace(state, recent_id_hashes=remembered), None, Outcome.STALE
         if newest_of_signal is None and too_late:
             return state, None, Outcome.LATE
-        signals = remember_signal(state.signals, key, obs.observed_at)
         in_order = obs.observed_at >= state.last_evidence_at
         served = (
             obs.customers_served if obs.customers_served is not None else state.customers_served
@@ -300,15 +305,15 @@ class StatusTracker:
         if not in_order and obs.observed_at < newest_assertion:
             # In order for its own signal, but newer evidence already asserted the status.
             target = None
-        life = follow_liveness(
-            Liveness(state.last_alive_at, state.pushes, state.learned_interval,
-                     state.delivery_lag),
+        alive_at, pushes, learned, lag = follow_liveness(
+            state,
             obs,
+            alive=alive,
             # only push evidence learns from it (the scan costs a generator per observation)
             last_push=_newest_push(state.signals) if alive == PUSH else None,
             now=None if _silent(state) else now,  # a backlog after a silence is no cadence
-        )  # fmt: skip
-        fresh = life.last_alive_at == obs.observed_at != state.last_alive_at
+        )
+        fresh = alive_at == obs.observed_at != state.last_alive_at
         if (
             target is None
             and fresh
@@ -317,41 +322,65 @@ class StatusTracker:
             # A sign of life after silence (or a connector's "unknown"): reporting again.
             target = Status.UP
         declared = declared or state.declared_interval
-        changes = target is not None and target is not state.status
-        # One constructor call, not dataclasses.replace: this is the per-observation path.
-        new = ServiceState(
-            service_id=state.service_id,
-            operator_id=state.operator_id,
-            sector=state.sector,
-            region=state.region,
-            status=target if changes and target is not None else state.status,
-            since=obs.observed_at if changes else state.since,
-            last_evidence_at=max(obs.observed_at, state.last_evidence_at),
-            expected_interval=declared or self._interval(life.learned_interval),
-            partition=partition,
-            customers_served=served,
-            customers_affected=affected,
-            recent_id_hashes=remembered,
-            reason="evidence" if changes else state.reason,
-            signals=signals,
-            asserted_at=(
-                max(obs.observed_at, state.asserted_at or obs.observed_at)
-                if asserted is not None
-                else state.asserted_at
-            ),
-            last_alive_at=life.last_alive_at,
-            pushes=life.pushes,
-            declared_interval=declared,
-            learned_interval=life.learned_interval,
-            delivery_lag=life.delivery_lag,
+        previous = state.status
+        changes = target is not None and target is not previous
+        status = target if changes and target is not None else previous
+        since = obs.observed_at if changes else state.since
+        last_evidence_at = max(obs.observed_at, state.last_evidence_at)
+        expected_interval = declared or self._interval(learned)
+        reason = "evidence" if changes else state.reason
+        asserted_at = (
+            max(obs.observed_at, state.asserted_at or obs.observed_at)
+            if asserted is not None
+            else state.asserted_at
         )
+        if in_place:
+            new = state
+            remember_signal_in_place(new.signals, key, obs.observed_at)
+            new.status = status
+            new.since = since
+            new.last_evidence_at = last_evidence_at
+            new.expected_interval = expected_interval
+            new.partition = partition
+            new.customers_served = served
+            new.customers_affected = affected
+            new.recent_id_hashes = remembered
+            new.reason = reason
+            new.asserted_at = asserted_at
+            new.last_alive_at = alive_at
+            new.pushes = pushes
+            new.declared_interval = declared
+            new.learned_interval = learned
+            new.delivery_lag = lag
+        else:
+            # One constructor call, not dataclasses.replace.
+            new = ServiceState(
+                service_id=state.service_id,
+                operator_id=state.operator_id,
+                sector=state.sector,
+                region=state.region,
+                status=status,
+                since=since,
+                last_evidence_at=last_evidence_at,
+                expected_interval=expected_interval,
+                partition=partition,
+                customers_served=served,
+                customers_affected=affected,
+                recent_id_hashes=remembered,
+                reason=reason,
+                signals=remember_signal(state.signals, key, obs.observed_at),
+                asserted_at=asserted_at,
+                last_alive_at=alive_at,
+                pushes=pushes,
+                declared_interval=declared,
+                learned_interval=learned,
+                delivery_lag=lag,
+            )
         if not changes:
             return new, None, Outcome.APPLIED
         return (
             new,
-            _change(
-                new, state.status, obs.observed_at, "evidence", obs.event_id, new.customers_affected
-            ),
+            _change(new, previous, obs.observed_at, "evidence", obs.event_id, affected),
             Outcome.APPLIED,
         )
 

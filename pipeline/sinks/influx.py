@@ -31,6 +31,19 @@ log = structlog.get_logger(__name__)
 
 SINK_NAME = "influxdb"
 
+#: What the sink buffers: a ``Point``, or a line of line protocol already written
+#: (:mod:`pipeline.sinks.line_protocol`); the client's write takes both, in order.
+SinkRecord = Point | str
+
+
+def line_of(record: SinkRecord) -> str:
+    """A buffered record's line protocol.
+
+    >>> line_of(Point("m").field("x", 1).time(5)), line_of("m x=1i 5")
+    ('m x=1i 5', 'm x=1i 5')
+    """
+    return record if isinstance(record, str) else str(record.to_line_protocol())
+
 
 def status_point(change: StatusChange) -> Point:
     """One ``service_status`` point per status change, at its event time."""
@@ -86,7 +99,10 @@ def incident_point(event: IncidentEvent) -> Point:
 
 def evidence_point(obs: Observation) -> Point | None:
     """One ``evidence`` point per probe result from a named vantage (None for evidence without
-    a vantage): lets a verifier see which vantages saw a service fail, and when."""
+    a vantage): lets a verifier see which vantages saw a service fail, and when.
+
+    The worker writes the same line with :class:`~pipeline.sinks.line_protocol.EvidenceLines`
+    (without a ``Point``); this is the reference its tests compare with."""
     if obs.vantage is None:
         return None
     point = (
@@ -154,7 +170,7 @@ class InfluxSink:
         self._bucket = bucket
         self._org = org
         self._metrics = metrics
-        self._buffer: deque[Point] = deque()
+        self._buffer: deque[SinkRecord] = deque()
         self._max_buffer = max_buffer
         self._batch_size = batch_size
         self._retries = retries
@@ -163,7 +179,7 @@ class InfluxSink:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
 
-    def add(self, point: Point) -> None:
+    def add(self, point: SinkRecord) -> None:
         """Buffer one point; drops the oldest (counted) when the buffer is full."""
         with self._lock:
             if len(self._buffer) >= self._max_buffer:
@@ -172,7 +188,7 @@ class InfluxSink:
             self._buffer.append(point)
             self._metrics.child(self._metrics.sink_buffered, SINK_NAME).set(len(self._buffer))
 
-    def add_many(self, points: list[Point]) -> None:
+    def add_many(self, points: list[SinkRecord]) -> None:
         """:meth:`add` for each of ``points`` in order, under one lock: the same buffer and
         the same counts of dropped points."""
         if not points:
@@ -216,7 +232,7 @@ class InfluxSink:
             self._metrics.sink_buffered.labels(SINK_NAME).set(len(self._buffer))
         return written
 
-    def _write_with_retries(self, batch: list[Point]) -> int | None:
+    def _write_with_retries(self, batch: list[SinkRecord]) -> int | None:
         """Points refused for good, or None when InfluxDB could not be reached."""
         for attempt in range(1, self._retries + 1):
             try:
@@ -231,14 +247,12 @@ class InfluxSink:
                 continue
             # A refused point would be refused forever: count it and let the rest through.
             for point, reason in refused:
-                log.error(
-                    "influx_point_refused", point=point.to_line_protocol()[:300], reason=reason
-                )
+                log.error("influx_point_refused", point=line_of(point)[:300], reason=reason)
             self._metrics.sink_points.labels(SINK_NAME, "rejected").inc(len(refused))
             return len(refused)
         return None
 
-    def _write_checked(self, batch: Sequence[Point]) -> None:
+    def _write_checked(self, batch: Sequence[SinkRecord]) -> None:
         try:
             self._write.write(bucket=self._bucket, org=self._org, record=list(batch))
         except Exception as exc:

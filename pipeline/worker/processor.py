@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import orjson
 import structlog
-from influxdb_client.client.write.point import Point
 
 from pipeline.core.commands import CommandRejected, parse_command
 from pipeline.core.deadletter import dead_letter_record
@@ -39,11 +38,13 @@ from pipeline.monitoring.monitor import Monitoring, MonitorResult, ServiceMonito
 from pipeline.monitoring.status import Outcome, ServiceState
 from pipeline.sinks.influx import (
     InfluxSink,
+    SinkRecord,
     anomaly_point,
-    evidence_point,
     incident_point,
     status_point,
 )
+from pipeline.sinks.line_protocol import EvidenceLines
+from pipeline.worker.incident_log import IncidentLog
 from pipeline.worker.ledger_records import ledger_incident_record, ledger_service_record
 from pipeline.worker.live_states import LiveStates
 
@@ -97,6 +98,9 @@ class ObservationProcessor:
         self.limits = limits
         self.command_key = command_key
         self.status_points = status_points
+        self._evidence = EvidenceLines()
+        # the incident events of the batch being processed, logged at its end
+        self._incident_log = IncidentLog()
 
     def handle(
         self,
@@ -131,7 +135,7 @@ class ObservationProcessor:
     ) -> Outputs:
         out = Outputs() if out is None else out
         tally = ObservationTally()
-        points: list[Point] = []
+        points: list[SinkRecord] = []
         try:
             for raw, topic, partition, offset in records:
                 try:
@@ -144,6 +148,7 @@ class ObservationProcessor:
             self.metrics.add_observations(tally)
             if points and self.sink is not None:
                 self.sink.add_many(points)
+            self._incident_log.emit(log)
         return out
 
     def _observe(
@@ -155,7 +160,7 @@ class ObservationProcessor:
         offset: int | None,
         out: Outputs,
         tally: ObservationTally,
-        points: list[Point],
+        points: list[SinkRecord],
     ) -> None:
         now = self.clock()
         if raw is None:  # a tombstone or a producer bug: nothing to validate
@@ -199,7 +204,9 @@ class ObservationProcessor:
         if result.status_changes or result.incident_events or result.anomalies:
             self._emit(out, monitor, result, points)
         if obs.vantage is not None and outcome == Outcome.APPLIED and self.sink is not None:
-            evidence = evidence_point(obs)  # probes only: evidence by vantage for drill-downs
+            # probes only: evidence by vantage for drill-downs; written as line protocol
+            # directly, without an influxdb-client Point (docs/benchmarks.md, round 6)
+            evidence = self._evidence.line(obs)
             if evidence is not None:
                 points.append(evidence)
 
@@ -216,7 +223,7 @@ class ObservationProcessor:
         """Clock-driven checks (silence, maintenance) for the due services of the owned
         partitions, as of ``now`` (the clock's time if None); flushes what changed."""
         out = Outputs()
-        points: list[Point] = []
+        points: list[SinkRecord] = []
         now = self.clock() if now is None else now
         for key in live.due(now, owned):
             try:
@@ -247,6 +254,7 @@ class ObservationProcessor:
         self.flush(live)
         if points and self.sink is not None:
             self.sink.add_many(points)
+        self._incident_log.emit(log)
         return out
 
     def command(
@@ -279,10 +287,11 @@ class ObservationProcessor:
         )
         if events:
             live.put(command.service_id, monitor)
-            points: list[Point] = []
+            points: list[SinkRecord] = []
             self._emit(out, monitor, MonitorResult(incident_events=events), points)
             if points and self.sink is not None:
                 self.sink.add_many(points)
+            self._incident_log.emit(log)
         return out
 
     def fail(
@@ -316,7 +325,7 @@ class ObservationProcessor:
         )
 
     def _emit(
-        self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult, points: list[Point]
+        self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult, points: list[SinkRecord]
     ) -> None:
         """Records, metrics and logs for what ``result`` changed; its sink points go to
         ``points`` (in order, for the caller to add at once)."""
@@ -330,7 +339,11 @@ class ObservationProcessor:
             out.status.append((key, orjson.dumps(change.to_dict())))
             if self.sink is not None and self.status_points:
                 points.append(status_point(change))
-            log.info(
+            # Debug only: a rendered line costs ≈ 18 µs, and every status change is already
+            # a record on the status topic, a metric and (from that topic) an InfluxDB point;
+            # what an operator acts on, the incident event, stays at info (docs/benchmarks.md,
+            # round 6).
+            log.debug(
                 "status_changed",
                 service_id=change.service_id,
                 previous=change.previous.value if change.previous else None,
@@ -346,15 +359,7 @@ class ObservationProcessor:
             out.ledger.append((b"ledger", orjson.dumps(ledger_incident_record(event))))
             if self.sink is not None and self.status_points:
                 points.append(incident_point(event))
-            log.info(
-                "incident_event",
-                kind=event.kind,
-                incident_id=incident.incident_id,
-                service_id=incident.service_id,
-                started_at=incident.started_at,
-                detected_at=incident.detected_at,
-                restored_at=incident.restored_at,
-            )
+            self._incident_log.add(event)
         for anomaly in result.anomalies:
             self.metrics.child(
                 self.metrics.kpi_anomalies, monitor.state.sector, anomaly.metric

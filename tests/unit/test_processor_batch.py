@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from pipeline.bench.data import ObservationMix
 from pipeline.config.settings import Settings
 from pipeline.metrics.worker import WorkerMetrics, observe_many
-from pipeline.sinks.influx import InfluxSink
+from pipeline.sinks.influx import InfluxSink, line_of
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import ObservationProcessor, Outputs
 from pipeline.worker.wiring import build_processor
@@ -59,7 +59,7 @@ def _run(batched: bool) -> tuple[list[Any], dict[str, Any], bytes, str]:
     exposition = b"\n".join(
         line for line in generate_latest(metrics.registry).splitlines() if b"_created" not in line
     )
-    points = "\n".join(str(point.to_line_protocol()) for point in sink._buffer)  # type: ignore[no-untyped-call]
+    points = "\n".join(line_of(point) for point in sink._buffer)
     client.close()  # type: ignore[no-untyped-call]
     return produced, dict(store), exposition, points
 
