@@ -31,7 +31,14 @@ from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history import TopicHistory
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.batch_drain import install as install_batch_input
-from pipeline.worker.batch_input import Batch, BatchInput, InputRecord, TaskOf, chunks
+from pipeline.worker.batch_input import (
+    Batch,
+    BatchInput,
+    InputRecord,
+    TaskOf,
+    chunks,
+    next_offsets,
+)
 from pipeline.worker.batch_send import BatchedChangelog, ProducerSink
 from pipeline.worker.delivery import (
     AtLeastOnce,
@@ -282,7 +289,7 @@ def create_app(
         # Each changed service is written to its table (and changelog) once per chunk.
         for chunk in chunks(records, settings.batch_max):
             try:
-                async with delivery.unit(task) as unit:
+                async with delivery.unit(task, consuming=next_offsets(chunk)) as unit:
                     await publish(unit, apply(chunk, unit), [states])
                 units.committed("input", len(chunk))
             except TaskGivenUp:

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from aiokafka.structs import TopicPartition
+
 from pipeline.worker.task_queues import TaskQueues
 
 
@@ -95,6 +97,21 @@ def split_fetch(
         else:
             rest.append((tp, kept))
     return batch, rest
+
+
+def next_offsets(records: Sequence[InputRecord]) -> dict[TopicPartition, int]:
+    """The offset after the last of ``records`` (each partition's in offset order), per
+    topic-partition: what a unit that processes them commits.
+
+    >>> next_offsets([InputRecord("obs", 1, 4, None), InputRecord("cmd", 1, 9, None),
+    ...               InputRecord("obs", 1, 5, None)])
+    {TopicPartition(topic='obs', partition=1): 6, TopicPartition(topic='cmd', partition=1): 10}
+    """
+    found: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        found[tp] = max(found.get(tp, 0), record.offset + 1)
+    return found
 
 
 def chunks(records: Sequence[InputRecord], size: int) -> Iterable[Sequence[InputRecord]]:

@@ -62,10 +62,15 @@ class Unit:
 
 class Delivery(Protocol):
     def unit(
-        self, task: str, *, holding: Iterable[str] = ()
+        self,
+        task: str,
+        *,
+        holding: Iterable[str] = (),
+        consuming: Mapping[TopicPartition, int] | None = None,
     ) -> contextlib.AbstractAsyncContextManager[Unit]:
         """The :class:`Unit` of ``task`` (whose producer it uses), run after the units
-        already started of ``task`` and of every task in ``holding``."""
+        already started of ``task`` and of every task in ``holding``. ``consuming``: the
+        input offsets the unit will consume, when known before it runs."""
         ...
 
     def owns(self, task: str) -> bool:
@@ -110,7 +115,13 @@ class AtLeastOnce:
         return self._committed
 
     @contextlib.asynccontextmanager
-    async def unit(self, task: str, *, holding: Iterable[str] = ()) -> AsyncIterator[Unit]:
+    async def unit(
+        self,
+        task: str,
+        *,
+        holding: Iterable[str] = (),
+        consuming: Mapping[TopicPartition, int] | None = None,
+    ) -> AsyncIterator[Unit]:
         unit = Unit(self._sink)
         yield unit
         self._done.update(unit.offsets)
@@ -228,7 +239,13 @@ class ExactlyOnce:
             stopping.add_done_callback(self._stopping.discard)
 
     @contextlib.asynccontextmanager
-    async def unit(self, task: str, *, holding: Iterable[str] = ()) -> AsyncIterator[Unit]:
+    async def unit(
+        self,
+        task: str,
+        *,
+        holding: Iterable[str] = (),
+        consuming: Mapping[TopicPartition, int] | None = None,
+    ) -> AsyncIterator[Unit]:
         async with contextlib.AsyncExitStack() as locks:
             # All at once, so a unit holding every task waits as long as the longest unit in
             # flight, not their sum, while the locks it has hold their tasks back. (No unit
@@ -244,9 +261,16 @@ class ExactlyOnce:
                 # A unit of input taken before the rebalance: starting the task's producer
                 # again would fence its new owner.
                 raise TaskGivenUp(task)
+            early: asyncio.Future[Any] | None = None
             try:
                 producer = await self._producer(task)
                 await producer.begin_transaction()
+                if consuming:
+                    # The offsets join the transaction (two requests to Kafka) while the
+                    # unit computes, instead of after it; they commit with it or not at all.
+                    early = asyncio.ensure_future(
+                        producer.send_offsets_to_transaction(dict(consuming), self._app_id)
+                    )
 
                 def current() -> BatchingProducer:
                     return cast(BatchingProducer, producer)
@@ -256,14 +280,20 @@ class ExactlyOnce:
 
                 unit = Unit(ProducerSink(current, self._partition_of, on_failure=failed))
                 yield unit
-                if unit.offsets:
-                    await producer.send_offsets_to_transaction(unit.offsets, self._app_id)
+                rest = dict(unit.offsets)
+                if early is not None and consuming is not None:
+                    await early
+                    rest = {tp: n for tp, n in rest.items() if consuming.get(tp) != n}
+                if rest:
+                    await producer.send_offsets_to_transaction(rest, self._app_id)
                 await producer.commit_transaction()
                 self._committed.update(unit.offsets)
                 self.transactions += 1
             except TaskGivenUp:
+                _settle(early)
                 raise
             except BaseException as exc:
+                _settle(early)
                 if isinstance(exc, FENCED) or task in self._given_up:
                     self._fenced(task)  # (a send of this unit may have found out first)
                     raise TaskGivenUp(task) from exc
@@ -293,6 +323,17 @@ class ExactlyOnce:
 
     async def close(self) -> None:
         await self.release(list(self._producers))
+
+
+def _settle(request: asyncio.Future[Any] | None) -> None:
+    """A unit failed: stop waiting for its early offsets request, and retrieve its error
+    (the transaction is aborted or the task given up either way)."""
+    if request is None:
+        return
+    if not request.done():
+        request.cancel()
+    elif not request.cancelled():
+        request.exception()
 
 
 async def _acquire_all(locks: list[asyncio.Lock]) -> None:
