@@ -12,19 +12,17 @@ import contextlib
 import gc
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import faust
 import orjson
 import structlog
-from aiokafka.errors import MessageSizeTooLargeError
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
 from pipeline.config.maintenance import load_calendar
 from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
-from pipeline.core.deadletter import dead_letter_record
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.units import UnitMetrics
 from pipeline.metrics.worker import WorkerMetrics
@@ -35,7 +33,6 @@ from pipeline.worker.batch_input import (
     Batch,
     BatchInput,
     InputRecord,
-    TaskOf,
     chunks,
     next_offsets,
 )
@@ -51,16 +48,17 @@ from pipeline.worker.delivery import (
 from pipeline.worker.faust_app import pipeline_app
 from pipeline.worker.key_partitioner import RememberingPartitioner
 from pipeline.worker.ledger_processor import LedgerProcessor
+from pipeline.worker.ledger_units import LEDGER_TASK, LedgerUnits
 from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
 from pipeline.worker.progress import PartitionProgress, ProgressCollector
+from pipeline.worker.publisher import LEDGER_PARTITION, Publisher
+from pipeline.worker.subscriptions import subscribe
 from pipeline.worker.table_values import LEDGER_SERVICES_TABLE
 from pipeline.worker.task_queues import TaskQueues
 from pipeline.worker.wiring import build_processor
 
 log = structlog.get_logger(__name__)
-
-LEDGER_PARTITION = 0
 
 
 #: The largest record batch the worker's producers build (faust's default is 16 KiB). A
@@ -70,8 +68,6 @@ LEDGER_PARTITION = 0
 #: default ``message.max.bytes`` (1 MiB) and the producer's request limit.
 RECORD_BATCH_BYTES = 512 * 1024
 
-#: The task of the ledger's one partition (see pipeline.worker.delivery).
-LEDGER_TASK = "ledger-0"
 
 #: How many units' worth of records (``CW_BATCH_MAX`` each) may wait in the tasks' queues
 #: before the consumer stops fetching: enough for the next fetch to be processed while the
@@ -82,36 +78,6 @@ QUEUED_FETCHES = 2
 def process_task_name(partition: int) -> str:
     """The task of observations and commands partition ``partition``."""
     return f"process-{partition}"
-
-
-def _extend(outputs: Outputs, more: Outputs) -> None:
-    for name in outputs.__slots__:
-        getattr(outputs, name).extend(getattr(more, name))
-
-
-async def _batches(
-    stream: faust.StreamT[Any], batch_max: int, within: float
-) -> AsyncIterator[list[faust.EventT[Any]]]:
-    """The stream's events in lists of up to ``batch_max`` (one by one when it is 1)."""
-    if batch_max <= 1:
-        async for event in stream.events():
-            yield [event]
-        return
-    batches = cast("faust.Stream[Any]", stream).take_events(  # StreamT's stub lacks it
-        batch_max, within=within
-    )
-    async for events in batches:
-        yield list(events)
-
-
-def _as_batch(events: Sequence[faust.EventT[Any]], task_of: TaskOf) -> Batch:
-    batch: Batch = {}
-    for event in events:
-        message = event.message
-        batch.setdefault(task_of(message.topic, message.partition), []).append(
-            InputRecord(message.topic, message.partition, message.offset, event.value)
-        )
-    return batch
 
 
 def _stop_on(app: faust.App, error: BaseException) -> None:
@@ -178,7 +144,6 @@ def create_app(
     ledger_services = BatchedChangelog(faust_table(LEDGER_SERVICES_TABLE, 1), orjson.dumps)
     ledger_incidents = BatchedChangelog(faust_table("ledger-incidents", 1), orjson.dumps)
     ledger_state = BatchedChangelog(faust_table("ledger-state", 1), orjson.dumps)
-    ledger_tables = [ledger_services, ledger_incidents, ledger_state]
 
     def partition_of(topic: str, key: bytes) -> int:
         return app.producer.key_partition(topic, key).partition
@@ -228,30 +193,13 @@ def create_app(
         correlation_window_s=settings.correlation_window,
     )
 
-    async def publish(unit: Unit, outputs: Outputs, tables: list[BatchedChangelog]) -> None:
-        # Taken before the first await: the records of exactly this unit's writes.
-        changelogs = [(table.changelog_topic, table.take_pending()) for table in tables]
-        for changelog, records in changelogs:
-            if await unit.sink.send(changelog, records):
-                raise MessageSizeTooLargeError(f"a {changelog} record is too large for Kafka")
-        for name, topic in out_names.items():
-            for _key, value in await unit.sink.send(topic, getattr(outputs, name)):
-                # An output must not stop the stream.
-                log.error("output_too_large", topic=topic, size=len(value or b""))
-                note = dead_letter_record(
-                    value or b"",
-                    reason="output_too_large",
-                    field=None,
-                    detail=f"over the {app.conf.producer_max_request_size} bytes Kafka takes",
-                    topic=topic,
-                    partition=None,
-                    offset=None,
-                    at=clock(),
-                )
-                await unit.sink.send(topics.deadletter, [(None, note)])
-        ledger_records = [(b"ledger", value) for _key, value in outputs.ledger]
-        if await unit.sink.send(topics.ledger, ledger_records, partition=LEDGER_PARTITION):
-            log.error("ledger_record_too_large", topic=topics.ledger)
+    publish = Publisher(
+        outputs=out_names,
+        deadletter=topics.deadletter,
+        ledger=topics.ledger,
+        max_request_size=app.conf.producer_max_request_size,
+        clock=clock,
+    )
 
     def owned_partitions(topic: str) -> set[int]:
         return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
@@ -304,7 +252,7 @@ def create_app(
 
     async def run_task(task: str, records: Sequence[InputRecord]) -> None:
         if task == LEDGER_TASK:
-            await keep_ledger(records)
+            await ledger_units.keep(records)
         else:
             await process_task(task, records)
 
@@ -327,43 +275,25 @@ def create_app(
         await queues.idle()
         queues.raise_error()
 
-    @app.agent(inputs)
-    async def process(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        async for events in _batches(stream, settings.batch_max, settings.batch_within):
-            await process_batch(_as_batch(events, task_of))
-            yield None
+    ledger_units = LedgerUnits(
+        ledger,
+        services=ledger_services,
+        incidents=ledger_incidents,
+        state=ledger_state,
+        delivery=delivery,
+        publish=publish,
+        units=units,
+        batch_max=settings.batch_max,
+    )
 
-    async def keep_ledger_unit(records: Sequence[InputRecord]) -> None:
-        async with delivery.unit(LEDGER_TASK) as unit:
-            outputs = Outputs()
-            for topic, partition, offset, value in records:
-                unit.consumed(topic, partition, offset)
-                try:
-                    record = orjson.loads(value or b"")
-                except orjson.JSONDecodeError:
-                    log.warning("ledger_record_malformed", offset=offset)
-                    continue
-                _extend(
-                    outputs,
-                    ledger.handle(record, ledger_services, ledger_incidents, ledger_state),
-                )
-            ledger.flush(ledger_state)
-            await publish(unit, outputs, ledger_tables)
-        units.committed("ledger", len(records))
-
-    async def keep_ledger(records: Sequence[InputRecord]) -> None:
-        for chunk in chunks(records, settings.batch_max):
-            try:
-                await keep_ledger_unit(chunk)
-            except TaskGivenUp:  # its new owner reads them again
-                return
-
-    # Subscribes the ledger topic (its records arrive through process_batch too).
-    @app.agent(ledger_topic)
-    async def ledger_agent(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
-        async for events in _batches(stream, settings.batch_max, settings.batch_within):
-            await process_batch(_as_batch(events, task_of))
-            yield None
+    subscribe(
+        app,
+        {"process": inputs, "ledger_agent": ledger_topic},
+        task_of=task_of,
+        handle=process_batch,
+        batch_max=settings.batch_max,
+        within=settings.batch_within,
+    )
 
     def recovering() -> bool:
         # During a rebalance the tables are being filled from their changelogs: a service
@@ -438,19 +368,7 @@ def create_app(
     async def roll_up_indicators() -> None:
         owned = LEDGER_PARTITION in owned_partitions(topics.ledger) and delivery.owns(LEDGER_TASK)
         if owned and not recovering():
-            with contextlib.suppress(TaskGivenUp):  # fenced by the ledger's next owner
-                async with delivery.unit(LEDGER_TASK) as unit:
-                    # Computed in a thread from a snapshot (the ledger task's lock keeps its
-                    # tables still): a roll-up takes up to ≈ 0.5 s of CPU, which would hold
-                    # every partition's units back if it ran on the event loop.
-                    done = await asyncio.get_running_loop().run_in_executor(
-                        None,
-                        ledger.compute_rollup,
-                        list(ledger_services.values()),
-                        list(ledger_incidents.values()),
-                    )
-                    await publish(unit, ledger.apply_rollup(done, ledger_incidents), ledger_tables)
-                units.committed("rollup")
+            await ledger_units.roll_up()
 
     if influx is not None:
         history = TopicHistory(settings, influx, metrics)
