@@ -151,6 +151,14 @@ def test_field_types_the_client_refuses_are_refused() -> None:
     with pytest.raises(ValueError, match="customers_affected"):
         field_text("customers_affected", [1])
     assert field_text("x", Status.DOWN) == 'x="down"'
+    # the writer's converter raises, so the record is dead-lettered as invalid, not retried
+    record = {
+        "service_id": "s", "operator_id": "o", "sector": "energy", "region": "UA-30",
+        "previous": None, "status": "down", "at": "2026-11-30T01:00:00Z", "reason": "r",
+        "customers_affected": [1, 2],
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="customers_affected"):
+        status_record_line(orjson.dumps(record))
 
 
 @settings(max_examples=300, deadline=None)
