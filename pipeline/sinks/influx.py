@@ -46,7 +46,11 @@ def line_of(record: SinkRecord) -> str:
 
 
 def status_point(change: StatusChange) -> Point:
-    """One ``service_status`` point per status change, at its event time."""
+    """One ``service_status`` point per status change, at its event time.
+
+    The history writer writes the same line with
+    :func:`~pipeline.sinks.history_lines.status_line` (without a ``Point``); this is the
+    reference its tests compare with."""
     point = (
         Point("service_status")
         .tag("service_id", change.service_id)
@@ -67,7 +71,10 @@ def status_point(change: StatusChange) -> Point:
 
 
 def incident_point(event: IncidentEvent) -> Point:
-    """One ``incident`` point per lifecycle event, at the event's time."""
+    """One ``incident`` point per lifecycle event, at the event's time.
+
+    The history writer writes the same line with
+    :func:`~pipeline.sinks.history_lines.incident_line`; this is its tests' reference."""
     incident = event.incident
     point = (
         Point("incident")
