@@ -113,7 +113,7 @@ class Settings:
     #: Observations handled per unit (one transaction, one table write per changed service)
     #: and the shortest time between a partition's units while it keeps up: the latency the
     #: wait adds at low load (pipeline.worker.task_queues).
-    batch_max: int = 2000
+    batch_max: int = 4000
     batch_within: float = 0.1
     #: The worker's event loop: "uvloop" or "asyncio" (docs/benchmarks.md measures both).
     event_loop: str = "uvloop"

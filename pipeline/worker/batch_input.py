@@ -107,11 +107,10 @@ def next_offsets(records: Sequence[InputRecord]) -> dict[TopicPartition, int]:
     ...               InputRecord("obs", 1, 5, None)])
     {TopicPartition(topic='obs', partition=1): 6, TopicPartition(topic='cmd', partition=1): 10}
     """
-    found: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        found[tp] = max(found.get(tp, 0), record.offset + 1)
-    return found
+    last = {(record.topic, record.partition): record.offset for record in records}
+    return {
+        TopicPartition(topic, partition): offset + 1 for (topic, partition), offset in last.items()
+    }
 
 
 def chunks(records: Sequence[InputRecord], size: int) -> Iterable[Sequence[InputRecord]]:
