@@ -93,7 +93,13 @@ class BatchDrain(faust_consumer.Consumer):
             # A rebalance began: what was fetched is read again from the committed offsets
             # (faust's getmany does the same), once the runs in flight have committed theirs.
             await queues.idle()
-            await self.perform_seek()
+            try:
+                await self.perform_seek()
+            except Exception as exc:  # pragma: no cover - a race with the reassignment
+                # Meanwhile the rebalance may have taken a partition away (aiokafka: "No
+                # current assignment"): its new owner reads it from the committed offsets,
+                # and an assignment seeks afresh. faust's getmany treats it the same way.
+                self.log.warning(f"exception performing seek when flow not active {exc!r}")
             return
 
         def accept(tp: Any) -> bool:
