@@ -16,8 +16,8 @@ from typing import Any, TextIO
 import click
 import structlog
 
+from pipeline.bench.bench_logging import configure_bench_logging
 from pipeline.bench.loadgen_cli import loadgen_command
-from pipeline.core.logs import configure_logging
 
 STAGES: tuple[str, ...] = (
     "fill",
@@ -35,16 +35,9 @@ STAGES: tuple[str, ...] = (
 #: Stages run only when named in ``--stages`` (minutes each at their default sizes).
 OPTIONAL_STAGES: tuple[str, ...] = ("recovery",)
 
+
 #: The processor logs every status change; in process we render those lines exactly as the
 #: worker does, but into /dev/null instead of the worker's log file.
-_QUIET_LOGGERS = frozenset({"pipeline.worker.processor", "pipeline.sinks.influx"})
-
-
-def configure_bench_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr, except the in-process processor's per-observation loggers."""
-    configure_logging(level, quiet=_QUIET_LOGGERS)
-
-
 def _write(path: Path, result: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -26,7 +26,7 @@ from pipeline.bench.load_plan import LoadPlan
 def loadgen_command(rate: float, seconds: float, background_services: int) -> None:
     """Run the latency stage's generator process at RATE into a fresh topic (then deleted);
     prints its achieved rate and how far it fell behind its schedule."""
-    from pipeline.bench.cli import configure_bench_logging
+    from pipeline.bench.bench_logging import configure_bench_logging
     from pipeline.bench.kafka_io import delete_run
     from pipeline.config.settings import Settings
     from pipeline.core.progress import Progress

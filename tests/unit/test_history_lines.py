@@ -18,23 +18,8 @@ from pipeline.monitoring.status import StatusChange
 from pipeline.sinks.history import incident_record_line, status_record_line
 from pipeline.sinks.history_lines import field_text, incident_line, status_line
 from pipeline.sinks.influx import incident_point, status_point
+from tests.support.awkward_text import AWKWARD
 
-AWKWARD = [
-    "plain",
-    "with space",
-    "comma,inside",
-    "equals=inside",
-    "back\\slash",
-    "ends with backslash\\",
-    "\\",
-    "quote\"and'apostrophe",
-    "tab\tnew\nline\rreturn",
-    "ünïcödé — Київ 東京 🚨",
-    " leading and trailing ",
-    ',=\\ "',
-    "#hash",
-    "",
-]
 NUMBERS: list[Any] = [None, 0, 7, -3, 2**40, 0.0, -0.0, 1.5, 1e22, 1e-7, math.inf, math.nan, True]
 
 

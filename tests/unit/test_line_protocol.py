@@ -10,24 +10,7 @@ from hypothesis import strategies as st
 from pipeline.core.schema import Kind, Observation, Status
 from pipeline.sinks.influx import evidence_point
 from pipeline.sinks.line_protocol import EvidenceLines, escape_tag_value, float_field
-
-AWKWARD = [
-    "plain",
-    "with space",
-    "comma,inside",
-    "equals=inside",
-    "back\\slash",
-    "ends with backslash\\",
-    "\\",
-    "\\\\",
-    "quote\"and'apostrophe",
-    "tab\tnew\nline\rreturn",
-    "ünïcödé — Київ 東京 🚨",
-    " leading and trailing ",
-    ",=\\ ",
-    "#hash",
-    "",
-]
+from tests.support.awkward_text import AWKWARD
 
 
 def observation(
