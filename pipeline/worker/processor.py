@@ -146,9 +146,7 @@ class ObservationProcessor:
                     self.fail(raw, exc, topic=topic, partition=partition, offset=offset, out=out)
         finally:
             self.metrics.add_observations(tally)
-            if points and self.sink is not None:
-                self.sink.add_many(points)
-            self._incident_log.emit(log)
+            self._finish(points)
         return out
 
     def _observe(
@@ -252,9 +250,7 @@ class ObservationProcessor:
             log.error("service_state_unreadable", service_id=key)
         self.metrics.services_tracked.set(live.tracked)
         self.flush(live)
-        if points and self.sink is not None:
-            self.sink.add_many(points)
-        self._incident_log.emit(log)
+        self._finish(points)
         return out
 
     def command(
@@ -289,9 +285,7 @@ class ObservationProcessor:
             live.put(command.service_id, monitor)
             points: list[SinkRecord] = []
             self._emit(out, monitor, MonitorResult(incident_events=events), points)
-            if points and self.sink is not None:
-                self.sink.add_many(points)
-            self._incident_log.emit(log)
+            self._finish(points)
         return out
 
     def fail(
@@ -323,6 +317,13 @@ class ObservationProcessor:
             offset,
             self.clock(),
         )
+
+    def _finish(self, points: list[SinkRecord]) -> None:
+        """The end of a batch, a check or a command: its sink points go to the sink at once
+        and its incident events to the log."""
+        if points and self.sink is not None:
+            self.sink.add_many(points)
+        self._incident_log.emit(log)
 
     def _emit(
         self, out: Outputs, monitor: ServiceMonitor, result: MonitorResult, points: list[SinkRecord]
