@@ -23,13 +23,12 @@ previous="up",reason="say \\"no\\"",severity=4i,status="down" 1500000000
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pipeline.core.schema import STATUS_SEVERITY
 from pipeline.incidents.model import IncidentEvent
 from pipeline.monitoring.status import StatusChange
-from pipeline.sinks.line_protocol import escape_tag_value
+from pipeline.sinks.line_protocol import float_field, tag_text
 
 #: What influxdb-client escapes in a string field's value.
 _ESCAPE_STRING = str.maketrans({'"': r"\"", "\\": r"\\"})
@@ -39,8 +38,7 @@ def _tag(key: str, value: Any) -> str:
     """``,key=value``; nothing for ``None`` or a value that escapes to nothing."""
     if value is None:
         return ""
-    escaped = escape_tag_value(value if type(value) is str else str(value))
-    return f",{key}={escaped}" if escaped else ""
+    return tag_text(key, value if type(value) is str else str(value))
 
 
 def field_text(key: str, value: Any) -> str | None:
@@ -54,10 +52,8 @@ def field_text(key: str, value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        text = str(value)
-        return f"{key}={text[:-2] if text.endswith('.0') else text}"
+        written = float_field(value)
+        return None if written is None else f"{key}={written}"
     if isinstance(value, bool):
         return f"{key}={'true' if value else 'false'}"
     if isinstance(value, int):

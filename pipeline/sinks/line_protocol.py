@@ -60,8 +60,12 @@ def escape_tag_value(value: str) -> str:
     return escaped
 
 
-def _tag(key: str, value: str) -> str:
-    """``,key=value``, or nothing for a value that escapes to nothing."""
+def tag_text(key: str, value: str) -> str:
+    """``,key=value``, or nothing for a value that escapes to nothing.
+
+    >>> tag_text("region", "UA 30"), tag_text("region", "")
+    (',region=UA\\\\ 30', '')
+    """
     escaped = escape_tag_value(value)
     return f",{key}={escaped}" if escaped else ""
 
@@ -99,14 +103,14 @@ class EvidenceLines:
             head = self._remember(
                 head_key,
                 "evidence"
-                + _tag("kind", obs.kind.value)
-                + _tag("operator_id", obs.operator_id)
-                + _tag("region", obs.region)
-                + _tag("sector", obs.sector),
+                + tag_text("kind", obs.kind.value)
+                + tag_text("operator_id", obs.operator_id)
+                + tag_text("region", obs.region)
+                + tag_text("sector", obs.sector),
             )
         tail = tags.get(vantage)
         if tail is None:
-            tail = self._remember(vantage, _tag("vantage", vantage))
+            tail = self._remember(vantage, tag_text("vantage", vantage))
         # fields in key order: severity, value
         fields = _SEVERITY.get(obs.status, "")
         if obs.value is not None:
@@ -115,7 +119,7 @@ class EvidenceLines:
                 fields = f"{fields},value={value}" if fields else f"value={value}"
         if not fields:
             return ""  # what the client gives for a point without fields
-        service = _tag("service_id", obs.service_id)
+        service = tag_text("service_id", obs.service_id)
         return f"{head}{service}{tail} {fields} {int(obs.observed_at * 1e9)}"
 
     def _remember(self, key: object, text: str) -> str:
