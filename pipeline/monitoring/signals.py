@@ -22,23 +22,14 @@ def signal_key(obs: Observation) -> str:
     return f"{obs.kind}|{obs.source}|{obs.metric or ''}|{obs.vantage or ''}"
 
 
-def remember_signal(signals: dict[str, float], key: str, at: float) -> dict[str, float]:
-    """``signals`` with ``key`` advanced to ``at``, the least recent forgotten past the cap."""
-    out = dict(signals)
-    out[key] = max(at, out.get(key, at))
-    if len(out) > MAX_SIGNALS:
-        del out[min(out, key=out.__getitem__)]
-    return out
-
-
-def remember_signal_in_place(signals: dict[str, float], key: str, at: float) -> None:
-    """:func:`remember_signal` into ``signals`` itself (the same keys, in the same order).
+def remember_signal(signals: dict[str, float], key: str, at: float) -> None:
+    """Advance ``key`` in ``signals`` to ``at`` (never back); past the cap the least recent
+    signal is forgotten.
 
     >>> signals = {"a": 1.0, "b": 5.0}
-    >>> copied = remember_signal(signals, "a", 3.0)
-    >>> remember_signal_in_place(signals, "a", 3.0)
-    >>> signals == copied, list(signals)
-    (True, ['a', 'b'])
+    >>> remember_signal(signals, "a", 3.0); remember_signal(signals, "b", 4.0)
+    >>> signals, list(signals)
+    ({'a': 3.0, 'b': 5.0}, ['a', 'b'])
     """
     signals[key] = max(at, signals.get(key, at))
     if len(signals) > MAX_SIGNALS:

@@ -29,7 +29,7 @@ from pipeline.monitoring.liveness import (
     follow_liveness,
     is_push_source,
 )
-from pipeline.monitoring.signals import remember_signal, remember_signal_in_place, signal_key
+from pipeline.monitoring.signals import remember_signal, signal_key
 
 #: How many recent event ids per service are remembered to drop redelivered duplicates.
 RECENT_EVENT_IDS = 32
@@ -218,6 +218,11 @@ def status_from_observation(obs: Observation) -> Status | None:
     return None
 
 
+def _copy(state: ServiceState) -> ServiceState:
+    """A copy to update, leaving ``state`` (and its signals) as they are."""
+    return replace(state, signals=dict(state.signals))
+
+
 class StatusTracker:
     """Folds evidence and silence into per-service status. Holds no state itself."""
 
@@ -285,10 +290,9 @@ class StatusTracker:
             if too_late:
                 return state, None, Outcome.LATE
             # Newer evidence of the same signal already spoke: only remember the id.
-            if in_place:
-                state.recent_id_hashes = remembered
-                return state, None, Outcome.STALE
-            return replace(state, recent_id_hashes=remembered), None, Outcome.STALE
+            new = state if in_place else _copy(state)
+            new.recent_id_hashes = remembered
+            return new, None, Outcome.STALE
         if newest_of_signal is None and too_late:
             return state, None, Outcome.LATE
         in_order = obs.observed_at >= state.last_evidence_at
@@ -334,48 +338,23 @@ class StatusTracker:
             if asserted is not None
             else state.asserted_at
         )
-        if in_place:
-            new = state
-            remember_signal_in_place(new.signals, key, obs.observed_at)
-            new.status = status
-            new.since = since
-            new.last_evidence_at = last_evidence_at
-            new.expected_interval = expected_interval
-            new.partition = partition
-            new.customers_served = served
-            new.customers_affected = affected
-            new.recent_id_hashes = remembered
-            new.reason = reason
-            new.asserted_at = asserted_at
-            new.last_alive_at = alive_at
-            new.pushes = pushes
-            new.declared_interval = declared
-            new.learned_interval = learned
-            new.delivery_lag = lag
-        else:
-            # One constructor call, not dataclasses.replace.
-            new = ServiceState(
-                service_id=state.service_id,
-                operator_id=state.operator_id,
-                sector=state.sector,
-                region=state.region,
-                status=status,
-                since=since,
-                last_evidence_at=last_evidence_at,
-                expected_interval=expected_interval,
-                partition=partition,
-                customers_served=served,
-                customers_affected=affected,
-                recent_id_hashes=remembered,
-                reason=reason,
-                signals=remember_signal(state.signals, key, obs.observed_at),
-                asserted_at=asserted_at,
-                last_alive_at=alive_at,
-                pushes=pushes,
-                declared_interval=declared,
-                learned_interval=learned,
-                delivery_lag=lag,
-            )
+        new = state if in_place else _copy(state)
+        remember_signal(new.signals, key, obs.observed_at)
+        new.status = status
+        new.since = since
+        new.last_evidence_at = last_evidence_at
+        new.expected_interval = expected_interval
+        new.partition = partition
+        new.customers_served = served
+        new.customers_affected = affected
+        new.recent_id_hashes = remembered
+        new.reason = reason
+        new.asserted_at = asserted_at
+        new.last_alive_at = alive_at
+        new.pushes = pushes
+        new.declared_interval = declared
+        new.learned_interval = learned
+        new.delivery_lag = lag
         if not changes:
             return new, None, Outcome.APPLIED
         return (
