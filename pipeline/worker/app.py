@@ -216,18 +216,14 @@ def create_app(
     def apply(records: Sequence[InputRecord], unit: Unit) -> Outputs:
         outputs = Outputs()
         for topic, run in itertools.groupby(records, key=lambda record: record.topic):
-            same_topic = list(run)
             if topic == topics.commands:
-                for record in same_topic:
+                for record in run:
                     command(record, outputs)
             else:  # isolates a record that raises the same way
                 processor.handle_batch(
-                    ((r.value, r.topic, r.partition, r.offset) for r in same_topic),
-                    live,
-                    out=outputs,
+                    ((r.value, r.topic, r.partition, r.offset) for r in run), live, out=outputs
                 )
-            last = same_topic[-1]
-            unit.consumed(topic, last.partition, last.offset)
+        # The unit was given the records' offsets when it started (next_offsets).
         for tp, next_offset in unit.offsets.items():
             progress.processed(tp.topic, tp.partition, next_offset - 1)
         processor.flush(live)

@@ -70,7 +70,7 @@ class Delivery(Protocol):
     ) -> contextlib.AbstractAsyncContextManager[Unit]:
         """The :class:`Unit` of ``task`` (whose producer it uses), run after the units
         already started of ``task`` and of every task in ``holding``. ``consuming``: the
-        input offsets the unit will consume, when known before it runs."""
+        input offsets the unit consumes, when known before it runs (it starts with them)."""
         ...
 
     def owns(self, task: str) -> bool:
@@ -122,7 +122,7 @@ class AtLeastOnce:
         holding: Iterable[str] = (),
         consuming: Mapping[TopicPartition, int] | None = None,
     ) -> AsyncIterator[Unit]:
-        unit = Unit(self._sink)
+        unit = Unit(self._sink, dict(consuming or {}))
         yield unit
         self._done.update(unit.offsets)
 
@@ -278,11 +278,12 @@ class ExactlyOnce:
                 def failed(error: BaseException) -> None:
                     self._fail(error, task)
 
-                unit = Unit(ProducerSink(current, self._partition_of, on_failure=failed))
+                sink = ProducerSink(current, self._partition_of, on_failure=failed)
+                unit = Unit(sink, dict(consuming or {}))
                 yield unit
-                rest = dict(unit.offsets)
+                rest = unit.offsets
                 if early is not None and consuming is not None:
-                    await early
+                    await early  # what the unit consumed beyond them still goes
                     rest = {tp: n for tp, n in rest.items() if consuming.get(tp) != n}
                 if rest:
                     await producer.send_offsets_to_transaction(rest, self._app_id)
