@@ -234,9 +234,17 @@ class ExactlyOnce:
         self._given_up.add(task)
         producer = self._producers.pop(task, None)
         if producer is not None:
-            stopping = asyncio.ensure_future(producer.stop())
+            stopping = asyncio.ensure_future(self._stop_after_unit(task, producer))
             self._stopping.add(stopping)
             stopping.add_done_callback(self._stopping.discard)
+
+    async def _stop_after_unit(self, task: str, producer: AIOKafkaProducer) -> None:
+        # A unit of the task may be in flight (one of its sends found out): stopping the
+        # producer under it cancels its sender, and aiokafka then never ends the transaction
+        # the unit waits to commit. Once the unit has failed (Kafka refuses the fenced
+        # producer's requests), the task's lock is free.
+        async with self._lock(task):
+            await producer.stop()
 
     @contextlib.asynccontextmanager
     async def unit(
