@@ -184,6 +184,23 @@ def _partitions(consumer: KafkaConsumer, topic: str) -> list[SyncTopicPartition]
 TAIL_RECORDS = 64
 
 
+def _reader(bootstrap: str, security: KafkaSecurity, **options: Any) -> KafkaConsumer:
+    """A read-committed kafka-python consumer that does not check record CRCs.
+
+    kafka-python checks them in pure Python: the status reader of the latency stage spent
+    68 % of its samples there, a third of a core taken from the worker it measures on a
+    2-core machine. The broker checked every batch when it was produced.
+    """
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        check_crcs=False,
+        **security.kafka_python(),
+        **options,
+    )
+
+
 def last_timestamp(
     bootstrap: str, topic: str, *, timeout: float = 15.0, security: KafkaSecurity = PLAINTEXT
 ) -> float | None:
@@ -192,12 +209,7 @@ def last_timestamp(
     The worker stamps every changelog record when it applies an observation, so on the
     changelog this is the moment the last observation was processed.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        **security.kafka_python(),
-    )
+    consumer = _reader(bootstrap, security)
     try:
         assignment = _partitions(consumer, topic)
         if not assignment:
@@ -226,12 +238,7 @@ def end_offsets(
     bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTEXT
 ) -> dict[int, int]:
     """The end offset of every partition of ``topic``."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        **security.kafka_python(),
-    )
+    consumer = _reader(bootstrap, security)
     try:
         ends = consumer.end_offsets(_partitions(consumer, topic))
         return {tp.partition: int(offset) for tp, offset in ends.items()}
@@ -243,12 +250,7 @@ def read_topic(
     bootstrap: str, topic: str, *, timeout: float = 60.0, security: KafkaSecurity = PLAINTEXT
 ) -> list[bytes]:
     """Every value on ``topic`` from the beginning to the end offsets seen at the start."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        **security.kafka_python(),
-    )
+    consumer = _reader(bootstrap, security)
     try:
         assignment = _partitions(consumer, topic)
         if not assignment:
@@ -359,13 +361,7 @@ class TopicReader(Generic[R]):
 
     def _run(self) -> None:
         try:
-            consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap,
-                enable_auto_commit=False,
-                fetch_max_wait_ms=50,
-                **self.security.kafka_python(),
-                isolation_level="read_committed",
-            )
+            consumer = _reader(self.bootstrap, self.security, fetch_max_wait_ms=50)
             try:
                 deadline = time.monotonic() + 30
                 assignment = _partitions(consumer, self.topic)
