@@ -49,6 +49,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def children_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the running children of ``pid`` (the worker's history
+    writer, pipeline.sinks.history_process), from /proc."""
+    total = 0.0
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_path.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:  # field 4: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSample:
     """What one scrape of a worker's /metrics says about progress."""
@@ -152,6 +166,11 @@ class BenchWorker:
         return rss_bytes(self.pid)
 
     def cpu(self) -> float:
+        """CPU time of the worker and its children (its history writer runs in one)."""
+        return cpu_seconds(self.pid) + children_cpu_seconds(self.pid)
+
+    def cpu_own(self) -> float:
+        """CPU time of the worker process alone (what bounds its event loop)."""
         return cpu_seconds(self.pid)
 
     def stop(self, *, timeout: float = 30.0) -> None:

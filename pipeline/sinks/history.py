@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -31,12 +31,10 @@ from pipeline.core.deadletter import dead_letter_record
 from pipeline.core.schema import Status
 from pipeline.core.timeutil import parse_rfc3339
 from pipeline.incidents.model import Incident, IncidentEvent
-from pipeline.metrics.worker import WorkerMetrics
 from pipeline.monitoring.status import StatusChange
 from pipeline.ops.influx_admin import InfluxAuthError, ensure_database
 from pipeline.ops.kafka_security import kafka_python_options
 from pipeline.sinks.history_lines import incident_line, status_line
-from pipeline.sinks.influx import SINK_NAME
 from pipeline.sinks.influx_write import raise_refusal, write_isolating_refusals
 
 log = structlog.get_logger(__name__)
@@ -74,6 +72,12 @@ def incident_record_line(value: bytes) -> str:
     return incident_line(event)
 
 
+#: ``count(outcome, points)``: points ``written``, ``retried`` or ``rejected`` by InfluxDB
+#: (the worker adds them to ``continuity_sink_points_total``, see
+#: :mod:`pipeline.sinks.history_process`).
+PointCount = Callable[[str, int], None]
+
+
 class TopicHistory:
     """Status and incident history from the topics to InfluxDB, exactly once in effect."""
 
@@ -81,14 +85,14 @@ class TopicHistory:
         self,
         settings: Settings,
         client: InfluxDBClient,
-        metrics: WorkerMetrics,
+        count: PointCount,
         *,
         batch: int = 5_000,
         max_backoff: float = 5.0,
     ) -> None:
         self._settings = settings
         self._write_api = client.write_api(write_options=SYNCHRONOUS)
-        self._metrics = metrics
+        self._count = count
         self._batch = batch
         self._max_backoff = max_backoff
         self._stop = threading.Event()
@@ -207,17 +211,15 @@ class TopicHistory:
             try:
                 refused = write_isolating_refusals(self._write_points, items)
             except Exception as exc:
-                self._metrics.child(self._metrics.sink_points, SINK_NAME, "retried").inc(len(items))
+                self._count("retried", len(items))
                 log.warning("history_write_failed", points=len(items), error=str(exc)[:300])
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             for (record, _line), reason in refused:
                 self._dead_letter(producer, record, "influx_rejected", reason)
-            self._metrics.child(self._metrics.sink_points, SINK_NAME, "rejected").inc(len(refused))
-            self._metrics.child(self._metrics.sink_points, SINK_NAME, "written").inc(
-                len(items) - len(refused)
-            )
+            self._count("rejected", len(refused))
+            self._count("written", len(items) - len(refused))
             return True
         return False
 

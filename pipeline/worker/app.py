@@ -26,7 +26,7 @@ from pipeline.config.settings import SERVICE_STATE_TABLE, Settings
 from pipeline.metrics.indicators import IndicatorGauges
 from pipeline.metrics.units import UnitMetrics
 from pipeline.metrics.worker import WorkerMetrics
-from pipeline.sinks.history import TopicHistory
+from pipeline.sinks.history_process import HistoryProcess
 from pipeline.sinks.influx import InfluxSink
 from pipeline.worker.batch_drain import install as install_batch_input
 from pipeline.worker.batch_input import (
@@ -67,6 +67,10 @@ log = structlog.get_logger(__name__)
 #: in 16 KiB batches waited for dozens of produce requests in turn. Below the broker's
 #: default ``message.max.bytes`` (1 MiB) and the producer's request limit.
 RECORD_BATCH_BYTES = 512 * 1024
+
+
+#: How often the history writer's counts reach the worker's metrics.
+HISTORY_REPORT_S = 5.0
 
 
 #: How many units' worth of records (``CW_BATCH_MAX`` each) may wait in the tasks' queues
@@ -367,11 +371,17 @@ def create_app(
             await ledger_units.roll_up()
 
     if influx is not None:
-        history = TopicHistory(settings, influx, metrics)
+        # In a process of its own: as a thread it held the worker's interpreter lock
+        # (pipeline.sinks.history_process).
+        history = HistoryProcess(settings, metrics)
 
         @app.task
         async def start_history() -> None:
             history.start()
+
+        @app.timer(interval=HISTORY_REPORT_S)
+        async def report_history() -> None:
+            history.report()
 
         @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
         async def stop_history(_app: faust.App, **_kwargs: Any) -> None:
