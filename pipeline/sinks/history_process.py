@@ -42,6 +42,10 @@ OUTCOMES = ("written", "retried", "rejected")
 #: How often the child checks that its worker is still there.
 PARENT_CHECK_S = 0.5
 
+#: The writer's scheduling priority below the worker's (``nice``): history may lag a little
+#: when the machine is busy, the stream of status changes may not.
+NICENESS = 10
+
 #: InfluxDB request timeout of the child's client (as the worker's own client).
 INFLUX_TIMEOUT_MS = 10_000
 
@@ -109,6 +113,7 @@ def _serve(
     from pipeline.sinks.history import TopicHistory
 
     configure_logging(level)
+    os.nice(NICENESS)
 
     def count(outcome: str, points: int) -> None:
         counter = counts[OUTCOMES.index(outcome)]
