@@ -166,12 +166,12 @@ class BenchWorker:
         return rss_bytes(self.pid)
 
     def cpu(self) -> float:
-        """CPU time of the worker and its children (its history writer runs in one)."""
-        return cpu_seconds(self.pid) + children_cpu_seconds(self.pid)
-
-    def cpu_own(self) -> float:
-        """CPU time of the worker process alone (what bounds its event loop)."""
+        """CPU time of the worker process (what bounds its event loop)."""
         return cpu_seconds(self.pid)
+
+    def children_cpu(self) -> float:
+        """CPU time of the worker's running children (its history writer's process)."""
+        return children_cpu_seconds(self.pid)
 
     def stop(self, *, timeout: float = 30.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -83,10 +83,13 @@ def worker_throughput(
             else None
         )
         cpu0 = [p.cpu() for p in procs]
+        history0 = [p.children_cpu() for p in procs]
         threads0 = thread_cpu(procs[0].pid)
         completion = bench.wait_through(group, procs, expected, total=expected, deadline=deadline)
         noticed = time.time()
         cpu = [p.cpu() - c for p, c in zip(procs, cpu0, strict=True)]
+        # The history writers' processes (pipeline.sinks.history_process), beside the workers.
+        history = [p.children_cpu() - c for p, c in zip(procs, history0, strict=True)]
         threads = cpu_delta(threads0, thread_cpu(procs[0].pid))
         rss = [p.rss() for p in procs]
         # Stop sampling before reading /metrics: rendering every service's series is not
@@ -113,6 +116,7 @@ def worker_throughput(
         "ready_spread_s": all_ready - first_ready,
         "startup_s": [(p.ready_at or 0.0) - p.started_at for p in procs],
         "worker_cpu_s": cpu,
+        "history_writer_cpu_s": history,
         "cpu_us_per_obs": 1e6 * sum(cpu) / expected,
         "obs_per_cpu_s": expected / sum(cpu) if sum(cpu) else None,
         "rss_bytes": rss,
