@@ -129,7 +129,12 @@ class BatchSender:
         def check(future: asyncio.Future[Any]) -> None:
             error = None if future.cancelled() else future.exception()
             if error is not None:
-                log.error("batch_send_failed", topic=topic, partition=partition, error=repr(error))
+                # A warning: ``on_failure`` says what it means at its own level (a failed
+                # transaction stops the worker, an error; a fenced producer is a task given
+                # to another worker in a rebalance, a warning; pipeline.worker.delivery).
+                log.warning(
+                    "batch_send_failed", topic=topic, partition=partition, error=repr(error)
+                )
                 self._on_failure(error)
 
         return check
