@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.ops.kafka_cluster_auth import BrokerAuth
+from pipeline.ops.ports import free_port as free_port
 
 DEFAULT_VERSION = "4.1.1"
-
-
-def free_port() -> int:
-    """A loopback port the OS just handed out (never a guessed number)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def kafka_libs(env: dict[str, str] | None = None) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,10 @@ from pipeline.config.settings import Settings, TopicNames
 from pipeline.ops import localstack
 from pipeline.ops.influx_admin import drop_database, ensure_database
 from pipeline.ops.kafka_security import kafka_python_options
+from pipeline.ops.ports import free_port as free_port
 from pipeline.ops.topics import ensure_topic_layout
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A port the OS just handed out on loopback (never a random guess)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
