@@ -12,13 +12,13 @@ from prometheus_client import CollectorRegistry
 
 from pipeline.config.settings import Settings
 from pipeline.core.logs import stdlib_logging_config
-from pipeline.notices.app import create_notifier_app, feed_directory
+from pipeline.notices.app import create_notifier_app, feed_directory, routed_topic_name
 from pipeline.notices.channels.cap.feed import FeedStore
 from pipeline.notices.channels.cap.server import feed_app
 from pipeline.notices.subscriptions import Subscriptions
 from pipeline.ops.influx_admin import ensure_database
 from pipeline.ops.kafka_security import KafkaSecurity, check_access
-from pipeline.ops.topics import ensure_topic_layout
+from pipeline.ops.topics import ensure_topic_layout, ensure_topics
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +34,16 @@ def run_notifier(
     check_access(settings.kafka_bootstrap, security)  # refused credentials: stop, say which
     ensure_topic_layout(
         settings.kafka_bootstrap, settings.topics, partitions=settings.partitions, security=security
+    )
+    # The re-keyed topic too: left to faust, it was created while the group's first
+    # assignment ran, which then skipped it ("Ignoring missing topic") and the notifier
+    # consumed nothing until a metadata refresh minutes later (a CI failure).
+    ensure_topics(
+        settings.kafka_bootstrap,
+        [routed_topic_name(settings)],
+        partitions=settings.partitions,
+        replication=settings.replication_factor,
+        security=security,
     )
     ensure_database(settings.influx_url, settings.influx_bucket, token=settings.influx_token)
     influx = InfluxDBClient(
