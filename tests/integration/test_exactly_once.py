@@ -34,8 +34,11 @@ pytestmark = pytest.mark.integration
 SERVICES = 600
 ROUNDS = 2  # down, then up: two status changes and two incident events per service
 #: The broker's minimum session timeout, so the successor takes over soon after the kill, and
-#: the default indicator cadence (the suite's 1 s rolls the services up all the time).
-WORKER: dict[str, Any] = {"session_timeout": 6.0, "indicator_interval": 15.0}
+#: the default indicator cadence (the suite's 1 s rolls the services up all the time). Units
+#: of 100 observations: the input takes a dozen transactions in turn, so the kill lands
+#: with most of them still to come (with units of thousands the whole input was one
+#: transaction of a few milliseconds, which a faster worker committed before the kill).
+WORKER: dict[str, Any] = {"session_timeout": 6.0, "indicator_interval": 15.0, "batch_max": 100}
 
 
 def services_on_partition_0(settings: Settings, count: int) -> list[str]:
@@ -106,7 +109,7 @@ def test_a_worker_killed_mid_batch_emits_every_change_exactly_once(
             for sid in services
         ],
     )
-    # The whole input is waiting, so the first worker takes it in one or two large batches.
+    # The whole input is waiting, so the first worker works through it in units of 100.
     first = WorkerProcess(
         replace(settings, **WORKER),
         Path(settings.data_dir) / "killed-worker.log",
