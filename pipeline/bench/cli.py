@@ -36,8 +36,6 @@ STAGES: tuple[str, ...] = (
 OPTIONAL_STAGES: tuple[str, ...] = ("recovery",)
 
 
-#: The processor logs every status change; in process we render those lines exactly as the
-#: worker does, but into /dev/null instead of the worker's log file.
 def _write(path: Path, result: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

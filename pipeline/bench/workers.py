@@ -34,25 +34,32 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def _stat_fields(path: Path) -> list[str]:
+    """The fields of a /proc/<pid>/stat after the command name: [0] is the state (field 3),
+    [1] the parent's pid (field 4), [11] and [12] utime and stime (fields 14 and 15)."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time consumed so far by ``pid`` (from /proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()
-    # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return _cpu(_stat_fields(Path(f"/proc/{pid}/stat")))
 
 
 def children_cpu_seconds(pid: int) -> float:
     """User + system CPU time of the running children of ``pid`` (the worker's history
-    writer, pipeline.sinks.history_process), from /proc."""
+    writer, pipeline.sinks.history_process, and multiprocessing's resource tracker)."""
     total = 0.0
     for stat_path in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat_path.read_text().rsplit(")", 1)[1].split()
+            fields = _stat_fields(stat_path)
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[1]) == pid:  # field 4: the parent's pid
-            total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        if int(fields[1]) == pid:
+            total += _cpu(fields)
     return total
 
 

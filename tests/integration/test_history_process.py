@@ -16,12 +16,11 @@ pytestmark = pytest.mark.integration
 
 #: A stand-in for the worker: starts the writer's process, prints its pid, then waits.
 PARENT = """
-import sys, time
+import os, time
 from prometheus_client import CollectorRegistry
 from pipeline.config.settings import Settings
 from pipeline.metrics.worker import WorkerMetrics
 from pipeline.sinks.history_process import HistoryProcess
-import os
 history = HistoryProcess(Settings.from_env(os.environ), WorkerMetrics(CollectorRegistry()))
 history.start()
 print("history-pid", history.pid, flush=True)
