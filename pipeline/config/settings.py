@@ -115,6 +115,10 @@ class Settings:
     #: wait adds at low load (pipeline.worker.task_queues).
     batch_max: int = 4000
     batch_within: float = 0.1
+    #: How long a service's state changed without any output may wait before it is written
+    #: to its changelog (0: every change is written in its own unit); the committed input
+    #: offsets wait for it (pipeline.worker.deferred_writes).
+    state_write_after: float = 2.0
     #: The worker's event loop: "uvloop" or "asyncio" (docs/benchmarks.md measures both).
     event_loop: str = "uvloop"
     #: Decoded service states kept in memory per worker (the rest are decoded on use).

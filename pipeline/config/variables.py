@@ -36,12 +36,14 @@ def _whole(name: str, raw: str) -> int:
         raise SettingsError(f"{name}={raw!r}: must be a whole number") from None
 
 
-def _seconds(name: str, raw: str) -> float:
+def _seconds(name: str, raw: str, *, zero: bool = False) -> float:
     try:
         value = float(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r}: must be a number of seconds") from None
-    if not value > 0:
+    if zero and not value >= 0:
+        raise SettingsError(f"{name}={raw!r}: must be 0 or more")
+    if not zero and not value > 0:
         raise SettingsError(f"{name}={raw!r}: must be greater than 0")
     return value
 
@@ -58,7 +60,7 @@ class Variable:
     name: str
     help: str
     field: str | None = None
-    kind: str = "text"  # text | int | seconds | optional | choice
+    kind: str = "text"  # text | int | seconds | seconds_or_zero | optional | choice
     default: str | None = None
     #: The value used when the variable is unset, from other variables (None: the field's).
     derive: Callable[[Mapping[str, str]], str | None] | None = None
@@ -73,6 +75,8 @@ class Variable:
             return _whole(self.name, raw)
         if self.kind == "seconds":
             return _seconds(self.name, raw)
+        if self.kind == "seconds_or_zero":
+            return _seconds(self.name, raw, zero=True)
         if self.kind == "optional":
             return raw or None
         return raw
@@ -209,6 +213,16 @@ SETTINGS: tuple[Variable, ...] = (
         "the wait adds; a partition with CW_BATCH_MAX records waiting starts at once.",
         "batch_within",
         kind="seconds",
+    ),
+    Variable(
+        "CW_STATE_WRITE_AFTER_S",
+        "Longest a service's state changed without any output (no status change, incident "
+        "event, anomaly) waits before it is written to the state changelog, so a service "
+        "reporting often is written once per wait instead of once per observation (0: every "
+        "change is written in its own unit). The worker's committed input offsets stay behind "
+        "the oldest unwritten change: a restart reads those observations again.",
+        "state_write_after",
+        kind="seconds_or_zero",
     ),
     Variable(
         "CW_EVENT_LOOP",

@@ -26,7 +26,8 @@ class UnitMetrics:
         self.units = Counter(
             "continuity_worker_units",
             "Units of work committed (each one Kafka transaction under exactly_once), by kind: "
-            "input (a partition's records), ledger, check (silence), rollup (indicators).",
+            "input (a partition's records), ledger, check (silence), rollup (indicators), "
+            "write (a quiet partition's deferred service states).",
             ["kind"],
             registry=registry,
         )

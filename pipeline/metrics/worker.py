@@ -87,7 +87,8 @@ class WorkerMetrics:
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         self.observations = Counter(
             "continuity_observations",
-            "Observations accepted, by sector, kind and outcome (applied, duplicate, late, stale).",
+            "Observations accepted, by sector, kind and outcome (applied, duplicate, late, stale, "
+            "replayed: read again after a restart and already in the stored state).",
             ["sector", "kind", "outcome"],
             registry=registry,
         )

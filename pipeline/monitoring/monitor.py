@@ -137,6 +137,9 @@ class ServiceMonitor:
     levels: dict[str, LevelDrop] = field(default_factory=dict)
     kpis: dict[str, KpiAnomalyDetector] = field(default_factory=dict)
     vantages: set[str] = field(default_factory=set)
+    #: Input offset (in the service's partition) of the last observation applied: input read
+    #: again after a restart is skipped up to it, since this state already holds its effect.
+    applied_through: int | None = None
 
     @property
     def ref(self) -> ServiceRef:
@@ -158,6 +161,8 @@ class ServiceMonitor:
             data["levels"] = {m: d.to_dict() for m, d in self.levels.items()}
         if self.kpis:
             data["kpis"] = {m: d.to_dict() for m, d in self.kpis.items()}
+        if self.applied_through is not None:
+            data["applied_through"] = self.applied_through
         return data
 
     @classmethod
@@ -181,6 +186,7 @@ class ServiceMonitor:
             levels={m: LevelDrop.from_dict(d) for m, d in data.get("levels", {}).items()},
             kpis={m: KpiAnomalyDetector.from_dict(d) for m, d in data.get("kpis", {}).items()},
             vantages=set(data.get("vantages", ())),
+            applied_through=data.get("applied_through"),
         )
 
 

@@ -196,6 +196,8 @@ class Outcome:
     DUPLICATE = "duplicate"
     LATE = "late"
     STALE = "stale"
+    #: Read again after a restart or rebalance, and already in the service's stored state.
+    REPLAYED = "replayed"
 
 
 def status_from_observation(obs: Observation) -> Status | None:

@@ -18,6 +18,7 @@ from typing import Any
 import faust
 import orjson
 import structlog
+from aiokafka.structs import TopicPartition
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from prometheus_client import CollectorRegistry
 
@@ -53,6 +54,7 @@ from pipeline.worker.live_states import LiveStates
 from pipeline.worker.processor import Outputs
 from pipeline.worker.progress import PartitionProgress, ProgressCollector
 from pipeline.worker.publisher import LEDGER_PARTITION, Publisher
+from pipeline.worker.state_writes import StateWrites
 from pipeline.worker.subscriptions import subscribe
 from pipeline.worker.table_values import LEDGER_SERVICES_TABLE
 from pipeline.worker.task_queues import TaskQueues
@@ -185,9 +187,23 @@ def create_app(
     # Status and incident history is written from their topics (TopicHistory); the in-process
     # sink takes the indicator roll-ups and the evidence and anomaly points.
     processor = build_processor(
-        settings, metrics, calendar=calendar, clock=clock, sink=sink, status_points=False
+        settings,
+        metrics,
+        calendar=calendar,
+        clock=clock,
+        sink=sink,
+        status_points=False,
+        defer_writes=settings.state_write_after > 0,
     )
     live = LiveStates(states, processor.monitoring, capacity=settings.live_states)
+    # Service states changed without an output wait, and the committed offsets with them
+    # (pipeline.worker.state_writes).
+    writes = StateWrites(
+        live,
+        observations=topics.observations,
+        write_after=settings.state_write_after,
+        quiet_after=settings.batch_within,
+    )
     ledger = LedgerProcessor(
         metrics,
         IndicatorGauges(registry),
@@ -217,7 +233,9 @@ def create_app(
         except Exception as exc:  # one record must never stop its partition
             processor.fail(value, exc, topic=topic, partition=partition, offset=offset, out=outputs)
 
-    def apply(records: Sequence[InputRecord], unit: Unit) -> Outputs:
+    def apply(
+        records: Sequence[InputRecord], unit: Unit, ends: dict[TopicPartition, int]
+    ) -> Outputs:
         outputs = Outputs()
         for topic, run in itertools.groupby(records, key=lambda record: record.topic):
             if topic == topics.commands:
@@ -227,22 +245,40 @@ def create_app(
                 processor.handle_batch(
                     ((r.value, r.topic, r.partition, r.offset) for r in run), live, out=outputs
                 )
-        # The unit was given the records' offsets when it started (next_offsets).
-        for tp, next_offset in unit.offsets.items():
+        for tp, next_offset in ends.items():
             progress.processed(tp.topic, tp.partition, next_offset - 1)
+        writes.processed(ends)
+        # A task's records share their partition number.
+        writes.write_due(
+            unit, records[0].partition, dead_letters=bool(outputs.deadletter), now=clock()
+        )
         processor.flush(live)
         return outputs
 
     async def process_task(task: str, records: Sequence[InputRecord]) -> None:
-        # Each changed service is written to its table (and changelog) once per chunk.
+        # Each changed service is written to its table (and changelog) once per chunk, or
+        # deferred (StateWrites).
         for chunk in chunks(records, settings.batch_max):
+            ends = next_offsets(chunk)
             try:
-                async with delivery.unit(task, consuming=next_offsets(chunk)) as unit:
-                    await publish(unit, apply(chunk, unit), [states])
+                consuming = writes.commit_offsets(chunk, ends)
+                async with delivery.unit(task, consuming=consuming) as unit:
+                    await publish(unit, apply(chunk, unit, ends), [states])
+                writes.committed(unit.offsets)
                 units.committed("input", len(chunk))
             except TaskGivenUp:
                 log.info("unit_skipped", task=task, records=len(chunk))
                 return
+
+    async def write_deferred(task: str, partition: int) -> None:
+        # A quiet partition's deferred states, and the offsets they held back.
+        with contextlib.suppress(TaskGivenUp):
+            async with delivery.unit(task) as unit:
+                writes.write_all(unit, partition)
+                processor.flush(live)
+                await publish(unit, Outputs(), [states])
+            writes.committed(unit.offsets)
+            units.committed("write")
 
     task_topics = frozenset((*process_inputs, topics.ledger))
 
@@ -334,6 +370,11 @@ def create_app(
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def give_tasks_up(_app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
         await delivery.release(sorted(task_names(revoked)))
+        # Their deferred states are not written: whoever reads these partitions next starts
+        # from the committed offsets, which waited for them.
+        gone = {tp.partition for tp in revoked if tp.topic == topics.observations}
+        live.drop_deferred(gone)
+        writes.forget(gone)
 
     def task_names(tps: set[Any]) -> set[str]:
         return {task_of(tp.topic, tp.partition) for tp in tps if tp.topic in task_topics}
@@ -341,6 +382,23 @@ def create_app(
     @app.timer(interval=1.0)
     async def track_progress() -> None:
         refresh_progress()
+
+    if writes.enabled:
+
+        @app.timer(interval=settings.batch_within)
+        async def write_quiet_partitions() -> None:
+            if recovering():
+                return
+            for partition in sorted(owned_partitions(topics.observations)):
+                task = process_task_name(partition)
+                due = writes.due(
+                    partition,
+                    busy=queues.busy(task),
+                    quiet_for=queues.quiet_for(task),
+                    now=clock(),
+                )
+                if due and delivery.owns(task):
+                    await write_deferred(task, partition)
 
     @app.timer(interval=settings.commit_interval)
     async def commit_consumed() -> None:

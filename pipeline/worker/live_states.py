@@ -10,6 +10,8 @@ state for every observation was the largest avoidable cost of the worker
   rebalanced table is never shadowed by a stale live copy;
 * the services changed since the last :meth:`LiveStates.flush`, written once each per
   batch however many observations the batch held for them;
+* the services changed without any output, whose writes wait
+  (:class:`~pipeline.worker.deferred_writes.DeferredWrites`, :meth:`LiveStates.defer`);
 * a heap of check deadlines (silence, open maintenance windows), so the once-a-second
   check touches the services that are due instead of scanning every one. The heap is
   rebuilt from the table when the owned partitions or the table size change behind its
@@ -45,6 +47,7 @@ import orjson
 
 from pipeline.config.settings import DEFAULT_LIVE_STATES
 from pipeline.monitoring.monitor import Monitoring, ServiceMonitor, upgrade_stored
+from pipeline.worker.deferred_writes import DeferredWrites
 
 
 class RecoveredStates:
@@ -103,6 +106,7 @@ class LiveStates:
         self.capacity = capacity
         self._live: OrderedDict[str, tuple[Any, ServiceMonitor]] = OrderedDict()
         self._changed: dict[str, ServiceMonitor] = {}
+        self._deferred: DeferredWrites[ServiceMonitor] = DeferredWrites()
         # key -> deadline of its (earliest) heap entry, math.inf if it has none: the owned,
         # tracked services. Later entries for the same key are stale and skipped on pop.
         self._scheduled: dict[str, float] = {}
@@ -116,6 +120,9 @@ class LiveStates:
         changed = self._changed.get(key)
         if changed is not None:
             return changed
+        deferred = self._deferred.get(key)
+        if deferred is not None:
+            return deferred
         stored = self.store.get(key)
         if stored is None:
             self._live.pop(key, None)
@@ -131,11 +138,55 @@ class LiveStates:
     def put(self, key: str, monitor: ServiceMonitor) -> None:
         """Mark the monitor changed; it is written to the store by the next :meth:`flush`."""
         self._changed[key] = monitor
+        if self._deferred:
+            self._deferred.remove(key)  # its deferred changes go with this write
+
+    def defer(
+        self, key: str, monitor: ServiceMonitor, *, partition: int, offset: int, at: float
+    ) -> None:
+        """Mark the monitor changed by the observation at ``offset`` of ``partition``
+        without any output: it is written by a :meth:`flush` after :meth:`write_deferred`
+        takes it (or after a :meth:`put`), and until then holds that offset back."""
+        if key in self._changed:  # written in this unit anyway
+            self._changed[key] = monitor
+            return
+        self._deferred.defer(key, monitor, partition=partition, offset=offset, at=at)
+
+    def write_deferred(self, partition: int, *, waited_since: float | None = None) -> int:
+        """Have the next :meth:`flush` write the partition's deferred states that were
+        deferred at or before ``waited_since`` (every one if None); returns how many."""
+        taken = self._deferred.take_due(partition, waited_since=waited_since)
+        for key, monitor in taken:
+            self._changed[key] = monitor
+        return len(taken)
+
+    def held_back(self, partition: int) -> int | None:
+        """The partition's oldest input offset whose effect is not written yet (None: all
+        are): its committed offset must not pass it."""
+        return self._deferred.held_back(partition)
+
+    def deferred_since(self, partition: int) -> float | None:
+        """When the partition's oldest unwritten change was deferred (None: none is)."""
+        return self._deferred.oldest(partition)
+
+    def deferred_partitions(self) -> list[int]:
+        """Partitions with deferred states."""
+        return self._deferred.partitions()
+
+    def drop_deferred(self, partitions: Collection[int]) -> int:
+        """Forget the deferred states of ``partitions`` (given to another worker, or to be
+        read again from their committed offsets, which they held back); returns how many."""
+        dropped = self._deferred.drop(partitions)
+        for key in dropped:
+            # Its decoded copy was changed in place: the stored one is the state now.
+            self._live.pop(key, None)
+        return len(dropped)
 
     def discard(self, key: str) -> None:
         """Forget the live copy (e.g. after an error mid-update): the next :meth:`get`
         decodes the stored one, losing changes not flushed yet."""
         self._changed.pop(key, None)
+        self._deferred.remove(key)
         self._live.pop(key, None)
 
     def flush(self) -> list[tuple[str, ServiceMonitor]]:

@@ -55,6 +55,17 @@ Record = tuple[bytes | None, bytes]
 BatchRecord = tuple[bytes | None, str, int, int | None]
 
 
+def _applied(monitor: ServiceMonitor, partition: int, offset: int | None) -> bool:
+    """Whether the record at ``offset`` of ``partition`` is already in ``monitor``."""
+    through = monitor.applied_through
+    return (
+        through is not None
+        and offset is not None
+        and offset <= through
+        and monitor.state.partition == partition
+    )
+
+
 def _identity(state: ServiceState) -> tuple[str, str, str, str, int | None]:
     """The fields of the service's :class:`~pipeline.core.identity.ServiceRef`, compared
     without building one per observation."""
@@ -87,10 +98,16 @@ class ObservationProcessor:
         limits: ValidationLimits = DEFAULT_LIMITS,
         command_key: bytes | None = None,
         status_points: bool = True,
+        defer_writes: bool = False,
     ) -> None:
         """``status_points=False``: status and incident points are written from their topics
         (:class:`~pipeline.sinks.history.TopicHistory`), so ``sink`` only takes the evidence
-        and anomaly points that exist on no output topic."""
+        and anomaly points that exist on no output topic.
+
+        ``defer_writes``: a service's state changed by an observation with an offset and
+        without any output is deferred (:meth:`LiveStates.defer`) instead of written by the
+        next :meth:`flush`; the caller writes it later and holds its offset back meanwhile
+        (pipeline.worker.deferred_writes)."""
         self.monitoring = monitoring
         self.metrics = metrics
         self.clock = clock
@@ -98,6 +115,7 @@ class ObservationProcessor:
         self.limits = limits
         self.command_key = command_key
         self.status_points = status_points
+        self.defer_writes = defer_writes
         self._evidence = EvidenceLines()
         # the incident events of the batch being processed, logged at its end
         self._incident_log = IncidentLog()
@@ -182,10 +200,28 @@ class ObservationProcessor:
         key = obs.service_id
         try:
             monitor = live.get(key)
+            if monitor is not None and _applied(monitor, partition, offset):
+                # Read again after a restart or rebalance (the committed offset waited for a
+                # deferred write): this state already holds its effect and its outputs.
+                tally.add(obs.sector, obs.kind, Outcome.REPLAYED, now - obs.observed_at)
+                return
             known = _identity(monitor.state) if monitor else None
             monitor, result = self.monitoring.observe(monitor, obs, partition=partition, now=now)
             outcome = result.outcome
+            emits = bool(result.status_changes or result.incident_events or result.anomalies)
+            new_identity = known is None or _identity(monitor.state) != known
             if outcome != Outcome.DUPLICATE and outcome != Outcome.LATE:
+                if offset is not None:
+                    monitor.applied_through = offset
+                if self.defer_writes and offset is not None and not (emits or new_identity):
+                    # Nothing anyone sees changed: the state may wait (and its offset with it).
+                    live.defer(key, monitor, partition=partition, offset=offset, at=now)
+                    self.metrics.services.update_state(monitor.state)
+                else:
+                    live.put(key, monitor)
+            elif emits:
+                # A late observation's evidence-gap event changed the incident in place: its
+                # state goes with the event.
                 live.put(key, monitor)
         except Exception as exc:
             # The live copy may be half-updated: fall back to the stored one.
@@ -197,9 +233,9 @@ class ObservationProcessor:
             return
         # obs.kind is a StrEnum: the same label as its value, without the enum lookup
         tally.add(obs.sector, obs.kind, outcome, now - obs.observed_at)
-        if known is None or _identity(monitor.state) != known:
+        if new_identity:
             out.ledger.append((b"ledger", orjson.dumps(ledger_service_record(monitor.ref))))
-        if result.status_changes or result.incident_events or result.anomalies:
+        if emits:
             self._emit(out, monitor, result, points)
         if obs.vantage is not None and outcome == Outcome.APPLIED and self.sink is not None:
             # probes only: evidence by vantage for drill-downs; written as line protocol

@@ -67,6 +67,7 @@ class TaskQueues(Generic[R]):
         self._full = max_waiting if full is None else full
         self._clock = clock
         self._started: dict[str, float] = {}  # when each task's last unit started
+        self._arrived_at: dict[str, float] = {}  # when records last arrived for each task
         self._waiting: dict[str, list[R]] = {}
         self._runners: dict[str, asyncio.Future[None]] = {}
         self._error: BaseException | None = None
@@ -78,9 +79,11 @@ class TaskQueues(Generic[R]):
     def submit(self, batch: Mapping[str, Sequence[R]]) -> None:
         """Queue each task's records after those already queued or running for it."""
         self.raise_error()
+        now = self._clock()
         for task, records in batch.items():
             if not records:
                 continue
+            self._arrived_at[task] = now
             self._waiting.setdefault(task, []).extend(records)
             self._arrived.set()
             if task not in self._runners:
@@ -94,6 +97,11 @@ class TaskQueues(Generic[R]):
     def busy(self, task: str) -> bool:
         """Whether ``task`` has records running or waiting."""
         return task in self._runners
+
+    def quiet_for(self, task: str) -> float:
+        """Seconds since records last arrived for ``task`` (infinite if none ever did)."""
+        arrived = self._arrived_at.get(task)
+        return float("inf") if arrived is None else self._clock() - arrived
 
     async def room(self) -> None:
         """Return once fewer than ``max_waiting`` records wait (or a run failed)."""

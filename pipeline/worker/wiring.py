@@ -47,6 +47,7 @@ def build_processor(
     clock: Callable[[], float] = time.time,
     sink: InfluxSink | None = None,
     status_points: bool = True,
+    defer_writes: bool = False,
 ) -> ObservationProcessor:
     """The worker's per-service processor (its ``monitoring`` is what LiveStates needs);
     commands are verified with the settings' command key."""
@@ -59,4 +60,5 @@ def build_processor(
         sink=sink,
         command_key=command_key,
         status_points=status_points,
+        defer_writes=defer_writes,
     )

@@ -109,7 +109,7 @@ def _templates(mix: ObservationMix, *, run: str, observed_at: float) -> list[byt
     live = LiveStates(store, processor.monitoring, capacity=1)
     sightings = mix.first_sightings(0, len(SECTORS), run=run, observed_at=observed_at)
     for _key, value in sightings:
-        processor.handle(value, live, topic="bench", partition=0, offset=0, out=Outputs())
+        processor.handle(value, live, topic="bench", partition=0, offset=None, out=Outputs())
     processor.flush(live)
     return [store[key.decode()] for key, _value in sightings]
 
