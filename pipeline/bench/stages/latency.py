@@ -105,7 +105,8 @@ def latency(
             bench.base.kafka_bootstrap, app_id, topics.observations, security=security
         )
         try:
-            # Committed offsets trail by up to a commit interval; a large gap means overload.
+            # Committed offsets trail by a unit and by the states still waiting to be
+            # written (CW_STATE_WRITE_AFTER_S) when the load stops; far more means overload.
             backlog = warm + report.sent + len(report.quiet) - group.committed()
         finally:
             group.close()
