@@ -369,10 +369,17 @@ def create_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def give_tasks_up(_app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
-        await delivery.release(sorted(task_names(revoked)))
-        # Their deferred states are not written: whoever reads these partitions next starts
-        # from the committed offsets, which waited for them.
         gone = {tp.partition for tp in revoked if tp.topic == topics.observations}
+        if writes.enabled:
+            # Written before the partitions go (nobody owns them during the revocation), so
+            # their next owner reads on from where this worker got instead of reading again.
+            for partition in sorted(gone):
+                task = process_task_name(partition)
+                if delivery.owns(task):
+                    await write_deferred(task, partition)
+        await delivery.release(sorted(task_names(revoked)))
+        # What a unit deferred since is not written: whoever reads these partitions next
+        # starts from the committed offsets, which waited for it.
         live.drop_deferred(gone)
         writes.forget(gone)
 
