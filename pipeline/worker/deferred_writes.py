@@ -74,17 +74,13 @@ class DeferredWrites(Generic[M]):
     def held_back(self, partition: int) -> int | None:
         """The offset of the partition's oldest observation whose effect is not written,
         or None when every one is: a unit must not commit past it."""
-        held = self._held.get(partition)
-        if not held:
-            return None
-        return next(iter(held.values()))[0]
+        first = self._first(partition)
+        return None if first is None else first[0]
 
     def oldest(self, partition: int) -> float | None:
         """When the partition's oldest unwritten change was deferred (None: none is)."""
-        held = self._held.get(partition)
-        if not held:
-            return None
-        return next(iter(held.values()))[1]
+        first = self._first(partition)
+        return None if first is None else first[1]
 
     def take_due(self, partition: int, *, waited_since: float | None = None) -> list[tuple[str, M]]:
         """Take the partition's states deferred at or before ``waited_since`` (all of
@@ -92,13 +88,22 @@ class DeferredWrites(Generic[M]):
         held = self._held.get(partition)
         if not held:
             return []
-        taken: list[tuple[str, M]] = []
-        for key, (_offset, at) in list(held.items()):
+        # Only the due ones are visited (a unit runs this while thousands may wait).
+        due: list[str] = []
+        for key, (_offset, at) in held.items():
             if waited_since is not None and at > waited_since:
                 break
+            due.append(key)
+        taken: list[tuple[str, M]] = []
+        for key in due:
             del held[key]
             taken.append((key, self._latest.pop(key)[1]))
         return taken
+
+    def _first(self, partition: int) -> tuple[int, float] | None:
+        """(offset, when deferred) of the partition's oldest unwritten change."""
+        held = self._held.get(partition)
+        return next(iter(held.values())) if held else None
 
     def partitions(self) -> list[int]:
         """Partitions with states waiting to be written."""
