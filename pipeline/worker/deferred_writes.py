@@ -105,10 +105,6 @@ class DeferredWrites(Generic[M]):
         held = self._held.get(partition)
         return next(iter(held.values())) if held else None
 
-    def partitions(self) -> list[int]:
-        """Partitions with states waiting to be written."""
-        return [partition for partition, held in self._held.items() if held]
-
     def drop(self, partitions: Collection[int]) -> list[str]:
         """Forget what waits in ``partitions`` (they went to another worker, or will be read
         again from their committed offsets): returns the keys dropped."""

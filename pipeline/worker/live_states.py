@@ -169,10 +169,6 @@ class LiveStates:
         """When the partition's oldest unwritten change was deferred (None: none is)."""
         return self._deferred.oldest(partition)
 
-    def deferred_partitions(self) -> list[int]:
-        """Partitions with deferred states."""
-        return self._deferred.partitions()
-
     def drop_deferred(self, partitions: Collection[int]) -> int:
         """Forget the deferred states of ``partitions`` (given to another worker, or to be
         read again from their committed offsets, which they held back); returns how many."""
