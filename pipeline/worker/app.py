@@ -280,6 +280,12 @@ def create_app(
             writes.committed(unit.offsets)
             units.committed("write")
 
+    async def write_pending(partitions: set[int]) -> None:
+        for partition in sorted(partitions):
+            task = process_task_name(partition)
+            if writes.pending(partition) and delivery.owns(task):
+                await write_deferred(task, partition)
+
     task_topics = frozenset((*process_inputs, topics.ledger))
 
     def task_of(topic: str, partition: int) -> str:
@@ -370,13 +376,9 @@ def create_app(
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def give_tasks_up(_app: faust.App, revoked: set[Any], **_kwargs: Any) -> None:
         gone = {tp.partition for tp in revoked if tp.topic == topics.observations}
-        if writes.enabled:
-            # Written before the partitions go (nobody owns them during the revocation), so
-            # their next owner reads on from where this worker got instead of reading again.
-            for partition in sorted(gone):
-                task = process_task_name(partition)
-                if delivery.owns(task):
-                    await write_deferred(task, partition)
+        # Written before the partitions go (nobody owns them during the revocation), so their
+        # next owner reads on from where this worker got instead of reading again.
+        await write_pending(gone)
         await delivery.release(sorted(task_names(revoked)))
         # What a unit deferred since is not written: whoever reads these partitions next
         # starts from the committed offsets, which waited for it.
@@ -465,6 +467,8 @@ def create_app(
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust's signal stub is narrower
     async def stop_producers(_app: faust.App, **_kwargs: Any) -> None:
+        # A clean stop leaves nothing to read again: deferred states written, input committed.
+        await write_pending(owned_partitions(topics.observations))
         await delivery.close()
 
     return app

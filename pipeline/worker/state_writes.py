@@ -136,16 +136,21 @@ class StateWrites:
         """Whether the partition needs a unit of its own to write its deferred states and
         commit what it processed: nothing is running or waiting for it, and nothing arrived
         for ``quiet_after`` seconds (or its oldest deferred state waited ``write_after``)."""
-        if not self.enabled or busy:
+        if busy or not self.pending(partition):
             return False
         since = self._live.deferred_since(partition)
-        processed = self._processed.get(partition)
-        behind = processed is not None and processed > self._committed.get(partition, -1)
-        if since is None and not behind:
-            return False
         return quiet_for >= self.quiet_after or (
             since is not None and since <= now - self.write_after
         )
+
+    def pending(self, partition: int) -> bool:
+        """Whether the partition has deferred states, or processed input its units did not
+        commit (:meth:`write_all` in a unit of its own settles both)."""
+        if not self.enabled:
+            return False
+        processed = self._processed.get(partition)
+        behind = processed is not None and processed > self._committed.get(partition, -1)
+        return behind or self._live.deferred_since(partition) is not None
 
     def forget(self, partitions: Collection[int]) -> None:
         """The partitions left this worker, or will be read again from their committed

@@ -46,6 +46,8 @@ def test_restart_mid_stream_loses_no_status(
 
     text = eventually(processed, what="the restarted worker to process the new evidence")
     assert metric_sum(text, "continuity_observations_total", outcome="duplicate") == len(services)
+    # The clean stop wrote what waited and committed what it processed: nothing read again.
+    assert metric_sum(text, "continuity_observations_total", outcome="replayed") == 0
     changes = read_topic(settings, settings.topics.status, at_least=len(services), timeout=5)
     assert sorted(c["service_id"] for c in changes) == sorted(services), "a status was re-emitted"
     # The recovered state is exported again, so dashboards do not go blank after a restart.

@@ -296,3 +296,20 @@ def test_the_quiet_unit_is_due_only_when_needed() -> None:
     writes.forget([0])
     worker.live.drop_deferred([0])
     assert not writes.due(0, busy=False, quiet_for=10.0, now=START + 2.5)
+
+
+def test_pending_is_what_a_clean_stop_or_a_revocation_settles() -> None:
+    store: dict[str, Any] = {}
+    worker = _Worker(store, lambda: START, after=2.0)
+    assert not worker.writes.pending(0)
+    worker.unit([_obs(0, "svc", "e0")])  # a first sighting: written, offset 0 committed
+    assert worker.writes.pending(0)  # processed through 1, committed 0
+    worker.quiet()
+    assert not worker.writes.pending(0)
+    worker.unit([_obs(1, "svc", "e1")])
+    worker.quiet()
+    assert not worker.writes.pending(0)
+    assert orjson.loads(store["svc"])["applied_through"] == 1
+    off = _Worker({}, lambda: START, after=0.0)
+    off.unit([_obs(0, "svc", "e0")])
+    assert not off.writes.pending(0)  # nothing waits when states are written at once
